@@ -1,0 +1,23 @@
+"""keras_mixkd: knowledge distillation with mixup for Keras 3.
+
+Implements and extends "Understanding the Role of Mixup in Knowledge
+Distillation: An Empirical Study" (Choi et al., WACV 2023): the `Distiller`
+(mixup only while distilling, teacher on the same mixed batch), partial mixup
+(`mixing.PartialMixUp`), the MIXSTD adaptive-temperature losses and classic KD
+(`losses`), and the RepDistiller CIFAR model zoo (`models`).
+"""
+
+from keras_mixkd import losses
+from keras_mixkd import mixing
+from keras_mixkd import models
+from keras_mixkd.distiller import Distiller
+from keras_mixkd.losses import KDDivergence
+from keras_mixkd.losses import LogitStandardizationDivergence
+from keras_mixkd.losses import StdCrossEntropy
+from keras_mixkd.losses import StdKDDivergence
+from keras_mixkd.losses import kd_divergence
+from keras_mixkd.losses import logit_standardization_divergence
+from keras_mixkd.losses import std_cross_entropy
+from keras_mixkd.losses import std_kd_divergence
+from keras_mixkd.mixing import PartialMixUp
+from keras_mixkd.version import __version__

@@ -1,0 +1,310 @@
+"""The MixKD Distiller: mixup while distilling, teacher on the same mixed batch."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_mixkd import losses as losses_module
+from keras_mixkd import mixing as mixing_module
+
+_serialize = keras.saving.serialize_keras_object
+_deserialize = keras.saving.deserialize_keras_object
+
+
+def _output_width(model):
+    shape = getattr(model, "output_shape", None)
+    if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
+        return shape[-1]
+    return None
+
+
+def _per_sample(loss, y_true, y_pred):
+    """Per-sample values of a Keras loss (or a plain function)."""
+    values = loss.call(y_true, y_pred) if isinstance(
+        loss, keras.losses.Loss) else loss(y_true, y_pred)
+    values = ops.cast(values, "float32")
+    if len(values.shape) == 0:  # a function returning the batch mean
+        values = ops.broadcast_to(values, ops.shape(y_pred)[:1])
+    return values
+
+
+def _categorical(metrics):
+    """Metrics always receive one-hot targets: "accuracy" is categorical.
+
+    Keras resolves "accuracy" from the shapes of the dataset's labels, which
+    may be integers, while the Distiller feeds its metrics one-hot (mixed)
+    targets.
+    """
+    if metrics is None:
+        return None
+
+    def resolve(metric):
+        if isinstance(metric, str) and metric.lower() in ("accuracy", "acc"):
+            return keras.metrics.CategoricalAccuracy(name=metric)
+        return metric
+
+    if isinstance(metrics, dict):
+        return {k: _categorical(v) for k, v in metrics.items()}
+    if isinstance(metrics, (list, tuple)):
+        return [resolve(m) for m in metrics]
+    return resolve(metrics)
+
+
+@keras.saving.register_keras_serializable(package="keras_mixkd")
+class Distiller(keras.Model):
+    """Knowledge distillation with mixup, as in MIX-KD (Choi et al., WACV 2023).
+
+    Each training step one-hot encodes the labels, mixes images and labels
+    with ``mixer``, runs the frozen teacher in inference mode on exactly the
+    mixed batch the student sees, and updates the student on
+
+        loss = ce_weight * student_loss(mixed_labels, student_logits)
+             + kd_weight * distillation_loss(teacher_logits, student_logits)
+
+    With no other argument than the two models it is the paper's recipe as the
+    official code runs it: partial mixup with the official sampling
+    (``--partmixup 0.9``, Beta(1, 1)), the MIXSTD losses (logits divided by
+    their own std, CE on std-scaled logits), ``ce_weight=0.1``,
+    ``kd_weight=0.9``. Evaluation (`evaluate`, `predict`, `call`) uses the
+    student alone on clean data; the evaluation ``loss`` is the plain
+    cross-entropy of the student's raw logits against the clean labels.
+
+    Training logs are running means of ``loss``, ``ce_loss`` and ``kd_loss``
+    (the weighted terms; ``loss = ce_loss + kd_loss`` plus any regularisation
+    losses of the student) and of the compiled metrics, measured against the
+    mixed targets as the official code does (accuracy: argmax of the mixed
+    labels). Losses are computed in float32 under any mixed-precision policy
+    and reduced by the global batch size under `tf.distribute` strategies.
+    Sample weights are mixed along with the labels.
+
+    Args:
+        student: the `keras.Model` to train (outputs logits).
+        teacher: the trained `keras.Model` (outputs logits); frozen here.
+        mixer: ``"pmu"`` (default), ``"pmu_exact"``, ``"fmu"``, ``"mixup"``,
+            ``"cutmix"``, ``None``/``"none"``, or any layer taking and
+            returning ``{"images", "labels"}`` (`keras_mixkd.mixing.get`).
+        distillation_loss: ``"mixstd"`` (default), ``"kd"``, ``"ls"``, or a
+            `keras.losses.Loss` called as ``(teacher_logits, student_logits)``.
+        student_loss: loss on ``(mixed one-hot labels, student logits)``;
+            default: std-scaled CE for ``"mixstd"``, plain CE otherwise.
+        ce_weight: weight of the student loss (official: 0.1).
+        kd_weight: weight of the distillation loss (official: 0.9).
+        temperature: temperature of ``"kd"`` (default 4) or ``"ls"``
+            (default 2); an error with ``"mixstd"``.
+        seed: seed of a mixer built from a name.
+        **kwargs: `keras.Model` arguments (``name``...).
+
+    Example:
+
+    ```python
+    distiller = keras_mixkd.Distiller(student=student, teacher=teacher)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                      metrics=["accuracy"])
+    distiller.fit(train_ds, validation_data=test_ds, epochs=240)
+    ```
+    """
+
+    def __init__(self, student, teacher, mixer="pmu",
+                 distillation_loss="mixstd", student_loss=None, ce_weight=0.1,
+                 kd_weight=0.9, temperature=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        for role, model in (("student", student), ("teacher", teacher)):
+            if not isinstance(model, keras.Model):
+                raise TypeError(
+                    f"`{role}` must be a keras.Model, got {type(model)}.")
+        widths = (_output_width(student), _output_width(teacher))
+        if None not in widths and widths[0] != widths[1]:
+            raise ValueError(
+                f"The student outputs {widths[0]} logits but the teacher "
+                f"outputs {widths[1]}: both must classify the same classes. "
+                "Build the student with the teacher's number of classes.")
+        for name, value in (("ce_weight", ce_weight), ("kd_weight", kd_weight)):
+            if not value >= 0:
+                raise ValueError(f"`{name}` must be >= 0, got {value}.")
+        self.student = student
+        self.teacher = teacher
+        self.teacher.trainable = False
+        self.mixer = mixing_module.get(mixer, seed=seed)
+        self.distillation_loss, default_student_loss = losses_module.get(
+            distillation_loss, temperature)
+        if student_loss is None:
+            student_loss = default_student_loss or (
+                keras.losses.CategoricalCrossentropy(from_logits=True))
+        elif isinstance(student_loss, dict):
+            student_loss = _deserialize(student_loss)
+        self.student_loss = student_loss
+        self.ce_weight = float(ce_weight)
+        self.kd_weight = float(kd_weight)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
+        self.kd_loss_tracker = keras.metrics.Mean(name="kd_loss")
+        self._num_classes = widths[0] or widths[1]
+        if student.built:
+            self.built = True
+
+    def compile(self, optimizer="sgd", metrics=None, loss=None, **kwargs):
+        """Configures the student's optimizer and the metrics.
+
+        Args:
+            optimizer: optimizer of the student.
+            metrics: metrics of the student's logits against the (mixed, in
+                training) one-hot labels, e.g. ``["accuracy"]`` (resolved to
+                categorical accuracy). Metrics always receive one-hot
+                targets, so sparse metrics do not apply.
+            loss: not accepted: the Distiller's losses are constructor
+                arguments (``distillation_loss``, ``student_loss``).
+            **kwargs: other `keras.Model.compile` arguments.
+        """
+        if loss is not None:
+            raise ValueError(
+                "Distiller.compile takes no `loss`: pass `distillation_loss`, "
+                "`student_loss`, `ce_weight` and `kd_weight` to the "
+                "Distiller constructor instead.")
+        metrics = _categorical(metrics)
+        if "weighted_metrics" in kwargs:
+            kwargs["weighted_metrics"] = _categorical(kwargs["weighted_metrics"])
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded Distiller (optimizer state included)."""
+        config = _deserialize(config)
+        config.pop("loss", None)
+        config.pop("loss_weights", None)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @property
+    def metrics(self):
+        trackers = [self.loss_tracker, self.ce_loss_tracker,
+                    self.kd_loss_tracker]
+        if self._compile_metrics is not None:
+            trackers.append(self._compile_metrics)
+        return trackers
+
+    def call(self, inputs, training=None):
+        return self.student(inputs, training=training)
+
+    def _classes(self, images):
+        if self._num_classes is None:
+            shape = self.student.compute_output_shape(images.shape)
+            self._num_classes = int(shape[-1])
+        return self._num_classes
+
+    def _one_hot(self, labels, num_classes):
+        """Integer ``(B,)``/``(B, 1)`` or one-hot ``(B, C)`` -> float32 one-hot."""
+        labels = ops.convert_to_tensor(labels)
+        rank = len(labels.shape)
+        if rank == 2 and labels.shape[-1] not in (1, None):
+            if labels.shape[-1] != num_classes:
+                raise ValueError(
+                    f"One-hot labels have width {labels.shape[-1]} but the "
+                    f"models output {num_classes} classes. Pass integer labels "
+                    f"or one-hot labels of width {num_classes}.")
+            return ops.cast(labels, "float32")
+        if rank not in (1, 2):
+            raise ValueError(
+                f"Labels must be integers of shape (batch,) or one-hot of "
+                f"shape (batch, {num_classes}); got shape {labels.shape}.")
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        return ops.one_hot(labels, num_classes, dtype="float32")
+
+    def _mix(self, images, labels, sample_weight):
+        """Mixes images, labels and (as an extra label column) sample weights."""
+        if self.mixer is None:
+            return images, labels, sample_weight
+        if sample_weight is not None:
+            weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+            labels = ops.concatenate([labels, weights], axis=-1)
+        mixed = self.mixer({"images": images, "labels": labels}, training=True)
+        images, labels = mixed["images"], ops.cast(mixed["labels"], "float32")
+        if sample_weight is not None:
+            sample_weight, labels = labels[:, -1], labels[:, :-1]
+        return images, labels, sample_weight
+
+    def _check_logits(self, teacher_logits, student_logits):
+        if tuple(teacher_logits.shape[1:]) != tuple(student_logits.shape[1:]):
+            raise ValueError(
+                f"Teacher logits have shape {teacher_logits.shape} but student "
+                f"logits {student_logits.shape}; both models must output the "
+                "same number of classes.")
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y = self._one_hot(y, self._classes(x))
+        x, y, sample_weight = self._mix(x, y, sample_weight)
+        teacher_logits = ops.stop_gradient(
+            ops.cast(self.teacher(x, training=False), "float32"))
+        local_size = ops.cast(ops.shape(y)[0], "float32")
+        replica = tf.distribute.get_replica_context()
+        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        global_size = local_size
+        if replica is not None and num_replicas > 1:
+            global_size = replica.all_reduce("sum", local_size)
+        with tf.GradientTape() as tape:
+            student_logits = ops.cast(self.student(x, training=True), "float32")
+            self._check_logits(teacher_logits, student_logits)
+            ce = _per_sample(self.student_loss, y, student_logits)
+            kd = _per_sample(self.distillation_loss, teacher_logits,
+                             student_logits)
+            if sample_weight is not None:
+                ce, kd = ce * sample_weight, kd * sample_weight
+            ce_sum = self.ce_weight * ops.sum(ce)
+            kd_sum = self.kd_weight * ops.sum(kd)
+            regularization = ops.cast(
+                ops.sum(self.student.losses), "float32") if (
+                    self.student.losses) else 0.0
+            loss = (ce_sum + kd_sum) / global_size + regularization / (
+                num_replicas)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        weights = self.student.trainable_weights
+        gradients = tape.gradient(scaled_loss, weights)
+        self.optimizer.apply_gradients(zip(gradients, weights))
+        self.ce_loss_tracker.update_state(ce_sum / local_size, local_size)
+        self.kd_loss_tracker.update_state(kd_sum / local_size, local_size)
+        self.loss_tracker.update_state(
+            (ce_sum + kd_sum) / local_size + regularization, local_size)
+        return self._logs(y, student_logits, sample_weight, training=True)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y = self._one_hot(y, self._classes(x))
+        logits = ops.cast(self.student(x, training=False), "float32")
+        ce = losses_module.cross_entropy_per_sample(y, logits)
+        size = ops.cast(ops.shape(y)[0], "float32")
+        if sample_weight is not None:
+            ce = ce * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+        self.loss_tracker.update_state(ops.sum(ce) / size, size)
+        return self._logs(y, logits, sample_weight, training=False)
+
+    def _logs(self, y, logits, sample_weight, training):
+        logs = {"loss": self.loss_tracker.result()}
+        if training:
+            logs["ce_loss"] = self.ce_loss_tracker.result()
+            logs["kd_loss"] = self.kd_loss_tracker.result()
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, logits, sample_weight)
+            logs.update(self._compile_metrics.result())
+        return logs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "student": _serialize(self.student),
+            "teacher": _serialize(self.teacher),
+            "mixer": None if self.mixer is None else _serialize(self.mixer),
+            "distillation_loss": _serialize(self.distillation_loss),
+            "student_loss": _serialize(self.student_loss),
+            "ce_weight": self.ce_weight,
+            "kd_weight": self.kd_weight,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("student", "teacher", "mixer", "distillation_loss",
+                    "student_loss"):
+            if isinstance(config.get(key), dict):
+                config[key] = _deserialize(config[key])
+        return cls(**config)

@@ -1,0 +1,228 @@
+"""Partial mixup (PMU) and full mixup (FMU), as in MIX-KD."""
+
+import keras
+from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing_layer import (  # noqa: E501
+    BaseImagePreprocessingLayer,
+)
+
+_SAMPLINGS = ("official", "exact")
+
+
+@keras.saving.register_keras_serializable(package="keras_mixkd")
+class PartialMixUp(BaseImagePreprocessingLayer):
+    """Mixup of part of a batch (PMU), or of all of it (FMU), as in MIX-KD.
+
+    For a batch of B images ``x`` and (one-hot) labels ``y``, draws two
+    independent random permutations ``p1`` and ``p2`` of the batch and a
+    per-sample weight ``lam_i ~ Beta(alpha, alpha)``, keeps some rows clean
+    (``lam_i = 1``) and returns
+
+        x_mix_i = lam_i * x[p1_i] + (1 - lam_i) * x[p2_i]
+        y_mix_i = lam_i * y[p1_i] + (1 - lam_i) * y[p2_i]
+
+    Which rows stay clean depends on ``sampling``:
+
+    - ``"official"`` reproduces the MIX-KD code (``--partmixup``): it draws
+      ``floor(B * (1 - mix_fraction))`` row indices uniformly *with
+      replacement* and sets their ``lam`` to 1. Because of repeated draws,
+      fewer rows stay clean than the help text promises: the expected mixed
+      share is ``(1 - 1/B) ** floor(B * (1 - mix_fraction))``, i.e. about
+      40.8% of a batch of 64 for ``mix_fraction=0.1`` (``partmixup=0.9``), not
+      10%. A row may also be paired with itself (probability 1/B), which leaves
+      it clean. Use it to reproduce the published numbers.
+    - ``"exact"`` mixes exactly ``round(B * mix_fraction)`` rows, and pairs each
+      of them with a different image (never itself): what the official help
+      text describes.
+
+    ``mix_fraction=1.0`` is full mixup (FMU) in both modes. ``0.0`` leaves
+    every image clean in exact mode, but in official mode still mixes about
+    ``(1 - 1/B) ** B``, 36.8%, of each batch (the with-replacement quirk);
+    official mode also returns the batch in permuted order. Mixing happens on whatever
+    the layer receives; in MIX-KD that is the normalised images. Labels must be
+    one-hot (or soft) floats. When ``training=False`` the layer is the
+    identity. Safe inside `tf.data` pipelines and inside a compiled
+    ``train_step``; seeded through Keras's random API.
+
+    Args:
+        alpha: Beta distribution parameter (> 0): 1.0 in the paper (uniform
+            lambda); 0.2 and 0.4 were also explored.
+        mix_fraction: share of each batch to mix, in [0, 1]. 0.1 corresponds to
+            the official ``--partmixup 0.9``.
+        sampling: ``"official"`` or ``"exact"``, see above.
+        seed: integer seed for reproducibility.
+        **kwargs: base layer arguments. The layer computes in float32 unless a
+            ``dtype`` is given, so mixed labels keep full precision under
+            mixed-precision policies.
+
+    Returns:
+        The input dict ``{"images", "labels"}`` mixed (or the images alone when
+        called on a tensor).
+
+    Example:
+
+    ```python
+    mixer = keras_mixkd.mixing.PartialMixUp(alpha=1.0, mix_fraction=0.1)
+    out = mixer({"images": images, "labels": one_hot_labels}, training=True)
+    ```
+    """
+
+    def __init__(self, alpha=1.0, mix_fraction=0.1, sampling="official",
+                 seed=None, data_format=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(data_format=data_format, **kwargs)
+        if not alpha > 0:
+            raise ValueError(
+                f"`alpha` must be > 0 (it parametrises Beta(alpha, alpha)), "
+                f"got {alpha}. The paper uses 1.0.")
+        if not 0.0 <= mix_fraction <= 1.0:
+            raise ValueError(
+                f"`mix_fraction` must be in [0, 1] (the share of each batch "
+                f"to mix; 1.0 is full mixup), got {mix_fraction}. For the "
+                "official --partmixup P use mix_fraction = 1 - P.")
+        if sampling not in _SAMPLINGS:
+            raise ValueError(
+                f"`sampling` must be one of {_SAMPLINGS}, got {sampling!r}.")
+        self.alpha = float(alpha)
+        self.mix_fraction = float(mix_fraction)
+        self.sampling = sampling
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def get_random_transformation(self, data, training=True, seed=None):
+        """Draws the permutations, the lambdas and the clean rows.
+
+        Args:
+            data: the batch (dict with ``"images"``, or an image tensor).
+            training: unused; the transformation is drawn regardless.
+            seed: optional seed generator overriding the layer's.
+
+        Returns:
+            A dict with ``"first"`` and ``"second"`` (int permutations),
+            ``"mix_weight"`` (float lambdas, 1 for clean rows) and ``"mixed"``
+            (bool, True where ``lam < 1``; in official mode such a row may
+            still be paired with itself, with probability 1/B).
+        """
+        images = data["images"] if isinstance(data, dict) else data
+        np_ = self.backend.numpy
+        batch_size = self.backend.shape(images)[0]
+        if seed is None:
+            seed = self._get_seed_generator(self.backend._backend)
+        rows = np_.arange(0, batch_size, dtype="int32")
+        first = self.backend.random.shuffle(rows, seed=seed)
+        second = self.backend.random.shuffle(rows, seed=seed)
+        lam = self.backend.random.beta(
+            (batch_size,), self.alpha, self.alpha, seed=seed, dtype="float32")
+        size = self.backend.cast(batch_size, "float32")
+        if self.sampling == "official":
+            # floor(B * partmixup) draws with replacement; the drawn rows stay
+            # clean. The small offset protects floor from 64 * 0.9 = 57.599..
+            num_clean = self.backend.cast(
+                np_.floor(size * (1.0 - self.mix_fraction) + 1e-6), "int32")
+            draws = self.backend.random.randint(
+                (batch_size,), 0, batch_size, seed=seed, dtype="int32")
+            valid = rows < num_clean
+            hits = np_.logical_and(
+                np_.expand_dims(draws, 1) == np_.expand_dims(rows, 0),
+                np_.expand_dims(valid, 1))
+            clean = np_.any(hits, axis=0)
+        else:
+            num_mixed = self.backend.cast(
+                np_.round(size * self.mix_fraction), "int32")
+            order = self.backend.random.shuffle(rows, seed=seed)
+            clean = np_.argsort(order) >= num_mixed
+            # A partner that is never the row itself: shift the first
+            # permutation by a random non-zero offset.
+            shift = self.backend.random.randint(
+                (), 1, np_.maximum(batch_size, 2), seed=seed, dtype="int32")
+            second = np_.take(first, (rows + shift) % batch_size, axis=0)
+        lam = np_.where(clean, np_.ones_like(lam), lam)
+        mixed = lam < 1.0
+        return {"first": first, "second": second, "mix_weight": lam,
+                "mixed": mixed}
+
+    def _mix(self, values, transformation):
+        np_ = self.backend.numpy
+        dtype = values.dtype
+        lam = self.backend.cast(transformation["mix_weight"], dtype)
+        lam = np_.reshape(lam, [-1] + [1] * (len(values.shape) - 1))
+        a = np_.take(values, transformation["first"], axis=0)
+        b = np_.take(values, transformation["second"], axis=0)
+        return lam * a + (1.0 - lam) * b
+
+    def transform_images(self, images, transformation=None, training=True):
+        if not training:
+            return images
+        return self._mix(self.backend.cast(images, self.compute_dtype),
+                         transformation)
+
+    def transform_labels(self, labels, transformation, training=True):
+        if not training:
+            return labels
+        return self._mix(self.backend.cast(labels, self.compute_dtype),
+                         transformation)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation,
+                                 training=True):
+        raise NotImplementedError(
+            "PartialMixUp mixes images and labels only (classification).")
+
+    def transform_segmentation_masks(self, segmentation_masks, transformation,
+                                     training=True):
+        if not training:
+            return segmentation_masks
+        return self._mix(segmentation_masks, transformation)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = {"alpha": self.alpha, "mix_fraction": self.mix_fraction,
+                  "sampling": self.sampling, "seed": self.seed}
+        return {**super().get_config(), **config}
+
+
+def get(identifier, seed=None):
+    """Resolves a mixer from a name, a layer, or ``None``.
+
+    Args:
+        identifier: ``"pmu"`` (official partial mixup, the paper's default),
+            ``"pmu_exact"``, ``"fmu"`` (full mixup), ``"mixup"``
+            (`keras.layers.MixUp`, one lambda per sample and one permutation),
+            ``"cutmix"`` (`keras.layers.CutMix`), ``"none"`` or ``None`` (no
+            mixing), or any layer called as ``layer({"images", "labels"},
+            training=True)`` that returns the same dict (Keras, KerasCV or
+            custom).
+        seed: seed for the layers built from a name.
+
+    Returns:
+        A layer, or ``None`` for no mixing.
+
+    Example:
+
+    >>> mixer = keras_mixkd.mixing.get("fmu")
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        name = identifier.lower()
+        if name == "none":
+            return None
+        if name == "pmu":
+            return PartialMixUp(seed=seed)
+        if name == "pmu_exact":
+            return PartialMixUp(sampling="exact", seed=seed)
+        if name == "fmu":
+            return PartialMixUp(mix_fraction=1.0, seed=seed)
+        if name == "mixup":
+            return keras.layers.MixUp(alpha=1.0, seed=seed)
+        if name == "cutmix":
+            return keras.layers.CutMix(seed=seed)
+        raise ValueError(
+            f"Unknown mixer {identifier!r}. Use one of 'pmu', 'pmu_exact', "
+            "'fmu', 'mixup', 'cutmix', 'none', or pass a layer.")
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"A mixer must be a name, a layer or None; got {identifier!r}.")

@@ -1,0 +1,15 @@
+"""The RepDistiller CIFAR model zoo in Keras.
+
+`create(name)` builds any architecture of the official model dictionary as a
+functional `keras.Model` whose weighted layers are named after the PyTorch
+modules, so official checkpoints load by name (`load_torch_weights`).
+
+Example:
+
+>>> model = keras_mixkd.models.create("resnet8x4", num_classes=100)
+>>> features = keras_mixkd.models.feature_model(model)  # penultimate features
+"""
+
+from keras_mixkd.models._registry import available
+from keras_mixkd.models._registry import create
+from keras_mixkd.models._registry import feature_model

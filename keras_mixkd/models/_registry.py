@@ -1,0 +1,105 @@
+"""Registry of the model zoo: `create`, `available`, `feature_model`."""
+
+import keras
+
+from keras_mixkd.models._blocks import PENULTIMATE
+
+_BUILDERS = {}
+
+
+def register(name):
+    """Register a builder ``fn(num_classes, input_shape) -> keras.Model``."""
+
+    def decorator(fn):
+        _BUILDERS[name] = fn
+        return fn
+
+    return decorator
+
+
+def register_variant(name, build_fn, doc, **config):
+    """Register one named configuration of a family's build function.
+
+    Args:
+        name: the official architecture name (``"resnet20"``).
+        build_fn: ``build_fn(name, num_classes=..., input_shape=..., **config)``
+            returning a `keras.Model`.
+        doc: the builder's docstring.
+        **config: the architecture's fixed arguments of ``build_fn``.
+
+    Returns:
+        The registered builder ``fn(num_classes=100, input_shape=(32, 32, 3))``.
+    """
+
+    def builder(num_classes=100, input_shape=(32, 32, 3)):
+        return build_fn(name, num_classes=num_classes,
+                        input_shape=input_shape, **config)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    return register(name)(builder)
+
+
+def _load_families():
+    # Importing the family modules fills the registry.
+    from keras_mixkd.models import mobilenet  # noqa: F401
+    from keras_mixkd.models import resnet  # noqa: F401
+    from keras_mixkd.models import shufflenet  # noqa: F401
+    from keras_mixkd.models import vgg  # noqa: F401
+    from keras_mixkd.models import wide_resnet  # noqa: F401
+
+
+def available():
+    """Names of every architecture `create` builds, in a stable order.
+
+    Returns:
+        A sorted list of architecture names (the official model dictionary).
+    """
+    _load_families()
+    return sorted(_BUILDERS, key=str.lower)
+
+
+def create(name, num_classes=100, input_shape=(32, 32, 3)):
+    """Build an architecture of the official RepDistiller model zoo.
+
+    Args:
+        name: an architecture name, one of `available()` (e.g. ``"resnet8x4"``).
+        num_classes: number of output logits.
+        input_shape: input image shape, NHWC without the batch dimension.
+
+    Returns:
+        A functional `keras.Model` mapping images to logits (no softmax).
+
+    Example:
+
+    >>> model = create("wrn_16_2", num_classes=10)
+    """
+    _load_families()
+    if name not in _BUILDERS:
+        raise ValueError(
+            f"Unknown model name {name!r}. Available models: "
+            f"{', '.join(available())}.")
+    if int(num_classes) < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}.")
+    return _BUILDERS[name](num_classes=int(num_classes),
+                           input_shape=tuple(input_shape))
+
+
+def feature_model(model):
+    """A model sharing ``model``'s weights that outputs its penultimate features.
+
+    Args:
+        model: a model built by `create`.
+
+    Returns:
+        A `keras.Model` mapping the same inputs to the pooled feature vectors
+        fed to the final classifier.
+    """
+    try:
+        layer = model.get_layer(PENULTIMATE)
+    except ValueError as e:
+        raise ValueError(
+            f"Model {model.name!r} has no {PENULTIMATE!r} layer; "
+            "feature_model needs a model built by keras_mixkd.models.create."
+        ) from e
+    return keras.Model(model.input, layer.output, name=f"{model.name}_features")

@@ -1,0 +1,42 @@
+"""keras_mixkd: knowledge distillation with mixup for Keras 3."""
+
+import pathlib
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+version = {}
+exec((HERE / "keras_mixkd" / "version.py").read_text(), version)
+
+setup(
+    name="keras_mixkd",
+    version=version["__version__"],
+    description=("Knowledge distillation with mixup (MIX-KD, WACV 2023) for "
+                 "Keras 3: partial mixup, adaptive-temperature KD, the "
+                 "RepDistiller CIFAR model zoo."),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_mixkd", "keras_mixkd.*"]),
+    install_requires=[
+        # keras.layers.MixUp / CutMix and keras.random.beta need Keras >= 3.8.
+        "keras>=3.8,<4",
+        "tensorflow>=2.18",
+        "tensorflow-datasets>=4.9",
+        "absl-py>=1.0",
+        "numpy>=1.24",
+        # The bundled digits data of the offline quick start.
+        "scikit-learn>=1.3",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout>=2"],
+        "kerascv": ["keras-cv>=0.9"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Keras",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

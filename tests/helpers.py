@@ -1,0 +1,54 @@
+"""Tiny models and data shared by the tests."""
+
+import keras
+import numpy as np
+
+IMAGE_SHAPE = (8, 8, 3)
+CLASSES = 5
+
+
+def tiny_model(name, classes=CLASSES, hidden=16, seed=0, batch_norm=False,
+               first_layer=None):
+    """A small dense classifier on 8x8x3 images (no BN unless asked)."""
+    inputs = keras.Input(IMAGE_SHAPE)
+    x = inputs if first_layer is None else first_layer(inputs)
+    x = keras.layers.Flatten()(x)
+    init = keras.initializers.GlorotUniform(seed=seed)
+    x = keras.layers.Dense(hidden, kernel_initializer=init)(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    outputs = keras.layers.Dense(
+        classes, kernel_initializer=keras.initializers.GlorotUniform(seed + 1))(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tiny_data(n=32, classes=CLASSES, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(n, *IMAGE_SHAPE)).astype("float32")
+    labels = rng.integers(0, classes, n).astype("int64")
+    return images, labels
+
+
+@keras.saving.register_keras_serializable(package="keras_mixkd_tests")
+class Recorder(keras.layers.Layer):
+    """Identity layer that stores the last batch it saw and counts calls."""
+
+    def __init__(self, batch_size, **kwargs):
+        super().__init__(**kwargs)
+        self.batch_size = batch_size
+
+    def build(self, input_shape):
+        self.seen = self.add_weight(
+            shape=(self.batch_size, *input_shape[1:]), initializer="zeros",
+            trainable=False, name="seen")
+        self.calls = self.add_weight(shape=(), initializer="zeros",
+                                     trainable=False, name="calls")
+
+    def call(self, x):
+        self.seen.assign(keras.ops.cast(x, self.seen.dtype))
+        self.calls.assign_add(1.0)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "batch_size": self.batch_size}

@@ -1,0 +1,25 @@
+"""The README's commands stay true."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _bash_blocks():
+    return re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(),
+                      re.S)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    test_command = _bash_blocks()[1].strip()
+    assert "pytest" in test_command
+    ci_lines = [line.strip() for line in
+                (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_command in ci_lines
+
+
+def test_quick_start_runs_an_existing_script():
+    main_job = _bash_blocks()[0]
+    for script in re.findall(r"python (\S+\.py)", main_job):
+        assert (ROOT / script).is_file(), script
