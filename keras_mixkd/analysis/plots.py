@@ -1,0 +1,288 @@
+"""Figures of the analyses, written as PNG files.
+
+Every function draws on a standalone `matplotlib.figure.Figure` rendered by
+the Agg backend (no pyplot state, no display needed, the global backend is
+left alone), labels it (title, axis labels, legend or colorbar), writes it
+to ``path`` when one is given, and returns the figure (which a notebook
+displays). matplotlib is imported only when a figure is drawn.
+"""
+
+import pathlib
+
+import numpy as np
+
+from keras_mixkd.analysis import smoothness
+
+_TITLE_SIZE = 13
+_LABEL_SIZE = 11
+_TICK_SIZE = 10
+_DPI = 150
+
+
+def _figure(nrows=1, ncols=1, figsize=(6.0, 4.5), **subplot_kw):
+    """A standalone Agg figure and its axes."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ImportError(
+            "Plotting needs matplotlib: `pip install matplotlib`.") from e
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **subplot_kw)
+
+
+def _colormap(name):
+    import matplotlib
+
+    return matplotlib.colormaps[name]
+
+
+def _label(ax, title=None, xlabel=None, ylabel=None):
+    if title:
+        ax.set_title(title, fontsize=_TITLE_SIZE)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=_LABEL_SIZE)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=_LABEL_SIZE)
+    ax.tick_params(labelsize=_TICK_SIZE)
+
+
+def _save(fig, path, title=None):
+    """Adds the figure title, lays out, writes ``path`` (if any)."""
+    if title:
+        fig.suptitle(title, fontsize=_TITLE_SIZE + 1)
+    fig.tight_layout()
+    if path is not None:
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=_DPI, format="png")
+    return fig
+
+
+def plot_reliability_diagram(stats, path, title="Reliability diagram"):
+    """Reliability diagram: accuracy per confidence bin, with a count panel.
+
+    Args:
+        stats: the dict of `keras_mixkd.analysis.reliability_diagram`
+            (``edges``, ``accuracy``, ``confidence``, ``counts``, ``ece``).
+        path: PNG file to write (None: only return the figure).
+        title: figure title.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+
+    Example:
+
+    >>> plot_reliability_diagram(reliability_diagram(y, probs), "rel.png")
+    """
+    edges = np.asarray(stats["edges"])
+    centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    accuracy = np.nan_to_num(stats["accuracy"])
+    confidence = np.where(stats["counts"] > 0,
+                          np.nan_to_num(stats["confidence"]), accuracy)
+    fig, axes = _figure(2, 1, figsize=(5.5, 6.5),
+                        gridspec_kw={"height_ratios": [3, 1]})
+    top, bottom = axes[0, 0], axes[1, 0]
+    top.bar(centers, accuracy, width, color="tab:blue", edgecolor="black",
+            label="Accuracy")
+    top.bar(centers, confidence - accuracy, width, bottom=accuracy,
+            color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//",
+            label="Gap to confidence")
+    top.plot([0, 1], [0, 1], "k--", label="Perfect calibration")
+    if "ece" in stats:
+        top.plot([], [], " ", label=f"ECE = {100 * stats['ece']:.2f}%")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.legend(loc="upper left", fontsize=_TICK_SIZE)
+    _label(top, title, ylabel="Accuracy")
+    bottom.bar(centers, stats["counts"], width, color="tab:gray",
+               edgecolor="black")
+    bottom.set_xlim(0, 1)
+    _label(bottom, xlabel="Confidence (max probability)", ylabel="Samples")
+    return _save(fig, path)
+
+
+def plot_robustness_curves(curves, path, title="Accuracy under attack",
+                           xlabel="epsilon (pixels)",
+                           ylabel="Top-1 accuracy", epsilon_scale=1.0):
+    """Accuracy against attack budget, one line per model.
+
+    Args:
+        curves: ``{name: {epsilon: accuracy}}`` (several models), or a single
+            ``{epsilon: accuracy}`` as `robustness_curve` returns.
+        path: PNG file to write (None: only return the figure).
+        title: figure title.
+        xlabel: x-axis label (the budget's units).
+        ylabel: y-axis label.
+        epsilon_scale: the x axis shows ``epsilon * epsilon_scale`` (255
+            shows [0, 1] budgets in 1/255 units).
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+
+    Example:
+
+    >>> plot_robustness_curves({"teacher": c1, "mixup teacher": c2}, "r.png")
+    """
+    if curves and not isinstance(next(iter(curves.values())), dict):
+        curves = {"model": curves}
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    for name, curve in curves.items():
+        epsilons = sorted(curve)
+        ax.plot(np.multiply(epsilons, epsilon_scale),
+                [curve[e] for e in epsilons], marker="o",
+                linewidth=2, label=name)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=_TICK_SIZE)
+    _label(ax, title, xlabel, ylabel)
+    return _save(fig, path)
+
+
+def plot_tsne(embedding, labels, path, title="t-SNE of penultimate features",
+              class_names=None):
+    """Scatter plot of a 2-D embedding, coloured by class.
+
+    Up to 20 classes get a categorical palette and a legend; more (CIFAR-100)
+    a continuous colormap and a colorbar of class indices.
+
+    Args:
+        embedding: ``(N, 2)`` points (`tsne_embedding`).
+        labels: ``(N,)`` integer classes, or None for one colour.
+        path: PNG file to write (None: only return the figure).
+        title: figure title.
+        class_names: optional names indexed by class, for the legend.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+
+    Example:
+
+    >>> plot_tsne(*tsne_embedding(features, labels), "tsne.png")
+    """
+    embedding = np.asarray(embedding)
+    fig, axes = _figure(figsize=(7.0, 6.0))
+    ax = axes[0, 0]
+    point_size = max(2.0, min(20.0, 4000.0 / max(len(embedding), 1)))
+    if labels is None:
+        ax.scatter(embedding[:, 0], embedding[:, 1], s=point_size)
+    else:
+        labels = np.asarray(labels).astype(int)
+        classes = np.unique(labels)
+        if len(classes) <= 20:
+            palette = "tab10" if len(classes) <= 10 else "tab20"
+            colors = _colormap(palette).colors
+            for i, c in enumerate(classes):
+                name = class_names[c] if class_names is not None else str(c)
+                points = embedding[labels == c]
+                ax.scatter(points[:, 0], points[:, 1], s=point_size,
+                           color=colors[i % len(colors)], label=name)
+            ax.legend(title="Class", fontsize=_TICK_SIZE - 1,
+                      markerscale=max(1.0, 30.0 / point_size) ** 0.5,
+                      loc="center left", bbox_to_anchor=(1.01, 0.5))
+        else:
+            points = ax.scatter(embedding[:, 0], embedding[:, 1],
+                                c=labels, cmap="turbo", s=point_size)
+            fig.colorbar(points, ax=ax).set_label("Class", fontsize=_LABEL_SIZE)
+    _label(ax, title, "t-SNE dimension 1", "t-SNE dimension 2")
+    return _save(fig, path)
+
+
+def plot_smoothness_comparison(logits_by_model, path,
+                               title="Output smoothness", ddof=1, bins=40):
+    """Histograms of logit std, entropy and confidence for several models.
+
+    A mixup-trained teacher shifts left in logit std, right in entropy and
+    left in confidence, compared with the same teacher trained without it.
+
+    Args:
+        logits_by_model: ``{name: (N, classes) logits}``.
+        path: PNG file to write (None: only return the figure).
+        title: figure title.
+        ddof: ddof of the logit std.
+        bins: number of histogram bins per panel.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+
+    Example:
+
+    >>> plot_smoothness_comparison({"teacher": z1, "mixup": z2}, "s.png")
+    """
+    measures = (("Logit standard deviation",
+                 lambda z: smoothness.logit_std(z, ddof)),
+                ("Predictive entropy (nats)", smoothness.predictive_entropy),
+                ("Confidence (max probability)", smoothness.confidence))
+    fig, axes = _figure(1, 3, figsize=(15.0, 4.5))
+    for ax, (name, measure) in zip(axes[0], measures):
+        values = {model: measure(z) for model, z in logits_by_model.items()}
+        edges = np.histogram_bin_edges(np.concatenate(list(values.values())),
+                                       bins)
+        for model, v in values.items():
+            ax.hist(v, edges, weights=np.full(len(v), 1.0 / len(v)), alpha=0.5,
+                    label=f"{model} (mean {np.mean(v):.3g})")
+        ax.legend(fontsize=_TICK_SIZE - 1)
+        _label(ax, name, name, "Share of samples")
+    return _save(fig, path, title)
+
+
+def plot_heatmap(values, row_labels, col_labels, path, title,
+                 value_format="{:.2f}", xlabel=None, ylabel=None,
+                 colorbar_label=None, cmap="viridis"):
+    """An annotated heatmap of a 2-D grid of values (NaN cells shown blank).
+
+    Meant for study grids, for instance student accuracy with rows
+    ``teacher mixup / temperature`` and columns ``student mixup``.
+
+    Args:
+        values: ``(rows, cols)`` numbers; NaN marks a missing cell.
+        row_labels: ``rows`` labels (y axis).
+        col_labels: ``cols`` labels (x axis).
+        path: PNG file to write (None: only return the figure).
+        title: figure title.
+        value_format: format of the cell annotations, a ``str.format``
+            pattern (``"{:.1f}"``) or a callable; None: no annotations.
+        xlabel: x-axis label.
+        ylabel: y-axis label.
+        colorbar_label: label of the colorbar.
+        cmap: matplotlib colormap name.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+
+    Example:
+
+    >>> plot_heatmap(acc, ["T=1", "T=4"], ["no mixup", "PMU"], "grid.png",
+    ...              "Student accuracy (%)", "{:.1f}")
+    """
+    values = np.asarray(values, dtype="float64")
+    if values.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(
+            f"`values` has shape {values.shape} but there are "
+            f"{len(row_labels)} row and {len(col_labels)} column labels.")
+    rows, cols = values.shape
+    fig, axes = _figure(figsize=(max(5.0, 1.1 * cols + 3.0),
+                                 max(3.5, 0.6 * rows + 2.0)))
+    ax = axes[0, 0]
+    colormap = _colormap(cmap).with_extremes(bad="lightgray")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap,
+                      aspect="auto")
+    fig.colorbar(image, ax=ax).set_label(colorbar_label or "",
+                                         fontsize=_LABEL_SIZE)
+    tilt = cols > 4
+    ax.set_xticks(range(cols), [str(c) for c in col_labels],
+                  rotation=30 if tilt else 0, ha="right" if tilt else "center")
+    ax.set_yticks(range(rows), [str(r) for r in row_labels])
+    if value_format is not None:
+        fmt = (value_format.format if isinstance(value_format, str)
+               else value_format)
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                r, g, b, _ = colormap(image.norm(v))
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+                ax.text(j, i, fmt(v), ha="center", va="center",
+                        fontsize=_TICK_SIZE, color="white" if dark else "black")
+    _label(ax, title, xlabel, ylabel)
+    return _save(fig, path)

@@ -1,0 +1,86 @@
+"""Every plot writes a readable, non-empty PNG."""
+
+import numpy as np
+import pytest
+
+from keras_mixkd import analysis
+from tests.helpers import IMAGE_SHAPE
+from tests.helpers import tiny_model
+
+# Plotting is optional: matplotlib is not a dependency of the core package.
+pytest.importorskip("matplotlib")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert len(data) > 5000
+
+
+def _logits(n=200, classes=10, scale=1.0, seed=0):
+    return scale * np.random.default_rng(seed).normal(size=(n, classes))
+
+
+def test_reliability_diagram(tmp_path):
+    logits = _logits(scale=3.0)
+    labels = np.random.default_rng(1).integers(0, 10, 200)
+    path = tmp_path / "sub" / "reliability.png"
+    stats = analysis.reliability_diagram(labels, analysis.softmax(logits),
+                                         path=path)
+    _check_png(path)
+    assert stats["ece"] > 0
+
+
+def test_robustness_curve_of_a_model(tmp_path):
+    images = np.random.default_rng(0).uniform(size=(16, *IMAGE_SHAPE))
+    labels = np.arange(16) % 5
+    path = tmp_path / "curve.png"
+    analysis.robustness_curve(tiny_model("m"), images.astype("float32"),
+                              labels, [0.0, 2 / 255, 8 / 255], path=path)
+    _check_png(path)
+
+
+def test_robustness_curves(tmp_path):
+    path = tmp_path / "robustness.png"
+    analysis.plot_robustness_curves(
+        {"teacher": {0.0: 0.9, 0.01: 0.5, 0.03: 0.1},
+         "mixup teacher": {0.0: 0.88, 0.01: 0.6, 0.03: 0.2}}, path)
+    _check_png(path)
+
+
+@pytest.mark.parametrize("classes", [5, 15, 100])
+def test_tsne_scatter(tmp_path, classes):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tsne.png"
+    analysis.plot_tsne(rng.normal(size=(300, 2)),
+                       rng.integers(0, classes, 300), path)
+    _check_png(path)
+
+
+def test_smoothness_comparison(tmp_path):
+    path = tmp_path / "smoothness.png"
+    figure = analysis.plot_smoothness_comparison(
+        {"teacher": _logits(scale=3.0), "mixup teacher": _logits(seed=1)},
+        path)
+    _check_png(path)
+    assert len(figure.axes) == 3
+
+
+def test_heatmap(tmp_path):
+    values = np.array([[71.2, 72.0, np.nan], [70.1, 70.9, 71.5]])
+    path = tmp_path / "heatmap.png"
+    analysis.plot_heatmap(values, ["T=1", "T=4"],
+                          ["no mixup", "PMU", "FMU"], path,
+                          "Student accuracy (%)", "{:.1f}",
+                          xlabel="student mixup", ylabel="temperature",
+                          colorbar_label="accuracy (%)")
+    _check_png(path)
+    callable_format = tmp_path / "heatmap2.png"
+    analysis.plot_heatmap(values / 100, ["a", "b"], ["c", "d", "e"],
+                          callable_format, "Fractions",
+                          value_format=lambda v: f"{100 * v:.0f}%")
+    _check_png(callable_format)
+    with pytest.raises(ValueError, match="labels"):
+        analysis.plot_heatmap(values, ["a"], ["b"], None, "bad")
