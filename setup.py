@@ -26,14 +26,20 @@ setup(
         "tensorflow>=2.18",
         "tensorflow-datasets>=4.9",
         "absl-py>=1.0",
+        # The run folders' TensorBoard logs.
+        "tensorboard>=2.15",
         "numpy>=1.24",
         # The bundled digits data of the offline quick start.
         "scikit-learn>=1.3",
+        # Figures of keras_mixkd.analysis and the study.
+        "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "nbclient>=0.7",
+                 "nbformat>=5", "ipykernel>=6"],
         "kerascv": ["keras-cv>=0.9"],
     },
+    entry_points={"console_scripts": ["mixkd=keras_mixkd.cli.main:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Framework :: Keras",

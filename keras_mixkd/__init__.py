@@ -7,9 +7,12 @@ Distillation: An Empirical Study" (Choi et al., WACV 2023): the `Distiller`
 (`losses`), and the RepDistiller CIFAR model zoo (`models`).
 """
 
+from keras_mixkd import analysis
+from keras_mixkd import data
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import models
+from keras_mixkd import recipe
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.losses import KDDivergence
 from keras_mixkd.losses import LogitStandardizationDivergence

@@ -19,7 +19,11 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_command in ci_lines
 
 
-def test_quick_start_runs_an_existing_script():
+def test_quick_start_runs_an_existing_command():
+    from keras_mixkd.cli.main import COMMANDS
+
     main_job = _bash_blocks()[0]
-    for script in re.findall(r"python (\S+\.py)", main_job):
-        assert (ROOT / script).is_file(), script
+    commands = re.findall(r"mixkd (\S+)", main_job)
+    assert commands == ["quickstart"]
+    assert all(c in COMMANDS for c in commands)
+    assert "mixkd=keras_mixkd.cli.main:main" in (ROOT / "setup.py").read_text()
