@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_mixkd import _validation
 from keras_mixkd import losses as losses_module
 from keras_mixkd import mixing as mixing_module
 
@@ -14,6 +15,13 @@ _deserialize = keras.saving.deserialize_keras_object
 def _output_width(model):
     shape = getattr(model, "output_shape", None)
     if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
+        return shape[-1]
+    return None
+
+
+def _input_channels(model):
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and len(shape) == 4:
         return shape[-1]
     return None
 
@@ -160,6 +168,13 @@ class Distiller(keras.Model):
                 "Distiller.compile takes no `loss`: pass `distillation_loss`, "
                 "`student_loss`, `ce_weight` and `kd_weight` to the "
                 "Distiller constructor instead.")
+        if kwargs.get("jit_compile") is True and isinstance(
+                self.mixer, (keras.layers.MixUp, keras.layers.CutMix)):
+            raise ValueError(
+                f"{type(self.mixer).__name__} samples its mixing weights with "
+                "TensorFlow's gamma op, which XLA cannot compile. Use "
+                "keras_mixkd.mixing.PartialMixUp (mix_fraction=1.0 for full "
+                "mixup), which compiles, or jit_compile=False.")
         metrics = _categorical(metrics)
         if "weighted_metrics" in kwargs:
             kwargs["weighted_metrics"] = _categorical(kwargs["weighted_metrics"])
@@ -173,6 +188,22 @@ class Distiller(keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """`keras.Model.fit`, refusing empty training data up front.
+
+        With ``jit_compile=True``, XLA drops the in-step assertions on the
+        labels and inputs, so a `tf.data` input gets them in its pipeline
+        and array inputs are checked here.
+        """
+        _validation.check_not_empty(x)
+        if self.jit_compile and self._num_classes:
+            if isinstance(x, tf.data.Dataset):
+                x = _validation.checked_dataset(x, self._num_classes)
+            elif y is not None:
+                _validation.one_hot_labels(y, self._num_classes)
+                _validation.check_images(x, None, require_images=False)
+        return super().fit(x, y, **kwargs)
 
     @property
     def metrics(self):
@@ -191,23 +222,11 @@ class Distiller(keras.Model):
             self._num_classes = int(shape[-1])
         return self._num_classes
 
-    def _one_hot(self, labels, num_classes):
-        """Integer ``(B,)``/``(B, 1)`` or one-hot ``(B, C)`` -> float32 one-hot."""
-        labels = ops.convert_to_tensor(labels)
-        rank = len(labels.shape)
-        if rank == 2 and labels.shape[-1] not in (1, None):
-            if labels.shape[-1] != num_classes:
-                raise ValueError(
-                    f"One-hot labels have width {labels.shape[-1]} but the "
-                    f"models output {num_classes} classes. Pass integer labels "
-                    f"or one-hot labels of width {num_classes}.")
-            return ops.cast(labels, "float32")
-        if rank not in (1, 2):
-            raise ValueError(
-                f"Labels must be integers of shape (batch,) or one-hot of "
-                f"shape (batch, {num_classes}); got shape {labels.shape}.")
-        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        return ops.one_hot(labels, num_classes, dtype="float32")
+    def _prepare(self, x, y):
+        """Validates a batch; returns the checked inputs and one-hot labels."""
+        x = _validation.check_images(x, _input_channels(self.student),
+                                     require_images=self.mixer is not None)
+        return x, _validation.one_hot_labels(y, self._classes(x))
 
     def _mix(self, images, labels, sample_weight):
         """Mixes images, labels and (as an extra label column) sample weights."""
@@ -231,7 +250,7 @@ class Distiller(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        y = self._one_hot(y, self._classes(x))
+        x, y = self._prepare(x, y)
         x, y, sample_weight = self._mix(x, y, sample_weight)
         teacher_logits = ops.stop_gradient(
             ops.cast(self.teacher(x, training=False), "float32"))
@@ -268,7 +287,7 @@ class Distiller(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        y = self._one_hot(y, self._classes(x))
+        x, y = self._prepare(x, y)
         logits = ops.cast(self.student(x, training=False), "float32")
         ce = losses_module.cross_entropy_per_sample(y, logits)
         size = ops.cast(ops.shape(y)[0], "float32")

@@ -6,6 +6,60 @@ from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing
 )
 
 _SAMPLINGS = ("official", "exact")
+#: Candidates per sample of the Marsaglia-Tsang gamma sampler. Each is
+#: accepted with probability > 0.95, so all are rejected with p < 1e-10.
+_GAMMA_CANDIDATES = 8
+
+
+def _log_gamma_sample(backend, shape, alpha, seed):
+    """log of Gamma(alpha, 1) draws, Marsaglia & Tsang (2000), loop-free.
+
+    Draws a fixed number of candidates per sample and keeps the first one
+    accepted, so the sampler is plain tensor algebra: it compiles under XLA,
+    where TensorFlow's gamma op (behind `keras.random.beta`) does not. For
+    ``alpha < 1`` it uses ``G(a) = G(a + 1) * U ** (1 / a)``, in log space so
+    that small alphas never underflow.
+    """
+    np_ = backend.numpy
+    boost = alpha < 1.0
+    shape_param = alpha + 1.0 if boost else alpha
+    d = shape_param - 1.0 / 3.0
+    c = 1.0 / (9.0 * d) ** 0.5
+    candidates = (_GAMMA_CANDIDATES, *shape)
+    x = backend.random.normal(candidates, seed=seed, dtype="float32")
+    u = backend.random.uniform(candidates, seed=seed, dtype="float32")
+    v = (1.0 + c * x) ** 3
+    safe_v = np_.maximum(v, 1e-30)
+    accepted = np_.logical_and(
+        v > 0, np_.log(u) < 0.5 * x * x + d - d * safe_v + d * np_.log(safe_v))
+    # Index of the first accepted candidate (the mean d if none is, p < 1e-10).
+    first = np_.argmax(backend.cast(accepted, "int32"), axis=0)
+    picked = np_.take_along_axis(safe_v, np_.expand_dims(first, 0), axis=0)[0]
+    any_accepted = np_.any(accepted, axis=0)
+    log_sample = np_.log(d) + np_.where(any_accepted, np_.log(picked), 0.0)
+    if boost:
+        boost_u = backend.random.uniform(shape, minval=1e-37, maxval=1.0,
+                                         seed=seed, dtype="float32")
+        log_sample = log_sample + np_.log(boost_u) / alpha
+    return log_sample
+
+
+def symmetric_beta(backend, shape, alpha, seed):
+    """Beta(alpha, alpha) draws as ``G1 / (G1 + G2)``, XLA-compatible.
+
+    Args:
+        backend: a backend namespace with ``numpy``, ``random`` and ``nn``
+            (a preprocessing layer's ``self.backend``).
+        shape: output shape.
+        alpha: the Beta parameter (> 0).
+        seed: a seed generator.
+
+    Returns:
+        float32 samples in [0, 1].
+    """
+    log_g1 = _log_gamma_sample(backend, shape, alpha, seed)
+    log_g2 = _log_gamma_sample(backend, shape, alpha, seed)
+    return backend.nn.sigmoid(log_g1 - log_g2)
 
 
 @keras.saving.register_keras_serializable(package="keras_mixkd")
@@ -110,8 +164,7 @@ class PartialMixUp(BaseImagePreprocessingLayer):
         rows = np_.arange(0, batch_size, dtype="int32")
         first = self.backend.random.shuffle(rows, seed=seed)
         second = self.backend.random.shuffle(rows, seed=seed)
-        lam = self.backend.random.beta(
-            (batch_size,), self.alpha, self.alpha, seed=seed, dtype="float32")
+        lam = symmetric_beta(self.backend, (batch_size,), self.alpha, seed)
         size = self.backend.cast(batch_size, "float32")
         if self.sampling == "official":
             # floor(B * partmixup) draws with replacement; the drawn rows stay

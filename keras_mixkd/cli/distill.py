@@ -60,6 +60,10 @@ def check_options():
     if not 0.0 <= FLAGS.mix_fraction <= 1.0:
         common.fail(f"--mix_fraction must be in [0, 1], got "
                     f"{FLAGS.mix_fraction}.")
+    if FLAGS.jit_compile and FLAGS.mixing in ("mixup", "cutmix"):
+        common.fail(f"--mixing={FLAGS.mixing} (Keras's layer) cannot be "
+                    "compiled by XLA; use --mixing=fmu or pmu with "
+                    "--jit_compile, or drop --jit_compile.")
     if FLAGS.beta_alpha <= 0:
         common.fail(f"--beta_alpha must be > 0, got {FLAGS.beta_alpha}.")
     if FLAGS.ce_weight < 0 or FLAGS.kd_weight < 0:
