@@ -275,3 +275,15 @@ def test_one_hot_of_wrong_width_is_rejected_before_any_update():
         d.fit(x, np.eye(7, dtype="float32")[y % 7], batch_size=8, verbose=0)
     for a, b in zip(before, d.student.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("layer_name", ["MixUp", "CutMix"])
+def test_kerascv_mixing_layers(layer_name):
+    keras_cv = pytest.importorskip(
+        "keras_cv", reason="keras-cv is an optional extra (pip install "
+        "'.[kerascv]')")
+    x, y = tiny_data(16)
+    d = _distiller(mixer=getattr(keras_cv.layers, layer_name)(seed=1))
+    d.compile(optimizer="sgd")
+    history = d.fit(x, y, batch_size=8, verbose=0).history
+    assert np.isfinite(history["loss"][0]) and history["loss"][0] > 0
