@@ -1,8 +1,10 @@
 """``mixkd``: the command-line entry point, dispatching to one command.
 
     mixkd <command> [--flags]
+    mixkd report RUN_OR_STUDY_DIR
 
-Commands: train-teacher, distill, evaluate, convert, quickstart.
+Commands: train-teacher, distill, evaluate, convert, quickstart, study,
+report.
 ``mixkd <command> --help`` lists the flags.
 """
 
@@ -19,11 +21,27 @@ COMMANDS = {
     "evaluate": "evaluate",
     "convert": "convert",
     "quickstart": "quickstart",
+    "study": "study",
+    "report": "report",
 }
 
 USAGE = (f"usage: mixkd <command> [--flags]\n\ncommands: "
          f"{', '.join(COMMANDS)}\n\n'mixkd <command> --help' lists the flags;"
-         " 'mixkd quickstart' runs offline in minutes.")
+         " 'mixkd quickstart' runs offline in minutes; 'mixkd study --quick'"
+         " the paper's grid in about 10; 'mixkd report DIR' summarises a run"
+         " or study folder in report.md.")
+
+
+def command_help(command, module):
+    """The help text of one command: its docstring and the flags."""
+    from keras_mixkd.cli import flags
+
+    sections = [f"mixkd {command}: {(module.__doc__ or '').strip()}", "",
+                "flags:", flags.FLAGS.module_help(flags.__name__)]
+    own = flags.FLAGS.module_help(module.__name__)
+    if own.strip() and module.__name__ in flags.FLAGS.flags_by_module_dict():
+        sections += ["", f"flags of {command}:", own]
+    return "\n".join(sections)
 
 
 def run(argv):
@@ -49,15 +67,29 @@ def run(argv):
               file=sys.stderr)
         return 1
     module = importlib.import_module(f"keras_mixkd.cli.{COMMANDS[command]}")
+    if any(a in ("-h", "--help", "--helpfull", "--helpshort")
+           for a in argv[2:]):
+        print(command_help(command, module))
+        return 0
     flags.FLAGS.unparse_flags()
     try:
-        flags.FLAGS([f"mixkd {command}", *argv[2:]])
+        arguments = flags.FLAGS([f"mixkd {command}", *argv[2:]])[1:]
     except flags.flags.Error as e:
         print(f"mixkd {command}: {e}\nTry 'mixkd {command} --helpfull'.",
               file=sys.stderr)
         return 1
+    takes_arguments = getattr(module, "TAKES_ARGUMENTS", False)
+    if arguments and not takes_arguments:
+        print(f"mixkd {command}: error: unexpected argument(s) "
+              f"{' '.join(arguments)}; flags are written --name=value.",
+              file=sys.stderr)
+        return 1
     try:
-        module.main()
+        # Commands with TAKES_ARGUMENTS get the positional arguments.
+        if takes_arguments:
+            module.main(arguments)
+        else:
+            module.main()
     except app.UsageError as e:
         print(f"mixkd {command}: error: {e}", file=sys.stderr)
         return 1

@@ -17,11 +17,10 @@ from keras_mixkd.cli.flags import values
 from keras_mixkd.mixing import PartialMixUp
 
 
-def config():
+def config(model_name, mixup_alpha):
     """The resolved configuration of a teacher run."""
-    return {"command": "train-teacher", "model": FLAGS.model,
-            "mixup_alpha": FLAGS.mixup_alpha,
-            **values(common.TRAINING_FLAGS)}
+    return {"command": "train-teacher", "model": model_name,
+            "mixup_alpha": mixup_alpha, **values(common.TRAINING_FLAGS)}
 
 
 def train(model_name, mixup_alpha, run_name=None):
@@ -33,7 +32,8 @@ def train(model_name, mixup_alpha, run_name=None):
     train_ds, test_ds, info, batch, steps = common.load_data(strategy)
     run = common.open_run(
         run_name or f"teacher-{model_name}-{FLAGS.dataset}"
-        f"{'-mixup' if mixup_alpha else ''}", config(), strategy)
+        f"{'-mixup' if mixup_alpha else ''}", config(model_name, mixup_alpha),
+        strategy)
     train_ds = common.one_hot(train_ds, info.num_classes)
     test_ds = common.one_hot(test_ds, info.num_classes)
     if mixup_alpha:

@@ -164,3 +164,15 @@ def test_quickstart(tmp_path, capsys):
     assert (config["loss"], config["temperature"], config["mixing"]) == (
         "kd", 4.0, "none")
     assert (tmp_path / "results.md").read_text().startswith("| model |")
+
+
+def test_help_lists_the_flags_of_a_command(capsys):
+    assert mixkd("distill", "--help") == 0
+    out = capsys.readouterr().out
+    assert "mixkd distill" in out and "--teacher_weights" in out
+    assert mixkd("--help") == 0 and "commands:" in capsys.readouterr().out
+
+
+def test_stray_positional_arguments_are_refused(capsys):
+    assert mixkd("evaluate", "resnet8") == 1
+    assert "unexpected argument" in capsys.readouterr().err

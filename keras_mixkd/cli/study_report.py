@@ -1,0 +1,289 @@
+"""The report of a study: heatmaps, tables and observations from its numbers.
+
+`write` is what ``mixkd report STUDY_DIR`` (and the end of ``mixkd study``)
+runs: it refreshes ``results.csv`` and ``teachers.csv``, draws
+``figures/accuracy-<student>-<mixing>.png`` (rows teachers, columns
+temperatures) and ``figures/teacher_smoothness.png``, and writes
+``report.md`` with the observations `observations` computes.
+"""
+
+import numpy as np
+
+from keras_mixkd import analysis
+from keras_mixkd import study as study_lib
+from keras_mixkd.cli.report import number
+from keras_mixkd.cli.report import percent
+from keras_mixkd.cli.report import table
+from keras_mixkd.cli.report import write_markdown
+
+_IDENTITY = ("teacher", "teacher_mixup", "student", "student_mixup",
+             "temperature")
+
+
+def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
+                  key="last_accuracy"):
+    """A teachers x temperatures array of one student setting, in percent.
+
+    Args:
+        rows: result rows (`Study.result_rows` or `study.read_csv`).
+        student: student architecture.
+        student_mixup: the student-mixup setting.
+        teachers: `keras_mixkd.study.TeacherSpec`s (rows of the array).
+        temperatures: the temperatures (columns).
+        key: the row value shown (a fraction, multiplied by 100).
+
+    Returns:
+        A float array, NaN where no finished cell holds the value.
+    """
+    values = np.full((len(teachers), len(temperatures)), np.nan)
+    key_of = study_lib.temperature_key
+    index = {(r["teacher"], r["teacher_mixup"], key_of(r["temperature"])): r
+             for r in rows
+             if (r["student"], r["student_mixup"]) == (student, student_mixup)}
+    for i, spec in enumerate(teachers):
+        for j, temperature in enumerate(temperatures):
+            row = index.get((spec.arch, spec.mixup, key_of(temperature)))
+            if row is not None and row.get(key) is not None:
+                values[i, j] = 100.0 * float(row[key])
+    return values
+
+
+def write_figures(study, rows):
+    """Accuracy heatmaps (one per student and student-mixup setting: rows
+    teachers, columns temperatures) and the teachers' smoothness histograms.
+
+    Returns:
+        The paths of the PNG files written, under ``<study>/figures``.
+    """
+    grid, figures = study.grid, study.root / "figures"
+    specs, paths = grid.teacher_specs(), []
+    columns = [f"T={study_lib.temperature_key(t)}" for t in grid.temperatures]
+    for student in grid.students:
+        for mixup in grid.student_mixup:
+            values = accuracy_grid(rows, student, mixup, specs,
+                                   grid.temperatures)
+            if np.isnan(values).all():
+                continue
+            how = grid.mixing.upper() if mixup else "no mixup"
+            path = figures / (f"accuracy-{student}-"
+                              f"{grid.mixing if mixup else 'plain'}.png")
+            analysis.plot_heatmap(
+                values, [s.label for s in specs], columns, path,
+                f"Student {student}, {how}", "{:.1f}",
+                xlabel="Temperature (std = MIXSTD)", ylabel="Teacher",
+                colorbar_label="Last-epoch accuracy (%)")
+            paths.append(path)
+    logits = {s.label: np.load(study.path(s) / "test_logits.npy")
+              for s in specs if (study.path(s) / "test_logits.npy").is_file()}
+    if logits:
+        path = figures / "teacher_smoothness.png"
+        analysis.plot_smoothness_comparison(logits, path,
+                                            "Teacher outputs on the test set")
+        paths.append(path)
+    return paths
+
+
+def paired_difference(rows, axis, first, second, where=None):
+    """How much ``axis = first`` beats ``axis = second``, other axes equal.
+
+    Args:
+        rows: result rows.
+        axis: one of ``teacher``, ``teacher_mixup``, ``student``,
+            ``student_mixup``, ``temperature``.
+        first: value of the axis in the first run of each pair.
+        second: value in the second run.
+        where: optional ``row -> bool`` filter.
+
+    Returns:
+        ``(mean difference in accuracy points, pairs, pairs won by first,
+        pairs won by second)``, or None when the rows hold no such pair.
+    """
+    def value(row, key):
+        if key == "temperature":
+            return study_lib.temperature_key(row[key])
+        return row[key]
+
+    groups = {}
+    for row in rows:
+        if row.get("last_accuracy") is not None and (not where or where(row)):
+            key = tuple(value(row, k) for k in _IDENTITY if k != axis)
+            groups.setdefault(key, {})[value(row, axis)] = (
+                100 * float(row["last_accuracy"]))
+    first, second = value({axis: first}, axis), value({axis: second}, axis)
+    diffs = [g[first] - g[second] for g in groups.values()
+             if first in g and second in g]
+    if not diffs:
+        return None
+    return (float(np.mean(diffs)), len(diffs), sum(d > 0 for d in diffs),
+            sum(d < 0 for d in diffs))
+
+
+def _versus(first, second, result):
+    diff, pairs, wins, losses = result
+    if abs(diff) < 0.005:
+        return f"{first} and {second} are level ({pairs} paired cells)"
+    leader, other = (first, second) if diff > 0 else (second, first)
+    return (f"{leader} beats {other} by {abs(diff):.2f} points on average "
+            f"(ahead in {wins if diff > 0 else losses} of {pairs} paired "
+            "cells)")
+
+
+def _t_label(temperature):
+    if temperature == study_lib.STD:
+        return "T=std (MIXSTD)"
+    return f"T={study_lib.temperature_key(temperature)}"
+
+
+def _teacher_observations(teacher_rows):
+    lines = []
+    by_spec = {(r["teacher"], r["teacher_mixup"]): r for r in teacher_rows}
+    for arch in dict.fromkeys(r["teacher"] for r in teacher_rows):
+        mix, plain = by_spec.get((arch, True)), by_spec.get((arch, False))
+        if not (mix and plain):
+            continue
+        smoother = mix["logit_std_mean"] < plain["logit_std_mean"]
+        lines.append(
+            f"Mixup-trained {arch} teachers are "
+            f"{'smoother' if smoother else 'not smoother'} than plain ones: "
+            f"mean logit std {mix['logit_std_mean']:.3f} vs "
+            f"{plain['logit_std_mean']:.3f}, entropy "
+            f"{mix['entropy_mean']:.3f} vs {plain['entropy_mean']:.3f} nats, "
+            f"confidence {mix['confidence_mean']:.3f} vs "
+            f"{plain['confidence_mean']:.3f}; accuracy "
+            f"{percent(mix['last_accuracy'])}% vs "
+            f"{percent(plain['last_accuracy'])}%, ECE {percent(mix['ece'])}% "
+            f"vs {percent(plain['ece'])}%.")
+    return lines
+
+
+def observations(rows, teacher_rows):
+    """Short findings computed from a study's results (nothing hard-coded).
+
+    Args:
+        rows: result rows (one per finished cell).
+        teacher_rows: teacher rows.
+
+    Returns:
+        A list of sentences; comparisons the grid cannot make are left out.
+    """
+    lines = _teacher_observations(teacher_rows)
+    key = study_lib.temperature_key
+    temps = sorted({r["temperature"] for r in rows} - {study_lib.STD})
+    pairs = [(study_lib.STD, t) for t in temps]
+    if len(temps) > 1:
+        pairs.insert(0, (temps[0], temps[-1]))
+    low_vs_high = {}
+    for mixup in (True, False):
+        teachers = "mixup-trained" if mixup else "plain"
+
+        def of_teachers(row, mixup=mixup):
+            return row["teacher_mixup"] == mixup
+
+        for a, b in pairs:
+            result = paired_difference(rows, "temperature", a, b, of_teachers)
+            if result:
+                if (a, b) == pairs[0] and len(temps) > 1:
+                    low_vs_high[mixup] = result[0]
+                versus = _versus(_t_label(a), _t_label(b), result)
+                lines.append(f"With {teachers} teachers, {versus}.")
+        result = paired_difference(rows, "student_mixup", True, False,
+                                   of_teachers)
+        if result:
+            versus = _versus("distilling with mixup",
+                             "distilling without mixup", result)
+            lines.append(f"With {teachers} teachers, {versus}.")
+    if len(low_vs_high) == 2:
+        low, high = key(temps[0]), key(temps[-1])
+        larger = low_vs_high[True] > low_vs_high[False]
+        lines.append(
+            f"T={low} minus T={high} is {'larger' if larger else 'smaller'} "
+            f"with mixup-trained teachers ({low_vs_high[True]:+.2f} vs "
+            f"{low_vs_high[False]:+.2f} points with plain ones); the paper's "
+            "over-smoothing argument predicts larger.")
+    result = paired_difference(rows, "teacher_mixup", True, False)
+    if result:
+        versus = _versus("a mixup teacher", "a plain teacher", result)
+        lines.append(f"Over the grid, {versus}.")
+    rows = [r for r in rows if r["last_accuracy"] is not None
+            and r["ece"] is not None]
+    if rows:
+        best = max(rows, key=lambda r: r["last_accuracy"])
+        calm = min(rows, key=lambda r: r["ece"])
+        lines.append(f"Best cell: {best['cell']} at "
+                     f"{percent(best['last_accuracy'])}%; best calibrated: "
+                     f"{calm['cell']} (ECE {percent(calm['ece'])}%).")
+    return lines
+
+
+def results_table(rows):
+    """A Markdown table of the cells' accuracy."""
+    return table(
+        ["teacher", "teacher mixup", "student", "student mixing", "T",
+         "teacher acc. %", "best acc. %", "last acc. %"],
+        [[r["teacher"], study_lib.yes_no(r["teacher_mixup"]), r["student"],
+          r["student_mixing"], study_lib.temperature_key(r["temperature"]),
+          percent(r["teacher_accuracy"]), percent(r["best_accuracy"]),
+          percent(r["last_accuracy"])] for r in rows])
+
+
+def _smoothness_rows(rows, first):
+    return [[*first(r), number(r["logit_std_mean"]),
+             number(r["entropy_mean"]), number(r["confidence_mean"]),
+             percent(r["ece"]), number(r["nll"]), number(r["brier"])]
+            for r in rows]
+
+
+_SMOOTH_HEADER = ["logit std", "entropy", "confidence", "ECE %", "NLL",
+                  "Brier"]
+
+
+def write(root):
+    """Writes ``<root>/report.md`` of a study, with its tables and figures.
+
+    Args:
+        root: the study folder.
+
+    Returns:
+        The path of ``report.md``.
+
+    Example:
+
+    >>> write("runs/study-digits")
+    """
+    study = study_lib.Study.load(root)
+    rows, teacher_rows = study.write_tables()
+    figures = write_figures(study, rows)
+    grid = study.grid.to_dict()
+    cells = study.grid.cells()
+    text = [f"# MIX-KD study on {grid['dataset']}", "",
+            f"{len(rows)} of {len(cells)} cells finished. Grid: teachers "
+            f"{', '.join(grid['teachers'])} (mixup: "
+            f"{', '.join(grid['teacher_mixup'])}); students "
+            f"{', '.join(grid['students'])} (mixup: "
+            f"{', '.join(grid['student_mixup'])}, mixing {grid['mixing']}); "
+            f"temperatures {', '.join(grid['temperatures'])}. Settings: "
+            + ", ".join(f"{k}={v}" for k, v in grid["training"].items()
+                        if v is not None) + ".", "",
+            "Accuracies are clean test accuracy; one seed, so differences "
+            "of a few tenths of a point may be noise.", "",
+            "## Observations", ""]
+    text += [f"- {line}" for line in observations(rows, teacher_rows)]
+    text += ["", "## Student accuracy", ""]
+    text += [f"![{p.stem}](figures/{p.name})" for p in figures
+             if p.name.startswith("accuracy-")]
+    teachers = _smoothness_rows(teacher_rows, lambda r: [
+        r["teacher"], study_lib.yes_no(r["teacher_mixup"]),
+        percent(r["last_accuracy"])])
+    students = _smoothness_rows(rows, lambda r: [
+        r["cell"], percent(r["last_accuracy"])])
+    text += ["", results_table(rows), "", "## Teachers", "",
+             table(["teacher", "mixup", "acc. %", *_SMOOTH_HEADER], teachers),
+             ""]
+    text += [f"![teacher smoothness](figures/{p.name})" for p in figures
+             if p.name == "teacher_smoothness.png"]
+    text += ["", "## Students: smoothness and calibration", "",
+             table(["cell", "acc. %", *_SMOOTH_HEADER], students), ""]
+    pending = [c.name for c in cells if study.status(c) != "done"]
+    if pending:
+        text += [f"Unfinished cells: {', '.join(pending)}.", ""]
+    return write_markdown(study.root, text)

@@ -1,0 +1,442 @@
+"""The MIX-KD study grid: its runs, where they live, what they found.
+
+The paper's central experiment crosses a teacher trained with or without
+mixup, a student distilled with or without mixup, and the temperature (1, 4,
+or each network's logit std, i.e. the MIXSTD loss). This module holds the
+grid and its bookkeeping, without training anything: the cells and their
+names, the study folder, which runs are finished, and the aggregation of
+finished runs into CSV tables. ``mixkd study`` (`keras_mixkd.cli.study`)
+drives the training; ``mixkd report`` draws the figures and the report.
+
+```
+<study>/study.json                      the grid; another grid is refused
+<study>/teachers/<arch>-<mixup|plain>/  teacher run folder, analysis.json,
+                                        test_logits.npy
+<study>/cells/<cell>/                   distillation run folder, analysis.json
+<study>/results.csv, teachers.csv       one row per cell / per teacher
+<study>/figures/*.png                   heatmaps, teacher smoothness
+```
+
+A run is *trained* once its ``summary.json`` exists and *done* once its
+``analysis.json`` (test-set smoothness and calibration) exists as well.
+
+Example:
+
+```python
+grid = StudyGrid("digits", teachers=["resnet14"], students=["resnet8"])
+study = Study("runs/study", grid)
+grid.cells()[0].name  # 'resnet14-plain--resnet8-plain--T1'
+```
+"""
+
+import csv
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+
+from keras_mixkd import analysis
+from keras_mixkd.cli.run_folder import atomic_write_text
+
+#: The temperature value that means "each network's logit std" (MIXSTD).
+STD = "std"
+
+#: Columns of ``results.csv``, one row per cell.
+RESULT_COLUMNS = (
+    "cell", "teacher", "teacher_mixup", "student", "student_mixup",
+    "student_mixing", "temperature", "best_accuracy", "last_accuracy",
+    "best_epoch", "epochs", "logit_std_mean", "entropy_mean",
+    "confidence_mean", "ece", "nll", "brier", "teacher_accuracy",
+    "teacher_logit_std_mean", "teacher_entropy_mean",
+    "teacher_confidence_mean", "teacher_ece", "wall_time_s")
+
+#: Columns of ``teachers.csv``, one row per teacher.
+TEACHER_COLUMNS = (
+    "teacher", "teacher_mixup", "best_accuracy", "last_accuracy", "epochs",
+    "logit_std_mean", "entropy_mean", "confidence_mean", "ece", "nll",
+    "brier", "wall_time_s")
+
+#: Measures of `evaluate_logits`, stored in each run's ``analysis.json``.
+ANALYSIS_KEYS = ("accuracy", "logit_std_mean", "entropy_mean",
+                 "confidence_mean", "ece", "nll", "brier")
+
+_SWITCHES = {"yes": True, "true": True, "1": True, "no": False,
+             "false": False, "0": False}
+_TEXT_COLUMNS = ("cell", "teacher", "student", "student_mixing")
+
+
+def parse_switch(value):
+    """``yes``/``no`` (or true/false, 1/0, or a bool) as a bool.
+
+    Example:
+
+    >>> parse_switch("yes")  # True
+    """
+    if isinstance(value, bool):
+        return value
+    key = str(value).strip().lower()
+    if key not in _SWITCHES:
+        raise ValueError(f"Expected yes or no, got {value!r}.")
+    return _SWITCHES[key]
+
+
+def parse_temperature(value):
+    """A grid temperature: ``"std"`` (MIXSTD) or a positive float.
+
+    Example:
+
+    >>> parse_temperature("4"), parse_temperature("std")  # (4.0, 'std')
+    """
+    if str(value).strip().lower() in (STD, "mixstd"):
+        return STD
+    try:
+        temperature = float(value)
+    except (TypeError, ValueError):
+        temperature = float("nan")
+    if not temperature > 0:
+        raise ValueError(f"A temperature is a number > 0 or 'std' (the "
+                         f"std-scaled MIXSTD loss), got {value!r}.")
+    return temperature
+
+
+def temperature_key(temperature):
+    """Short text of a temperature: ``"4"``, ``"2.5"`` or ``"std"``."""
+    if temperature == STD:
+        return STD
+    return f"{float(temperature):g}"
+
+
+def yes_no(flag):
+    """``"yes"`` or ``"no"``."""
+    return "yes" if flag else "no"
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherSpec:
+    """One teacher of the grid: an architecture, trained with mixup or not."""
+
+    arch: str
+    mixup: bool
+
+    @property
+    def name(self):
+        """Folder name, e.g. ``resnet14-mixup`` or ``resnet14-plain``."""
+        return f"{self.arch}-{'mixup' if self.mixup else 'plain'}"
+
+
+    @property
+    def label(self):
+        """Readable label, e.g. ``resnet14, mixup``."""
+        return f"{self.arch}, {'mixup' if self.mixup else 'no mixup'}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One distillation run of the grid.
+
+    Attributes:
+        teacher: the `TeacherSpec`.
+        student: student architecture.
+        student_mixup: whether the student is distilled on mixed batches.
+        temperature: a float (classic KD at that temperature) or ``"std"``
+            (the MIXSTD loss).
+        mixing: the mixing of student-mixup cells (``"fmu"`` or ``"pmu"``).
+    """
+
+    teacher: TeacherSpec
+    student: str
+    student_mixup: bool
+    temperature: object
+    mixing: str = "fmu"
+
+    @property
+    def student_mixing(self):
+        """The ``--mixing`` of this cell: ``self.mixing`` or ``"none"``."""
+        return self.mixing if self.student_mixup else "none"
+
+    @property
+    def name(self):
+        """Folder name, e.g. ``resnet14-mixup--resnet8-fmu--T4``."""
+        student = self.student_mixing if self.student_mixup else "plain"
+        return (f"{self.teacher.name}--{self.student}-{student}--"
+                f"T{temperature_key(self.temperature)}")
+
+    def distill_flags(self):
+        """This cell's ``mixkd distill`` flags: loss, temperature, mixing."""
+        std = self.temperature == STD
+        return {"loss": "mixstd" if std else "kd",
+                "temperature": None if std else float(self.temperature),
+                "mixing": self.student_mixing}
+
+
+def _axis(name, values, parse=lambda v: v):
+    values = tuple(parse(v) for v in values)
+    if not values:
+        raise ValueError(f"The study axis `{name}` is empty; give at least "
+                         "one value.")
+    if len(set(values)) != len(values):
+        raise ValueError(f"The study axis `{name}` repeats a value: "
+                         f"{list(values)}.")
+    return values
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyGrid:
+    """The axes of a study and the training settings shared by its runs.
+
+    Args:
+        dataset: dataset name.
+        teachers: teacher architectures.
+        students: student architectures.
+        teacher_mixup: teacher trained with mixup: ``(False, True)`` or a part.
+        student_mixup: student distilled with mixup, likewise.
+        temperatures: floats and/or ``"std"``.
+        mixing: the mixing of student-mixup cells, ``"fmu"`` or ``"pmu"``.
+        training: other settings (epochs, batch size, seed, ...); recorded
+            in ``study.json`` so a resumed study uses the same ones.
+    """
+
+    dataset: str
+    teachers: tuple
+    students: tuple
+    teacher_mixup: tuple = (False, True)
+    student_mixup: tuple = (False, True)
+    temperatures: tuple = (1.0, 4.0, STD)
+    mixing: str = "fmu"
+    training: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "teachers", _axis("teachers", self.teachers, str))
+        set_(self, "students", _axis("students", self.students, str))
+        for axis in ("teacher_mixup", "student_mixup"):
+            set_(self, axis, _axis(axis, getattr(self, axis), parse_switch))
+        set_(self, "temperatures",
+             _axis("temperatures", self.temperatures, parse_temperature))
+        if self.mixing not in ("fmu", "pmu"):
+            raise ValueError(f"The mixing of student-mixup cells must be "
+                             f"'fmu' or 'pmu', got {self.mixing!r}.")
+        set_(self, "training", dict(self.training))
+
+    def teacher_specs(self):
+        """Every `TeacherSpec`, in training order."""
+        return [TeacherSpec(arch, mixup) for arch in self.teachers
+                for mixup in self.teacher_mixup]
+
+    def cells(self, teacher=None):
+        """Every `Cell` (of one `TeacherSpec` if given), in training order."""
+        specs = self.teacher_specs() if teacher is None else [teacher]
+        return [Cell(spec, student, mixup, temperature, self.mixing)
+                for spec in specs for student in self.students
+                for mixup in self.student_mixup
+                for temperature in self.temperatures]
+
+    def to_dict(self):
+        """The grid as JSON-ready data (what ``study.json`` holds)."""
+        return {"dataset": self.dataset, "teachers": list(self.teachers),
+                "students": list(self.students),
+                "teacher_mixup": [yes_no(m) for m in self.teacher_mixup],
+                "student_mixup": [yes_no(m) for m in self.student_mixup],
+                "temperatures": list(map(temperature_key, self.temperatures)),
+                "mixing": self.mixing, "training": self.training}
+
+    @classmethod
+    def from_dict(cls, config):
+        """The inverse of `to_dict`."""
+        return cls(**config)
+
+
+def evaluate_logits(logits, labels):
+    """Accuracy, smoothness and calibration of test logits.
+
+    Args:
+        logits: ``(samples, classes)`` logits.
+        labels: ``(samples,)`` integer labels.
+
+    Returns:
+        A dict with the `ANALYSIS_KEYS`: ``accuracy``, the means of the logit
+        std, entropy and confidence (`analysis.smoothness_summary`), ``ece``,
+        ``nll`` and ``brier``.
+
+    Example:
+
+    >>> evaluate_logits(*analysis.collect_logits(model, test_ds,
+    ...                                     return_labels=True))
+    """
+    logits = np.asarray(logits, dtype="float64")
+    labels = np.asarray(labels).reshape(-1)
+    probs = analysis.softmax(logits)
+    smooth = analysis.smoothness_summary(logits)
+    return {"accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
+            **{k: smooth[k] for k in ANALYSIS_KEYS[1:4]},
+            "ece": analysis.expected_calibration_error(labels, probs),
+            "nll": analysis.negative_log_likelihood(labels, probs),
+            "brier": analysis.brier_score(labels, probs)}
+
+
+def _read_json(path):
+    path = pathlib.Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_json(path, value):
+    """Writes ``value`` as indented JSON, atomically."""
+    atomic_write_text(path, json.dumps(value, indent=2))
+
+
+class Study:
+    """A study folder: its grid, its runs and their status.
+
+    Args:
+        root: the study folder; created if needed.
+        grid: the `StudyGrid`. If the folder's ``study.json`` holds another
+            grid, a `ValueError` names the differences: a study resumes only
+            with the grid it started with.
+
+    Example:
+
+    >>> study = Study("runs/study", grid)
+    >>> [cell.name for cell in grid.cells() if study.status(cell) != "done"]
+    """
+
+    def __init__(self, root, grid):
+        self.root = pathlib.Path(root)
+        self.grid = grid
+        previous = _read_json(self.root / "study.json")
+        current = grid.to_dict()
+        if previous is not None and previous != current:
+            raise ValueError(
+                f"The study folder {self.root} holds another grid (differs in:"
+                f" {_differences(previous, current)}). Resume it with the "
+                "same flags, or choose another --output_dir.")
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json(self.root / "study.json", current)
+
+    @classmethod
+    def load(cls, root):
+        """The study of an existing folder (from its ``study.json``)."""
+        config = _read_json(pathlib.Path(root) / "study.json")
+        if config is None:
+            raise ValueError(f"{root} is not a study folder: it has no "
+                             "study.json (run 'mixkd study' first).")
+        return cls(root, StudyGrid.from_dict(config))
+
+    def path(self, run):
+        """The run folder of a `TeacherSpec` or a `Cell`."""
+        group = "teachers" if isinstance(run, TeacherSpec) else "cells"
+        return self.root / group / run.name
+
+    def status(self, run):
+        """``"done"``, ``"trained"`` (not evaluated yet) or ``"pending"``."""
+        path = self.path(run)
+        if not (path / "summary.json").is_file():
+            return "pending"
+        return "done" if (path / "analysis.json").is_file() else "trained"
+
+    def teacher_rows(self):
+        """One dict per done teacher (the `TEACHER_COLUMNS`)."""
+        rows = []
+        for spec in self.grid.teacher_specs():
+            if self.status(spec) == "done":
+                rows.append({"teacher": spec.arch, "teacher_mixup": spec.mixup,
+                             **self._run_values(spec)})
+        return rows
+
+    def result_rows(self):
+        """One dict per done cell (the `RESULT_COLUMNS`), in grid order."""
+        teachers = {TeacherSpec(r["teacher"], r["teacher_mixup"]): r
+                    for r in self.teacher_rows()}
+        rows = []
+        for cell in self.grid.cells():
+            if self.status(cell) != "done":
+                continue
+            teacher = teachers.get(cell.teacher, {})
+            rows.append({
+                "cell": cell.name, "teacher": cell.teacher.arch,
+                "teacher_mixup": cell.teacher.mixup, "student": cell.student,
+                "student_mixup": cell.student_mixup,
+                "student_mixing": cell.student_mixing,
+                "temperature": cell.temperature, **self._run_values(cell),
+                "teacher_accuracy": teacher.get("last_accuracy"),
+                **{f"teacher_{k}": teacher.get(k)
+                   for k in ANALYSIS_KEYS[1:5]}})
+        return rows
+
+    def _run_values(self, run):
+        path = self.path(run)
+        summary = _read_json(path / "summary.json")
+        measured = _read_json(path / "analysis.json")
+        values = {k: summary.get(k) for k in ("best_accuracy", "last_accuracy",
+                                              "best_epoch", "epochs",
+                                              "wall_time_s")}
+        values.update({k: measured.get(k) for k in ANALYSIS_KEYS[1:]})
+        return values
+
+    def write_tables(self):
+        """Writes ``results.csv`` and ``teachers.csv`` from the done runs.
+
+        Returns:
+            ``(result_rows, teacher_rows)``.
+        """
+        rows, teachers = self.result_rows(), self.teacher_rows()
+        write_csv(self.root / "results.csv", rows, RESULT_COLUMNS)
+        write_csv(self.root / "teachers.csv", teachers, TEACHER_COLUMNS)
+        return rows, teachers
+
+
+def _flatten(config):
+    flat = {k: v for k, v in config.items() if k != "training"}
+    training = config.get("training")
+    if isinstance(training, dict):
+        flat.update({f"training.{k}": v for k, v in training.items()})
+    return flat
+
+
+def _differences(previous, current):
+    previous, current = _flatten(previous), _flatten(current)
+    return "; ".join(f"{k}: {previous.get(k)!r} then {current.get(k)!r}"
+                     for k in sorted(set(previous) | set(current))
+                     if previous.get(k) != current.get(k))
+
+
+def write_csv(path, rows, columns):
+    """Writes dict rows as CSV (bools as yes/no, temperatures as text)."""
+    lines = [",".join(columns)]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            if isinstance(value, bool):
+                value = yes_no(value)
+            elif column == "temperature":
+                value = temperature_key(value)
+            cells.append("" if value is None else str(value))
+        lines.append(",".join(cells))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def read_csv(path):
+    """Reads a `write_csv` table back, with bools, temperatures and floats.
+
+    Example:
+
+    >>> rows = read_csv("runs/study/results.csv")
+    """
+    rows = []
+    with open(path, newline="") as f:
+        for raw in csv.DictReader(f):
+            row = {}
+            for key, value in raw.items():
+                if value in ("", None):
+                    row[key] = None
+                elif key in ("teacher_mixup", "student_mixup"):
+                    row[key] = parse_switch(value)
+                elif key == "temperature":
+                    row[key] = parse_temperature(value)
+                elif key in _TEXT_COLUMNS:
+                    row[key] = value
+                else:
+                    row[key] = float(value)
+            rows.append(row)
+    return rows

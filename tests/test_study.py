@@ -1,0 +1,194 @@
+"""The study grid and its bookkeeping, on fabricated run folders."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_mixkd import analysis
+from keras_mixkd import study as study_lib
+from keras_mixkd.cli import report
+from keras_mixkd.cli import study_report
+from keras_mixkd.study import Cell
+from keras_mixkd.study import Study
+from keras_mixkd.study import StudyGrid
+from keras_mixkd.study import TeacherSpec
+
+
+def _grid(**kwargs):
+    config = dict(dataset="digits", teachers=["resnet14", "resnet20"],
+                  students=["resnet8"], training={"epochs": 2, "seed": 0})
+    return StudyGrid(**{**config, **kwargs})
+
+
+def _fabricate(study, run, accuracy, logit_std=1.0, analysed=True):
+    """Writes the summary (and analysis) a finished run would have."""
+    path = study.path(run)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "summary.json").write_text(json.dumps(
+        {"epochs": 2, "best_accuracy": accuracy + 0.01, "best_epoch": 1,
+         "last_accuracy": accuracy, "wall_time_s": 3.0}))
+    if analysed:
+        (path / "analysis.json").write_text(json.dumps(
+            {"accuracy": accuracy, "logit_std_mean": logit_std,
+             "entropy_mean": 1.0 / logit_std, "confidence_mean": 0.5,
+             "ece": 0.1 * accuracy, "nll": 0.3, "brier": 0.2}))
+
+
+def test_cells_enumerate_the_axes_in_training_order():
+    grid = _grid()
+    specs = grid.teacher_specs()
+    assert [s.name for s in specs] == ["resnet14-plain", "resnet14-mixup",
+                                       "resnet20-plain", "resnet20-mixup"]
+    cells = grid.cells()
+    assert len(cells) == 4 * 2 * 3
+    assert len({c.name for c in cells}) == len(cells)
+    assert cells[:6] == grid.cells(specs[0])
+    assert [c.name for c in grid.cells(specs[1])][-1] == (
+        "resnet14-mixup--resnet8-fmu--Tstd")
+    small = _grid(teachers=["resnet8"], teacher_mixup=["yes"],
+                  student_mixup=["no"], temperatures=["4"])
+    assert [c.name for c in small.cells()] == [
+        "resnet8-mixup--resnet8-plain--T4"]
+
+
+def test_cell_flags_follow_the_temperature_and_mixing():
+    spec = TeacherSpec("resnet14", True)
+    assert Cell(spec, "resnet8", True, 4.0, "pmu").distill_flags() == {
+        "loss": "kd", "temperature": 4.0, "mixing": "pmu"}
+    assert Cell(spec, "resnet8", False, 1.0).distill_flags() == {
+        "loss": "kd", "temperature": 1.0, "mixing": "none"}
+    assert Cell(spec, "resnet8", True, "std").distill_flags() == {
+        "loss": "mixstd", "temperature": None, "mixing": "fmu"}
+    assert Cell(spec, "resnet8", False, 2.5).name == (
+        "resnet14-mixup--resnet8-plain--T2.5")
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"temperatures": ["4", "4.0"]}, "repeats a value"),
+    ({"temperatures": ["hot"]}, "number > 0 or 'std'"),
+    ({"temperatures": ["0"]}, "number > 0 or 'std'"),
+    ({"teachers": []}, "`teachers` is empty"),
+    ({"student_mixup": ["maybe"]}, "Expected yes or no"),
+    ({"mixing": "cutmix"}, "'fmu' or 'pmu'"),
+])
+def test_bad_grids_fail_with_the_reason(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _grid(**kwargs)
+
+
+def test_grid_round_trips_through_study_json(tmp_path):
+    grid = _grid(temperatures=["1", "std"], mixing="pmu")
+    Study(tmp_path, grid)
+    assert Study.load(tmp_path).grid == grid
+    with pytest.raises(ValueError, match="no study.json"):
+        Study.load(tmp_path / "elsewhere")
+
+
+def test_a_changed_grid_is_refused(tmp_path):
+    Study(tmp_path, _grid())
+    Study(tmp_path, _grid())  # the same grid resumes
+    with pytest.raises(ValueError) as error:
+        Study(tmp_path, _grid(temperatures=["4", "std"],
+                              training={"epochs": 3, "seed": 0}))
+    message = str(error.value)
+    assert "holds another grid" in message and "--output_dir" in message
+    assert "temperatures" in message and "training.epochs: 2 then 3" in message
+
+
+def test_status_tells_what_remains(tmp_path):
+    study = Study(tmp_path, _grid())
+    spec, cell = study.grid.teacher_specs()[0], study.grid.cells()[0]
+    assert study.status(spec) == study.status(cell) == "pending"
+    _fabricate(study, cell, 0.9, analysed=False)
+    assert study.status(cell) == "trained"
+    _fabricate(study, cell, 0.9)
+    assert study.status(cell) == "done"
+    assert study.path(spec) == tmp_path / "teachers" / "resnet14-plain"
+    assert study.path(cell).parent == tmp_path / "cells"
+
+
+def _fabricated_study(tmp_path):
+    """A finished one-teacher study: T=1 beats T=4 for the mixup teacher."""
+    grid = _grid(teachers=["resnet14"])
+    study = Study(tmp_path, grid)
+    for spec in grid.teacher_specs():
+        _fabricate(study, spec, 0.95, logit_std=2.0 if spec.mixup else 5.0)
+        for cell in grid.cells(spec):
+            accuracy = {1.0: 0.90, 4.0: 0.86, "std": 0.91}[cell.temperature]
+            if not spec.mixup:
+                accuracy = {1.0: 0.88, 4.0: 0.89,
+                            "std": 0.90}[cell.temperature]
+            _fabricate(study, cell, accuracy - 0.02 * cell.student_mixup)
+    return study
+
+
+def test_tables_aggregate_finished_runs(tmp_path):
+    study = _fabricated_study(tmp_path)
+    missing = study.grid.cells()[0]
+    (study.path(missing) / "analysis.json").unlink()
+    rows, teachers = study.write_tables()
+    assert len(rows) == 11 and len(teachers) == 2
+    read = study_lib.read_csv(tmp_path / "results.csv")
+    assert [r["cell"] for r in read] == [r["cell"] for r in rows]
+    assert missing.name not in [r["cell"] for r in read]
+    header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert header.split(",") == list(study_lib.RESULT_COLUMNS)
+    row = read[-1]  # mixup teacher, student with FMU, MIXSTD
+    assert (row["teacher_mixup"], row["student_mixup"], row["temperature"],
+            row["student_mixing"]) == (True, True, "std", "fmu")
+    assert row["last_accuracy"] == pytest.approx(0.89)
+    assert row["best_accuracy"] == pytest.approx(0.90)
+    assert row["teacher_accuracy"] == pytest.approx(0.95)
+    assert row["teacher_logit_std_mean"] == pytest.approx(2.0)
+    assert row["ece"] == pytest.approx(0.089)
+    teacher_read = study_lib.read_csv(tmp_path / "teachers.csv")
+    assert [(t["teacher"], t["teacher_mixup"]) for t in teacher_read] == [
+        ("resnet14", False), ("resnet14", True)]
+
+
+def test_evaluate_logits_matches_the_analysis_functions():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(50, 4)) * 3, rng.integers(0, 4, 50)
+    measured = study_lib.evaluate_logits(logits, labels)
+    probs = analysis.softmax(logits)
+    assert set(measured) == set(study_lib.ANALYSIS_KEYS)
+    assert measured["accuracy"] == np.mean(logits.argmax(1) == labels)
+    assert measured["ece"] == analysis.expected_calibration_error(labels,
+                                                                  probs)
+    assert measured["logit_std_mean"] == pytest.approx(
+        analysis.logit_std(logits).mean())
+
+
+def test_observations_are_computed_from_the_numbers(tmp_path):
+    study = _fabricated_study(tmp_path)
+    rows, teachers = study.write_tables()
+    lines = study_report.observations(rows, teachers)
+    text = "\n".join(lines)
+    assert ("Mixup-trained resnet14 teachers are smoother than plain ones: "
+            "mean logit std 2.000 vs 5.000") in text
+    assert ("With mixup-trained teachers, T=1 beats T=4 by 4.00 points on "
+            "average (ahead in 2 of 2 paired cells)") in text
+    assert ("With plain teachers, T=4 beats T=1 by 1.00 points") in text
+    assert ("distilling without mixup beats distilling with mixup by 2.00 "
+            "points") in text
+    assert "T=1 minus T=4 is larger with mixup-trained teachers (+4.00 vs " \
+        "-1.00 points" in text
+    assert study_report.paired_difference(rows, "temperature", "std", 4.0) == (
+        pytest.approx(3.0), 4, 4, 0)
+    assert study_report.paired_difference(rows, "teacher", "a", "b") is None
+
+
+def test_study_report_from_fabricated_results(tmp_path):
+    study = _fabricated_study(tmp_path)
+    path = report.write_report(tmp_path)
+    text = path.read_text()
+    grid = study_report.accuracy_grid(
+        study.result_rows(), "resnet8", False, study.grid.teacher_specs(),
+        study.grid.temperatures)
+    np.testing.assert_allclose(grid, [[88, 89, 90], [90, 86, 91]])
+    for name in ("accuracy-resnet8-plain.png", "accuracy-resnet8-fmu.png"):
+        assert f"(figures/{name})" in text
+        assert (tmp_path / "figures" / name).stat().st_size > 0
+    assert "12 of 12 cells finished" in text and "## Observations" in text
+    assert "resnet14-mixup--resnet8-fmu--Tstd | 89.00" in text
