@@ -36,6 +36,13 @@ def _per_sample(loss, y_true, y_pred):
     return values
 
 
+def _multi_worker(strategy):
+    """Whether ``strategy`` spans several workers (Keras's own test)."""
+    multi_worker = tf.distribute.MultiWorkerMirroredStrategy
+    return isinstance(strategy, multi_worker) and (
+        strategy.extended._in_multi_worker_mode())
+
+
 def _categorical(metrics):
     """Metrics always receive one-hot targets: "accuracy" is categorical.
 
@@ -195,8 +202,16 @@ class Distiller(keras.Model):
         With ``jit_compile=True``, XLA drops the in-step assertions on the
         labels and inputs, so a `tf.data` input gets them in its pipeline
         and array inputs are checked here.
+
+        The optimizer is built here, before the first step is traced (Keras
+        does so itself only under a distribution strategy): variables
+        created while tracing make TensorFlow trace the step a second time.
         """
         _validation.check_not_empty(x)
+        if (self.optimizer is not None and not self.optimizer.built
+                and self.student.built):
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
         if self.jit_compile and self._num_classes:
             if isinstance(x, tf.data.Dataset):
                 x = _validation.checked_dataset(x, self._num_classes)
@@ -204,6 +219,26 @@ class Distiller(keras.Model):
                 _validation.one_hot_labels(y, self._num_classes)
                 _validation.check_images(x, None, require_images=False)
         return super().fit(x, y, **kwargs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras's build before `fit`, without a cross-worker reduction.
+
+        Under a strategy, Keras (TF backend) builds the model's state from
+        the first batch, which it first reduces across replicas only to read
+        its shapes; under `MultiWorkerMirroredStrategy` that reduction fails
+        (keras-team/keras#20585). This replica's own part of the batch has
+        the same shapes.
+        """
+        strategy = self._distribute_strategy
+        if iterator is not None and strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0],
+                    next(batches))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator,
+                                             data_batch=data_batch)
 
     @property
     def metrics(self):
@@ -304,6 +339,10 @@ class Distiller(keras.Model):
         if self._compile_metrics is not None:
             self._compile_metrics.update_state(y, logits, sample_weight)
             logs.update(self._compile_metrics.result())
+        if _multi_worker(tf.distribute.get_strategy()):
+            # Keras averages multi-worker logs with reduce(axis=0), which
+            # needs a dimension (keras-team/keras#20585).
+            logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
         return logs
 
     def get_config(self):

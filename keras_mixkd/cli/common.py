@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import sys
 import tempfile
 
@@ -13,6 +14,7 @@ from keras_mixkd import data
 from keras_mixkd import models
 from keras_mixkd import recipe
 from keras_mixkd.cli.flags import FLAGS
+from keras_mixkd.cli.run_folder import Backup
 from keras_mixkd.cli.run_folder import RunFolder
 from keras_mixkd.models import torch_import
 
@@ -42,12 +44,17 @@ def check_model_name(name, flag):
 
 
 def setup_runtime():
-    """Seeds, precision policy and distribution strategy from the flags.
+    """Seeds, determinism, precision policy and strategy from the flags.
+
+    ``--deterministic`` enables TensorFlow's op determinism for the rest of
+    the process.
 
     Returns:
         The `tf.distribute.Strategy` to build and train under.
     """
     keras.utils.set_random_seed(FLAGS.seed)
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
     policy = {"none": "float32", "float16": "mixed_float16",
               "bfloat16": "mixed_bfloat16"}[FLAGS.mixed_precision]
     keras.mixed_precision.set_global_policy(policy)
@@ -179,13 +186,75 @@ def verbosity():
 def open_run(default_name, config, strategy):
     """The `RunFolder` of this command (a scratch folder on non-chiefs)."""
     chief = is_chief(strategy)
+    if FLAGS.deterministic:  # recorded only when set: older folders resume
+        config = {**config, "deterministic": True}
     path = FLAGS.output_dir or os.path.join("runs", default_name)
+    backed_up = Backup.finished_epochs(os.path.join(path, "backup"))
+    if FLAGS.strategy == "multiworker" and chief and backed_up:
+        fail(f"{path} holds an interrupted multi-worker run ({backed_up} "
+             "epochs backed up). Resuming a multi-worker run is not supported"
+             " (the other workers cannot restore the chief's state): start "
+             "it again with another --output_dir, or delete the folder. Stop"
+             " the other workers too.")
     if not chief:
         path = tempfile.mkdtemp(prefix="mixkd-worker-")
     try:
         return RunFolder(path, config, chief=chief)
     except ValueError as e:
         fail(str(e))
+
+
+class SyncReplicaStatistics(keras.callbacks.Callback):
+    """Averages a model's non-trainable statistics over all replicas.
+
+    Under a `tf.distribute` strategy, each replica (each worker) updates its
+    own copy of the BatchNormalization moving means and variances with its
+    own batches (as PyTorch DDP does without SyncBatchNorm), so the copies
+    drift apart: a worker's saved model would depend on the worker. Before
+    each validation and at each epoch end, this callback sets every copy to
+    the mean over replicas. It runs a collective, so every worker must run
+    it at the same points (it is in every worker's callbacks). It does
+    nothing with a single replica.
+
+    Args:
+        model: the model whose statistics to average (the student).
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.saved_model = model
+        self._average = None
+
+    def _sync(self):
+        strategy = self.model.distribute_strategy
+        if strategy.num_replicas_in_sync < 2:
+            return
+        if self._average is None:
+            variables = [v for v in self.saved_model.non_trainable_variables
+                         if "float" in v.dtype]
+
+            def replica_means():
+                return tf.distribute.get_replica_context().all_reduce(
+                    "mean", [tf.identity(v.value) for v in variables])
+
+            @tf.function
+            def average():
+                means = strategy.run(replica_means)
+                for variable, mean in zip(variables, means):
+                    copies = getattr(variable.value, "values",
+                                     (variable.value,))
+                    for copy, value in zip(
+                            copies, strategy.experimental_local_results(mean)):
+                        copy.assign(value)
+
+            self._average = average
+        self._average()
+
+    def on_test_begin(self, logs=None):
+        self._sync()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._sync()
 
 
 def fit(run, fitted, saved, train_ds, test_ds, epochs=None):
@@ -204,9 +273,13 @@ def fit(run, fitted, saved, train_ds, test_ds, epochs=None):
     """
     fitted.fit(train_ds, validation_data=test_ds, shuffle=False,
                epochs=epochs or FLAGS.epochs, verbose=verbosity(),
-               callbacks=run.callbacks(saved))
+               callbacks=[SyncReplicaStatistics(saved),
+                          *run.callbacks(saved)])
     try:
         run.check_finished()
     except RuntimeError as e:
         fail(str(e))
-    return run.write_summary()
+    summary = run.write_summary()
+    if not run.chief:  # a worker's scratch folder: nothing to keep
+        shutil.rmtree(run.path, ignore_errors=True)
+    return summary

@@ -24,6 +24,11 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multiworker"],
 flags.DEFINE_enum("mixed_precision", "none", ["none", "float16", "bfloat16"],
                   "Mixed-precision policy (losses stay float32).")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
+flags.DEFINE_bool("deterministic", False,
+                  "Make TensorFlow's ops deterministic "
+                  "(tf.config.experimental.enable_op_determinism): the same "
+                  "--seed gives bit-identical weights on the same machine, "
+                  "at some speed cost. Recorded in config.json when set.")
 flags.DEFINE_string("output_dir", None,
                     "Run folder (config, metrics CSV, TensorBoard logs, best "
                     "and last checkpoints, summary). An interrupted run "
