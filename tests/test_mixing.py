@@ -20,10 +20,21 @@ def _batch(batch_size=B, classes=10, seed=0):
 
 
 def _draw(layer, n, batch_size=B):
-    images, _ = _batch(batch_size)
-    draws = [layer.get_random_transformation({"images": images})
-             for _ in range(n)]
-    return {k: np.stack([np.asarray(d[k]) for d in draws]) for k in draws[0]}
+    """``n`` independent transformations, drawn in one compiled loop."""
+    images = tf.constant(_batch(batch_size)[0])
+
+    @tf.function
+    def draw_all():
+        keys = ("first", "second", "mix_weight", "mixed")
+        arrays = {k: tf.TensorArray(tf.bool if k == "mixed" else (
+            tf.float32 if k == "mix_weight" else tf.int32), size=n)
+            for k in keys}
+        for i in tf.range(n):
+            t = layer.get_random_transformation({"images": images})
+            arrays = {k: arrays[k].write(i, t[k]) for k in keys}
+        return {k: a.stack() for k, a in arrays.items()}
+
+    return {k: v.numpy() for k, v in draw_all().items()}
 
 
 def test_official_sampling_mixes_about_41_percent_at_batch_64():
