@@ -21,7 +21,7 @@ from keras_mixkd.models._blocks import classifier
 from keras_mixkd.models._blocks import conv2d
 from keras_mixkd.models._blocks import depthwise_conv2d
 from keras_mixkd.models._blocks import relu
-from keras_mixkd.models._registry import register
+from keras_mixkd.models._registry import register_variant
 
 #: ``(expansion t, channels c, blocks n, first stride s)`` of each stage.
 INVERTED_RESIDUAL_SETTING = (
@@ -106,19 +106,7 @@ def build_mobilenet_v2(num_classes, input_shape, width_mult=0.5,
     return keras.Model(inputs, outputs, name=name)
 
 
-@register("MobileNetV2")
-def mobilenet_v2(num_classes=100, input_shape=(32, 32, 3)):
-    """Builds ``MobileNetV2``: the official ``mobile_half`` (T=6, width 0.5).
-
-    Args:
-        num_classes: number of logits.
-        input_shape: input image shape (NHWC, no batch dimension).
-
-    Returns:
-        A functional `keras.Model` mapping images to logits.
-
-    Example:
-
-    >>> model = mobilenet_v2(num_classes=100)
-    """
-    return build_mobilenet_v2(num_classes, input_shape)
+mobilenet_v2 = register_variant(
+    "MobileNetV2",
+    lambda name, **kwargs: build_mobilenet_v2(name=name, **kwargs),
+    "Builds ``MobileNetV2``: the official ``mobile_half`` (T=6, width 0.5).")

@@ -18,7 +18,7 @@ from keras_mixkd.models._blocks import classifier
 from keras_mixkd.models._blocks import conv2d
 from keras_mixkd.models._blocks import depthwise_conv2d
 from keras_mixkd.models._blocks import relu
-from keras_mixkd.models._registry import register
+from keras_mixkd.models._registry import register_variant
 
 
 @keras.saving.register_keras_serializable(package="keras_mixkd")
@@ -258,37 +258,14 @@ def build_shufflenet_v2(num_classes, input_shape,
     return _head(x, num_classes, name, inputs)
 
 
-@register("ShuffleV1")
-def shuffle_v1(num_classes=100, input_shape=(32, 32, 3)):
-    """Builds ``ShuffleV1``: groups 3, stages of 240/480/960 channels.
-
-    Args:
-        num_classes: number of logits.
-        input_shape: input image shape (NHWC, no batch dimension).
-
-    Returns:
-        A functional `keras.Model` mapping images to logits.
-
-    Example:
-
-    >>> model = shuffle_v1(num_classes=100)
-    """
-    return build_shufflenet_v1(num_classes, input_shape)
+def _named(build_fn):
+    """Adapts a ``build_fn(num_classes, input_shape, name=...)`` builder."""
+    return lambda name, **kwargs: build_fn(name=name, **kwargs)
 
 
-@register("ShuffleV2")
-def shuffle_v2(num_classes=100, input_shape=(32, 32, 3)):
-    """Builds ``ShuffleV2``: net size 1, stages of 116/232/464 channels.
-
-    Args:
-        num_classes: number of logits.
-        input_shape: input image shape (NHWC, no batch dimension).
-
-    Returns:
-        A functional `keras.Model` mapping images to logits.
-
-    Example:
-
-    >>> model = shuffle_v2(num_classes=100)
-    """
-    return build_shufflenet_v2(num_classes, input_shape)
+shuffle_v1 = register_variant(
+    "ShuffleV1", _named(build_shufflenet_v1),
+    "Builds ``ShuffleV1``: groups 3, stages of 240/480/960 channels.")
+shuffle_v2 = register_variant(
+    "ShuffleV2", _named(build_shufflenet_v2),
+    "Builds ``ShuffleV2``: net size 1, stages of 116/232/464 channels.")
