@@ -108,17 +108,6 @@ def load_teacher(path, architecture, info):
     return keras_mixkd.models.load_torch_weights(teacher, path)
 
 
-def make_mixer(args):
-    """The mixing layer of --mixing (None: no mixing)."""
-    if args.mixing == "none":
-        return None
-    fraction = 1.0 if args.mixing == "fmu" else args.mix_fraction
-    return keras_mixkd.PartialMixUp(alpha=args.beta_alpha,
-                                    mix_fraction=fraction,
-                                    sampling=args.mix_sampling,
-                                    seed=args.seed)
-
-
 def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
@@ -139,7 +128,9 @@ def main(argv=None):
                                         num_classes=info.num_classes,
                                         input_shape=info.image_shape)
     distiller = keras_mixkd.Distiller(
-        student=student, teacher=teacher, mixer=make_mixer(args),
+        student=student, teacher=teacher, mixer=keras_mixkd.mixing.get(
+            args.mixing, seed=args.seed, alpha=args.beta_alpha,
+            mix_fraction=args.mix_fraction, sampling=args.mix_sampling),
         distillation_loss=args.loss, temperature=args.temperature)
     distiller.compile(
         optimizer=keras_mixkd.recipe.paper_optimizer(

@@ -27,7 +27,6 @@ checkpoints, resumption and multi-GPU strategies.
 import argparse
 
 import keras
-import tensorflow as tf
 
 import keras_mixkd
 
@@ -70,17 +69,6 @@ def parse_args(argv=None):
     return args
 
 
-def with_mixup(train_ds, alpha, seed):
-    """Full mixup of every batch of a one-hot pipeline."""
-    mixer = keras_mixkd.PartialMixUp(alpha=alpha, mix_fraction=1.0, seed=seed)
-
-    def mix(images, labels):
-        mixed = mixer({"images": images, "labels": labels}, training=True)
-        return mixed["images"], mixed["labels"]
-
-    return train_ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
-
-
 def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
@@ -90,12 +78,11 @@ def main(argv=None):
         args.dataset, batch_size=args.batch_size, data_dir=args.data_dir,
         seed=args.seed)
     # One-hot labels, so mixed (soft) labels fit the same loss.
-    def to_one_hot(images, labels):
-        return images, tf.one_hot(labels, info.num_classes)
-
-    train_ds, test_ds = train_ds.map(to_one_hot), test_ds.map(to_one_hot)
-    if args.mixup_alpha > 0:
-        train_ds = with_mixup(train_ds, args.mixup_alpha, args.seed)
+    train_ds = keras_mixkd.data.one_hot(train_ds, info.num_classes)
+    test_ds = keras_mixkd.data.one_hot(test_ds, info.num_classes)
+    if args.mixup_alpha > 0:  # full mixup of every batch
+        train_ds = keras_mixkd.data.mix(train_ds, keras_mixkd.PartialMixUp(
+            alpha=args.mixup_alpha, mix_fraction=1.0, seed=args.seed))
 
     model = keras_mixkd.models.create(args.model,
                                       num_classes=info.num_classes,

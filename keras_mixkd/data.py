@@ -162,6 +162,47 @@ def _pipeline(ds, info, batch_size, training, seed, flip, shuffle_buffer):
     return ds.batch(batch_size).prefetch(autotune)
 
 
+def one_hot(dataset, num_classes):
+    """Maps the integer labels of ``(images, labels)`` batches to one-hot.
+
+    Args:
+        dataset: a `tf.data.Dataset` of ``(images, labels)`` batches.
+        num_classes: width of the one-hot vectors.
+
+    Returns:
+        The dataset with float32 one-hot labels.
+    """
+    return dataset.map(
+        lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes)),
+        num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def mix(dataset, mixer):
+    """Applies a mixing layer to every ``(images, one-hot labels)`` batch.
+
+    How a teacher is trained with mixup (the paper compares such teachers):
+    the mixing happens in the input pipeline, once per batch.
+
+    Args:
+        dataset: a `tf.data.Dataset` of ``(images, one-hot labels)`` batches.
+        mixer: a layer taking and returning ``{"images", "labels"}`` (e.g.
+            `keras_mixkd.mixing.PartialMixUp(mix_fraction=1.0)`).
+
+    Returns:
+        The dataset of mixed batches.
+
+    Example:
+
+    >>> train_ds = mix(one_hot(train_ds, 10), PartialMixUp(mix_fraction=1.0))
+    """
+
+    def apply(images, labels):
+        out = mixer({"images": images, "labels": labels}, training=True)
+        return out["images"], out["labels"]
+
+    return dataset.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def global_batch_size(per_replica_batch_size, strategy=None):
     """The batch size a dataset must yield so each replica gets its share.
 

@@ -234,25 +234,29 @@ class PartialMixUp(BaseImagePreprocessingLayer):
         return {**super().get_config(), **config}
 
 
-def get(identifier, seed=None):
+def get(identifier, seed=None, alpha=1.0, mix_fraction=0.1,
+        sampling="official"):
     """Resolves a mixer from a name, a layer, or ``None``.
 
     Args:
-        identifier: ``"pmu"`` (official partial mixup, the paper's default),
-            ``"pmu_exact"``, ``"fmu"`` (full mixup), ``"mixup"``
-            (`keras.layers.MixUp`, one lambda per sample and one permutation),
-            ``"cutmix"`` (`keras.layers.CutMix`), ``"none"`` or ``None`` (no
-            mixing), or any layer called as ``layer({"images", "labels"},
-            training=True)`` that returns the same dict (Keras, KerasCV or
-            custom).
+        identifier: ``"pmu"`` (partial mixup, the paper's default),
+            ``"pmu_exact"`` (``sampling="exact"``), ``"fmu"`` (full mixup),
+            ``"mixup"`` (`keras.layers.MixUp`, one lambda per sample and one
+            permutation), ``"cutmix"`` (`keras.layers.CutMix`, ``factor``
+            set to ``alpha``), ``"none"`` or ``None`` (no mixing), or any
+            layer called as ``layer({"images", "labels"}, training=True)``
+            that returns the same dict (Keras, KerasCV or custom).
         seed: seed for the layers built from a name.
+        alpha: Beta(alpha, alpha) parameter of the layers built from a name.
+        mix_fraction: share of each batch ``"pmu"`` mixes.
+        sampling: ``"official"`` or ``"exact"``, for ``"pmu"``.
 
     Returns:
         A layer, or ``None`` for no mixing.
 
     Example:
 
-    >>> mixer = keras_mixkd.mixing.get("fmu")
+    >>> mixer = keras_mixkd.mixing.get("pmu", alpha=0.4, mix_fraction=0.2)
     """
     if identifier is None:
         return None
@@ -260,16 +264,16 @@ def get(identifier, seed=None):
         name = identifier.lower()
         if name == "none":
             return None
-        if name == "pmu":
-            return PartialMixUp(seed=seed)
-        if name == "pmu_exact":
-            return PartialMixUp(sampling="exact", seed=seed)
+        if name in ("pmu", "pmu_exact"):
+            return PartialMixUp(
+                alpha, mix_fraction,
+                "exact" if name == "pmu_exact" else sampling, seed=seed)
         if name == "fmu":
-            return PartialMixUp(mix_fraction=1.0, seed=seed)
+            return PartialMixUp(alpha, 1.0, seed=seed)
         if name == "mixup":
-            return keras.layers.MixUp(alpha=1.0, seed=seed)
+            return keras.layers.MixUp(alpha=alpha, seed=seed)
         if name == "cutmix":
-            return keras.layers.CutMix(seed=seed)
+            return keras.layers.CutMix(factor=alpha, seed=seed)
         raise ValueError(
             f"Unknown mixer {identifier!r}. Use one of 'pmu', 'pmu_exact', "
             "'fmu', 'mixup', 'cutmix', 'none', or pass a layer.")

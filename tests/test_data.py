@@ -96,3 +96,17 @@ def test_bad_names_and_sizes():
         data.load("digits", batch_size=0)
     with pytest.raises(ValueError, match="test_fraction"):
         data.load_digits(test_fraction=1.5)
+
+
+def test_one_hot_and_mix_pipelines():
+    from keras_mixkd.mixing import PartialMixUp
+
+    _, test, info = data.load("digits", batch_size=32)
+    encoded = data.one_hot(test, info.num_classes)
+    (images, labels), (_, integers) = next(iter(encoded)), next(iter(test))
+    np.testing.assert_array_equal(labels.numpy().argmax(1), integers.numpy())
+    mixed = data.mix(encoded, PartialMixUp(mix_fraction=1.0, seed=3))
+    mixed_images, mixed_labels = next(iter(mixed))
+    np.testing.assert_allclose(mixed_labels.numpy().sum(1), 1.0, rtol=1e-5)
+    assert (mixed_labels.numpy().max(1) < 1).mean() > 0.9  # soft labels
+    assert not np.allclose(mixed_images.numpy(), images.numpy())

@@ -179,6 +179,10 @@ def test_get_resolves_names():
     assert mixing.get("fmu").mix_fraction == 1.0
     assert isinstance(mixing.get("mixup"), keras.layers.MixUp)
     assert isinstance(mixing.get("cutmix"), keras.layers.CutMix)
+    pmu = mixing.get("pmu", alpha=0.4, mix_fraction=0.3, sampling="exact")
+    assert (pmu.alpha, pmu.mix_fraction, pmu.sampling) == (0.4, 0.3, "exact")
+    assert mixing.get("fmu", alpha=0.2).alpha == 0.2
+    assert mixing.get("mixup", alpha=0.2).alpha == 0.2
     with pytest.raises(ValueError, match="Unknown mixer"):
         mixing.get("shuffle")
 

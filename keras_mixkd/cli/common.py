@@ -101,13 +101,6 @@ def load_data(strategy):
     return train_ds, test_ds, info, batch, steps
 
 
-def one_hot(dataset, num_classes):
-    """Maps integer labels to float one-hot vectors."""
-    return dataset.map(
-        lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes)),
-        num_parallel_calls=tf.data.AUTOTUNE)
-
-
 def copy_weights(source, target):
     """Copies weights layer by layer, by name, checking every shape.
 

@@ -7,9 +7,9 @@
 train-teacher``) or an official RepDistiller/MIX-KD ``.pth`` checkpoint.
 """
 
-import keras
 
 from keras_mixkd import data
+from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd.cli import common
 from keras_mixkd.cli.flags import FLAGS
@@ -17,7 +17,6 @@ from keras_mixkd.cli.flags import PAPER_PRESET
 from keras_mixkd.cli.flags import present
 from keras_mixkd.cli.flags import values
 from keras_mixkd.distiller import Distiller
-from keras_mixkd.mixing import PartialMixUp
 
 DISTILL_FLAGS = ("teacher", "teacher_weights", "student", "loss", "mixing",
                  "mix_fraction", "mix_sampling", "beta_alpha", "temperature",
@@ -72,17 +71,9 @@ def check_options():
 
 def make_mixer(seed):
     """The mixing layer the flags ask for (None for no mixing)."""
-    alpha = FLAGS.beta_alpha
-    if FLAGS.mixing == "pmu":
-        return PartialMixUp(alpha, FLAGS.mix_fraction, FLAGS.mix_sampling,
-                            seed=seed)
-    if FLAGS.mixing == "fmu":
-        return PartialMixUp(alpha, 1.0, seed=seed)
-    if FLAGS.mixing == "mixup":
-        return keras.layers.MixUp(alpha=alpha, seed=seed)
-    if FLAGS.mixing == "cutmix":
-        return keras.layers.CutMix(factor=alpha, seed=seed)
-    return None
+    return mixing.get(FLAGS.mixing, seed=seed, alpha=FLAGS.beta_alpha,
+                      mix_fraction=FLAGS.mix_fraction,
+                      sampling=FLAGS.mix_sampling)
 
 
 def config():

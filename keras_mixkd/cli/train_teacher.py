@@ -8,8 +8,8 @@ over-smooths the student.
 """
 
 import keras
-import tensorflow as tf
 
+from keras_mixkd import data
 from keras_mixkd import models
 from keras_mixkd.cli import common
 from keras_mixkd.cli.flags import FLAGS
@@ -34,17 +34,11 @@ def train(model_name, mixup_alpha, run_name=None):
         run_name or f"teacher-{model_name}-{FLAGS.dataset}"
         f"{'-mixup' if mixup_alpha else ''}", config(model_name, mixup_alpha),
         strategy)
-    train_ds = common.one_hot(train_ds, info.num_classes)
-    test_ds = common.one_hot(test_ds, info.num_classes)
+    train_ds = data.one_hot(train_ds, info.num_classes)
+    test_ds = data.one_hot(test_ds, info.num_classes)
     if mixup_alpha:
-        mixer = PartialMixUp(alpha=mixup_alpha, mix_fraction=1.0,
-                             seed=FLAGS.seed)
-
-        def mix(images, labels):
-            out = mixer({"images": images, "labels": labels}, training=True)
-            return out["images"], out["labels"]
-
-        train_ds = train_ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
+        train_ds = data.mix(train_ds, PartialMixUp(
+            alpha=mixup_alpha, mix_fraction=1.0, seed=FLAGS.seed))
     with strategy.scope():
         model = models.create(model_name, num_classes=info.num_classes,
                               input_shape=info.image_shape)
