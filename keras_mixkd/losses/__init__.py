@@ -1,4 +1,4 @@
-"""Distillation losses: classic KD, MIXSTD, logit standardization.
+"""Distillation losses: classic KD, MIXSTD, logit standardization, DKD, DIST.
 
 Each loss exists as a function returning the batch mean (the official code's
 reduction, which external parity checks call) and as a serializable
@@ -15,11 +15,24 @@ as the official code uses); ``ddof=0`` gives the population std of
 uniform distribution instead of NaN, and results on ordinary inputs are
 unchanged to float64 precision.
 
+DKD needs the batch's labels as well (``DKDLoss.requires_labels``): its
+Keras loss takes ``y_true={"teacher_logits": ..., "labels": ...}``, and its
+function a third argument.
+
 Modules: `kd` (classic KD), `mixstd` (the paper's losses),
-`logit_standardization` (Sun et al.); `get` resolves a name.
+`logit_standardization` (Sun et al.), `dkd` (decoupled KD, Zhao et al.),
+`dist` (DIST, Huang et al.); `get` resolves a name of `available()`.
 """
 
+from keras_mixkd.losses._registry import available
 from keras_mixkd.losses._registry import get
+from keras_mixkd.losses._registry import requires_labels
+from keras_mixkd.losses.dist import DISTLoss
+from keras_mixkd.losses.dist import dist_loss
+from keras_mixkd.losses.dist import dist_per_sample
+from keras_mixkd.losses.dkd import DKDLoss
+from keras_mixkd.losses.dkd import dkd_loss
+from keras_mixkd.losses.dkd import dkd_per_sample
 from keras_mixkd.losses.kd import KDDivergence
 from keras_mixkd.losses.kd import cross_entropy_per_sample
 from keras_mixkd.losses.kd import kd_divergence
