@@ -8,18 +8,12 @@ bounded check that the machine is online: offline, the error comes within
 seconds instead of after minutes of DNS retries.
 """
 
-import collections
-
 import numpy as np
 import tensorflow as tf
 
 from keras_mixkd.data import network
-
-#: A dataset opened from its source: ``(image, label)`` example datasets,
-#: the `DatasetInfo`, whether to flip in the augmentation, and a function
-#: returning the training labels (for stratified subsets).
-Source = collections.namedtuple("Source",
-                                "train test info flip train_labels")
+from keras_mixkd.data.info import DatasetInfo
+from keras_mixkd.data.source import Source
 
 
 def builder(name, data_dir=None, download=True):
@@ -142,8 +136,6 @@ def open_tfds(name, data_dir=None, download=True, normalization=None,
     Returns:
         A `Source`.
     """
-    from keras_mixkd.data.info import DatasetInfo
-
     prepared = builder(name, data_dir, download)
     features = prepared.info.features
     if "image" not in features or "label" not in features or not hasattr(
