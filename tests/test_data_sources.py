@@ -34,6 +34,32 @@ class TinyShapes(tfds.core.GeneratorBasedBuilder):
             yield i, {"image": image, "label": label}
 
 
+class VariedShapes(tfds.core.GeneratorBasedBuilder):
+    """Images of different sizes, and no test split."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(None, None, 3)),
+                "label": tfds.features.ClassLabel(num_classes=2)}))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for i, image in enumerate(varied_images()):
+            yield i, {"image": image, "label": i % 2}
+
+
+def varied_images():
+    rng = np.random.default_rng(3)
+    return [rng.integers(0, 256, (6 + i, 16 - i, 3), np.uint8)
+            for i in range(10)]
+
+
 def tiny_shapes(count, seed):
     rng = np.random.default_rng(seed)
     return (rng.integers(0, 256, (count, 12, 10, 3), np.uint8),
@@ -170,6 +196,24 @@ def test_tfds_dataset_downloaded_and_prepared(tmp_path):
     np.testing.assert_array_equal(np.bincount(labels), [3, 3, 3])
     assert small.image_shape == (16, 16, 3)
     assert next(iter(train))[0].shape == (9, 16, 16, 3)
+
+
+def test_tfds_images_of_varied_sizes_need_an_image_size(tmp_path):
+    with pytest.raises(ValueError, match="differ in size.*--image_size"):
+        data.load("tfds:varied_shapes", data_dir=str(tmp_path))
+    train, test, info = data.load("tfds:varied_shapes", batch_size=8,
+                                  data_dir=str(tmp_path), image_size=8)
+    # No test split: the last 20% of train evaluates.
+    assert (info.num_train, info.num_test, info.image_shape) == (8, 2,
+                                                                 (8, 8, 3))
+    assert next(iter(train))[0].shape == (8, 8, 8, 3)
+    # Every pixel of the (unresized) training images counts once.
+    split = tfds.builder("varied_shapes", data_dir=str(tmp_path)).as_dataset(
+        "train[:80%]")
+    pixels = np.concatenate([ex["image"].reshape(-1, 3) / 255.0
+                             for ex in split.as_numpy_iterator()])
+    np.testing.assert_allclose(info.mean, pixels.mean(0), rtol=1e-9)
+    np.testing.assert_allclose(info.std, pixels.std(0), rtol=1e-9)
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def _open(name, data_dir, seed, download, image_size):
         return _open_fashion_mnist(data_dir, download)
     if name.startswith("tfds:"):
         return open_tfds(name[len("tfds:"):], data_dir, download,
-                         dataset_name=name)
+                         dataset_name=name, image_size=image_size)
     if name.startswith("folder:"):
         return folder.open_folder(name[len("folder:"):], image_size,
                                   dataset_name=name)

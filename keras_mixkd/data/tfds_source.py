@@ -121,7 +121,7 @@ def dataset_stats(dataset):
 
 
 def open_tfds(name, data_dir=None, download=True, normalization=None,
-              dataset_name=None):
+              dataset_name=None, image_size=None):
     """A tfds image-classification dataset as a `Source`.
 
     Args:
@@ -132,6 +132,8 @@ def open_tfds(name, data_dir=None, download=True, normalization=None,
             them from the training images (one pass).
         dataset_name: the name recorded in the `DatasetInfo` (default
             ``name``).
+        image_size: the ``(H, W)`` the pipelines will resize to; required
+            when the dataset's images differ in size.
 
     Returns:
         A `Source`.
@@ -148,6 +150,10 @@ def open_tfds(name, data_dir=None, download=True, normalization=None,
     train = _examples(prepared, train_split)
     test = _examples(prepared, test_split)
     shape = tuple(features["image"].shape)
+    if None in shape[:2] and image_size is None:
+        raise ValueError(
+            f"tfds:{name}'s images differ in size ({shape}): give an "
+            "image_size (--image_size=H or H,W) to resize them to.")
     if normalization is None:
         normalization = dataset_stats(train)
     mean, std = normalization
