@@ -1,4 +1,4 @@
-"""Which dataset a name means, and `load`: its train and test pipelines.
+"""The catalogue of datasets: which dataset a name means, and `load`.
 
 Names: ``cifar10``, ``cifar100`` (tensorflow-datasets), ``digits`` (bundled
 with scikit-learn), ``fashion_mnist`` (IDX files), ``folder:PATH`` (an image
@@ -7,6 +7,7 @@ dataset).
 """
 
 import dataclasses
+import os
 
 from keras_mixkd.data import digits
 from keras_mixkd.data import fashion_mnist
@@ -21,7 +22,7 @@ from keras_mixkd.data.tfds_source import open_tfds
 NORMALIZATION = {
     "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "fashion_mnist": ((0.21899983206954657,), (0.33181137299995894,)),
+    "fashion_mnist": fashion_mnist.NORMALIZATION,
 }
 
 _NUM_CLASSES = {"cifar100": 100, "cifar10": 10, "digits": 10,
@@ -68,22 +69,9 @@ def check_name(name):
     if prefix is None or not name[len(prefix):]:
         raise ValueError(f"Unknown dataset {name!r}. Datasets: {FORMS}.")
     if prefix == "folder:":
-        import os
-
         path = name[len(prefix):]
         if not os.path.isdir(path):
             raise ValueError(f"Dataset {name!r}: {path} is not a folder.")
-
-
-def _open_fashion_mnist(data_dir, download):
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_arrays(
-        data_dir, download)
-    x_train, x_test = fashion_mnist.pad(x_train), fashion_mnist.pad(x_test)
-    mean, std = NORMALIZATION["fashion_mnist"]  # tested against the files
-    info = DatasetInfo("fashion_mnist", 10, x_train.shape[1:], mean, std,
-                       len(x_train), len(x_test), fashion_mnist.CLASS_NAMES)
-    return from_arrays(x_train, y_train.astype("int64"), x_test,
-                        y_test.astype("int64"), info, True)
 
 
 def _open(name, data_dir, seed, download, image_size):
@@ -91,9 +79,9 @@ def _open(name, data_dir, seed, download, image_size):
     if name == "digits":
         x_train, x_test, y_train, y_test = digits.digits_arrays(0.2, seed)
         return from_arrays(x_train, y_train, x_test, y_test,
-                            digits.digits_info(x_train, x_test), False)
+                           digits.digits_info(x_train, x_test), False)
     if name == "fashion_mnist":
-        return _open_fashion_mnist(data_dir, download)
+        return fashion_mnist.open_fashion_mnist(data_dir, download)
     if name.startswith("tfds:"):
         return open_tfds(name[len("tfds:"):], data_dir, download,
                          dataset_name=name, image_size=image_size)
