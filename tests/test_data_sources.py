@@ -11,8 +11,8 @@ from keras_mixkd import data
 from keras_mixkd.data import network
 
 
-class TinyShapes(tfds.core.GeneratorBasedBuilder):
-    """A tfds dataset prepared by tfds's real download_and_prepare path."""
+class _ImageBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A tfds image classification builder: IMAGE_SHAPE, LABEL_NAMES."""
 
     VERSION = tfds.core.Version("1.0.0")
 
@@ -20,10 +20,15 @@ class TinyShapes(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(12, 10, 3)),
-                "label": tfds.features.ClassLabel(
-                    names=["circle", "square", "star"]),
-            }))
+                "image": tfds.features.Image(shape=self.IMAGE_SHAPE),
+                "label": tfds.features.ClassLabel(names=self.LABEL_NAMES)}))
+
+
+class TinyShapes(_ImageBuilder):
+    """A tfds dataset prepared by tfds's real download_and_prepare path."""
+
+    IMAGE_SHAPE = (12, 10, 3)
+    LABEL_NAMES = ["circle", "square", "star"]
 
     def _split_generators(self, dl_manager):
         return {"train": self._generate_examples(30, 0),
@@ -34,17 +39,11 @@ class TinyShapes(tfds.core.GeneratorBasedBuilder):
             yield i, {"image": image, "label": label}
 
 
-class VariedShapes(tfds.core.GeneratorBasedBuilder):
+class VariedShapes(_ImageBuilder):
     """Images of different sizes, and no test split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-
-    def _info(self):
-        return tfds.core.DatasetInfo(
-            builder=self,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 3)),
-                "label": tfds.features.ClassLabel(num_classes=2)}))
+    IMAGE_SHAPE = (None, None, 3)
+    LABEL_NAMES = ["even", "odd"]
 
     def _split_generators(self, dl_manager):
         return {"train": self._generate_examples()}
