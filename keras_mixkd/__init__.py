@@ -9,12 +9,14 @@ Distillation: An Empirical Study" (Choi et al., WACV 2023): the `Distiller`
 
 from keras_mixkd import analysis
 from keras_mixkd import data
+from keras_mixkd import exporting
 from keras_mixkd import keras_distillation
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd import recipe
 from keras_mixkd.distiller import Distiller
+from keras_mixkd.exporting import export
 from keras_mixkd.keras_distillation import KDDistillationLoss
 from keras_mixkd.keras_distillation import LogitStandardizationDistillationLoss
 from keras_mixkd.keras_distillation import MixStdDistillationLoss

@@ -36,14 +36,15 @@ def test_values_match_the_official_figures(reference_dir, case):
         ref[f"case{case}_mixstd_kd"] / 0.9, rtol=1e-9)
 
 
-@pytest.mark.parametrize("loss", [MixStdDistillationLoss(ddof=0),
-                                  KDDistillationLoss(temperature=2.0),
-                                  LogitStandardizationDistillationLoss(3.0, 0)])
+@pytest.mark.parametrize("loss", [
+    MixStdDistillationLoss(ddof=0), KDDistillationLoss(temperature=2.0),
+    LogitStandardizationDistillationLoss(3.0, 0)])
 def test_serializable(loss):
     config = keras.saving.serialize_keras_object(loss)
     assert config["registered_name"].startswith("keras_mixkd>")
     clone = keras.saving.deserialize_keras_object(config)
-    assert type(clone) is type(loss) and clone.get_config() == loss.get_config()
+    assert type(clone) is type(loss)
+    assert clone.get_config() == loss.get_config()
     t, s = np.random.default_rng(0).normal(size=(2, 3, 5))
     np.testing.assert_allclose(_np(clone.compute_loss(t, s)),
                                _np(loss.compute_loss(t, s)), rtol=1e-12)

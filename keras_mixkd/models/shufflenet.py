@@ -50,7 +50,7 @@ def channel_shuffle(x, groups, name):
 
 
 def channel_split(x, ratio, name):
-    """The official ``SplitBlock``: the first ``int(C * ratio)`` channels, rest.
+    """The official ``SplitBlock``: the first ``int(C * ratio)`` channels.
 
     The channel axis is cropped with `keras.layers.Cropping3D` on a view of
     the map with a trailing axis of 1 (built-in layers only, so a saved model
@@ -62,7 +62,7 @@ def channel_split(x, ratio, name):
         name: the block's name (``"layer1.1.split"``).
 
     Returns:
-        ``(first, rest)``: the first ``int(C * ratio)`` channels and the others.
+        ``(first, rest)``: the first ``int(C * ratio)`` channels, the others.
 
     Example:
 

@@ -1,4 +1,4 @@
-"""Zoo models saved as ``.keras`` load with plain Keras, without keras_mixkd."""
+"""Zoo models saved as ``.keras`` load with plain Keras, no keras_mixkd."""
 
 import json
 import os
@@ -83,7 +83,8 @@ def test_channel_shuffle_and_split_match_the_official_blocks():
     inputs = keras.Input(x.shape[1:])
     first, rest = channel_split(inputs, 0.5, "split")
     model = keras.Model(inputs, [channel_shuffle(inputs, 3, "s3"),
-                                 channel_shuffle(inputs, 2, "s2"), first, rest])
+                                 channel_shuffle(inputs, 2, "s2"),
+                                 first, rest])
     s3, s2, a, b = (keras.ops.convert_to_numpy(t) for t in model(x))
     np.testing.assert_array_equal(
         s3, _torch_shuffle(nchw, 3).transpose(0, 2, 3, 1))

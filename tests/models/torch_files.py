@@ -1,4 +1,4 @@
-"""Writers of ``torch.save`` files (zip and legacy), with pickle and zipfile only."""
+"""Writers of ``torch.save`` files (zip and legacy): pickle and zipfile only."""
 
 import collections
 import io
@@ -23,7 +23,7 @@ class StorageId:
 
 
 class View:
-    """A tensor of ``size`` and ``stride`` at ``offset`` into a flat storage."""
+    """A tensor of ``size`` and ``stride`` at ``offset`` in a flat storage."""
 
     def __init__(self, storage, offset, size, stride):
         self.storage, self.offset = storage, offset
