@@ -11,6 +11,7 @@ an allocation), without the opcodes that preallocate buffers.
 import collections
 import math
 import pickle
+import reprlib
 
 import numpy as np
 
@@ -83,8 +84,8 @@ def _int_tuple(value, what):
     if not isinstance(value, tuple) or len(value) > 64 or not all(
             isinstance(v, int) and not isinstance(v, bool) and v >= 0
             for v in value):
-        raise corrupt(f"tensor {what} {value!r} is not a tuple of at most 64 "
-                       "non-negative integers.")
+        raise corrupt(f"tensor {what} {reprlib.repr(value)} is not a tuple "
+                      "of at most 64 non-negative integers.")
     return value
 
 
@@ -190,11 +191,11 @@ class RestrictedUnpickler(pickle._Unpickler):
                 or not isinstance(storage_offset, int)
                 or isinstance(storage_offset, bool) or storage_offset < 0):
             raise corrupt("a tensor is rebuilt from something that is not a "
-                           "storage and a non-negative offset.")
+                          "storage and a non-negative offset.")
         size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
         if len(size) != len(stride):
             raise corrupt(f"tensor size {size} and stride {stride} have "
-                           "different lengths.")
+                          "different lengths.")
         _check_view(storage, storage_offset, size, stride)
         ref = TensorRef(storage=storage, offset=storage_offset, size=size,
                          stride=stride)
@@ -207,12 +208,13 @@ class RestrictedUnpickler(pickle._Unpickler):
                 or pid[0] != "storage" or not isinstance(pid[1], _StorageType)
                 or not isinstance(pid[4], int) or isinstance(pid[4], bool)
                 or pid[4] < 0):
-            raise corrupt(f"unexpected persistent id {pid!r}.")
+            raise corrupt(f"unexpected persistent id {reprlib.repr(pid)}.")
         key, numel, base = str(pid[2]), pid[4], 0
         if self.legacy and pid[5] is not None:
             view = pid[5]  # (view key, offset, view size)
             if not isinstance(view, tuple) or len(view) != 3:
-                raise corrupt(f"unexpected storage view {view!r}.")
+                raise corrupt(
+                    f"unexpected storage view {reprlib.repr(view)}.")
             base = _int_tuple(view[1:], "storage view")[0]
         storage = self.storages.setdefault(
             key, _Storage(key=key, type=pid[1], numel=numel, base=0))

@@ -25,6 +25,7 @@ times the file size, before anything is allocated.
 
 import collections
 import io
+import reprlib
 import zipfile
 
 import numpy as np
@@ -118,7 +119,7 @@ def _check_budget(unpickler, limit):
 def _read_entry(archive, info, limit):
     if info.file_size > limit:
         raise corrupt(f"the zip entry {info.filename!r} would expand to "
-                       f"{info.file_size} bytes, more than the file allows.")
+                      f"{info.file_size} bytes, more than the file allows.")
     return archive.read(info)
 
 
@@ -158,7 +159,7 @@ def _read_zip(data):
             storages.append((key, storage, info))
         if sum(info.file_size for _, _, info in storages) > limit:
             raise corrupt("its storages would expand to more than "
-                           f"{_MAX_EXPANSION} times the file's size.")
+                          f"{_MAX_EXPANSION} times the file's size.")
         arrays = {key: _array_from_bytes(
             archive.read(info), storage.type, storage.numel,
             "<" if order == "little" else ">")
@@ -178,14 +179,15 @@ def _read_legacy(data):
             f"Unsupported legacy checkpoint protocol {protocol!r}.")
     sys_info = RestrictedUnpickler(stream).load()
     if not isinstance(sys_info, dict):
-        raise corrupt(f"system information {sys_info!r} is not a dict.")
+        raise corrupt(
+            f"system information {reprlib.repr(sys_info)} is not a dict.")
     order = "<" if sys_info.get("little_endian", True) else ">"
     unpickler = RestrictedUnpickler(stream, legacy=True)
     obj = unpickler.load()
     _check_budget(unpickler, _MAX_EXPANSION * len(data))
     keys = RestrictedUnpickler(stream).load()
     if not isinstance(keys, list):
-        raise corrupt(f"the storage keys {keys!r} are not a list.")
+        raise corrupt(f"the storage keys {reprlib.repr(keys)} are not a list.")
     arrays = {}
     for key in keys:
         storage = unpickler.storages.get(str(key))
