@@ -31,6 +31,8 @@ setup(
         "numpy>=1.24",
         # The bundled digits data of the offline quick start.
         "scikit-learn>=1.3",
+        # Student-t intervals of keras_mixkd.statistics (compare, study).
+        "scipy>=1.9",
         # Figures of keras_mixkd.analysis and the study.
         "matplotlib>=3.7",
     ],
