@@ -84,3 +84,23 @@ def test_heatmap(tmp_path):
     _check_png(callable_format)
     with pytest.raises(ValueError, match="labels"):
         analysis.plot_heatmap(values, ["a"], ["b"], None, "bad")
+
+
+def test_method_comparison(tmp_path):
+    from keras_mixkd import statistics
+
+    rows = [{"method": m, "seed": s,
+             "test_accuracy": a + 0.003 * s * (m == "kd")}
+            for m, a in (("kd", 0.90), ("mixkd", 0.91), ("alone", 0.89))
+            for s in range(3)]
+    rows.append({"method": "one", "seed": 0, "test_accuracy": 0.905})
+    summary = statistics.summarize(rows, baseline="kd")
+    path = tmp_path / "comparison.png"
+    figure = analysis.plot_method_comparison(summary, path)
+    _check_png(path)
+    means, diffs = figure.axes
+    assert [t.get_text() for t in means.get_xticklabels()][3] == "one\n(n=1)"
+    # One marker per method on the left; the right panel's first marker is
+    # the baseline at 0.
+    assert len(means.lines) >= 4
+    assert diffs.lines[0].get_ydata()[0] == pytest.approx(0.0)
