@@ -170,3 +170,40 @@ def summarize(rows, baseline, value="test_accuracy", group="method",
         methods[name] = entry
     return {"baseline": baseline, "confidence": confidence,
             "methods": methods}
+
+
+def format_entry(entry, scale=100.0, digits=2):
+    """An entry of `summarize` as Markdown cells: mean ± std, difference.
+
+    Args:
+        entry: one ``summary["methods"][name]``.
+        scale: multiplies the values (100: fractions in percent, points).
+        digits: decimals.
+
+    Returns:
+        ``(mean_text, difference_text)``: ``"90.12 ± 0.21"`` (no ``±`` part
+        for one run) and ``"+0.52 [+0.10, +0.94] *"`` (the interval, marked
+        ``*`` when it excludes 0; ``"+0.52 (1 pair, no interval)"`` or
+        ``"no shared seeds"`` where it is undefined).
+
+    Example:
+
+    >>> format_entry(summary["methods"]["mixkd"])  # ('91.02 ± 0.30', ...)
+    """
+    def signed(value):
+        return f"{scale * value:+.{digits}f}"
+
+    mean = ("" if entry["mean"] is None
+            else f"{scale * entry['mean']:.{digits}f}")
+    if entry["std"] is not None:
+        mean += f" ± {scale * entry['std']:.{digits}f}"
+    if entry["diff_mean"] is None:
+        return mean, "no shared seeds"
+    interval = entry["diff_ci95"]
+    if interval is None:
+        pairs = entry.get("n_pairs", 1)
+        return mean, (f"{signed(entry['diff_mean'])} ({pairs} pair"
+                      f"{'s' if pairs != 1 else ''}, no interval)")
+    text = (f"{signed(entry['diff_mean'])} [{signed(interval[0])}, "
+            f"{signed(interval[1])}]")
+    return mean, text + (" *" if excludes_zero(interval) else "")

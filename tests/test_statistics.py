@@ -117,3 +117,20 @@ def test_bad_rows_are_refused():
         statistics.summarize(_rows(kd=KD) + _rows(kd=[0.5]), baseline="kd")
     with pytest.raises(ValueError, match="confidence"):
         statistics.t_interval([0.1, 0.2], confidence=95)
+
+
+def test_format_entry():
+    summary = statistics.summarize(
+        _rows(kd=[0.5, 0.6], new=[0.51, 0.63], big=[0.7, 0.8], one=[0.9]),
+        baseline="kd")
+    methods = summary["methods"]
+    assert statistics.format_entry(methods["kd"]) == (
+        "55.00 ± 7.07", "+0.00 [+0.00, +0.00]")
+    # d = (0.01, 0.03): 2 ± 12.7 points, not excluding 0.
+    assert statistics.format_entry(methods["new"]) == (
+        "57.00 ± 8.49", "+2.00 [-10.71, +14.71]")
+    # d = (0.2, 0.2): zero spread, an interval of one point, excluding 0.
+    assert statistics.format_entry(methods["big"])[1] == (
+        "+20.00 [+20.00, +20.00] *")
+    assert statistics.format_entry(methods["one"]) == (
+        "90.00", "+40.00 (1 pair, no interval)")
