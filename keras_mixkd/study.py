@@ -13,12 +13,21 @@ drives the training; ``mixkd report`` draws the figures and the report.
 <study>/teachers/<arch>-<mixup|plain>/  teacher run folder, analysis.json,
                                         test_logits.npy
 <study>/cells/<cell>/                   distillation run folder, analysis.json
+<study>/cells/<cell>--seed<s>/          the same cell with another seed
 <study>/results.csv, teachers.csv       one row per cell / per teacher
 <study>/figures/*.png                   heatmaps, teacher smoothness
 ```
 
 A run is *trained* once its ``summary.json`` exists and *done* once its
 ``analysis.json`` (test-set smoothness and calibration) exists as well.
+
+With ``seeds > 1`` every cell is distilled once per seed (the training
+seed, then the following ones); the teachers are trained once, with the
+training seed. The first seed's cell keeps the plain folder name, so seeds
+can be added to a finished study. `seed_summaries` gives each cell's mean and
+std over seeds and its difference to the study's baseline cell (no student
+mixup, T=4: classic KD from the same teacher), paired by seed, with a 95%
+Student-t interval (`keras_mixkd.statistics`).
 
 Example:
 
@@ -37,14 +46,19 @@ import pathlib
 import numpy as np
 
 from keras_mixkd import analysis
+from keras_mixkd import statistics
 from keras_mixkd.cli.run_folder import atomic_write_text
 
 #: The temperature value that means "each network's logit std" (MIXSTD).
 STD = "std"
 
+#: The baseline cell of the statistics over seeds: classic KD at this
+#: temperature, without student mixup, from the same teacher.
+BASELINE_TEMPERATURE = 4.0
+
 #: Columns of ``results.csv``, one row per cell.
 RESULT_COLUMNS = (
-    "cell", "teacher", "teacher_mixup", "student", "student_mixup",
+    "cell", "seed", "teacher", "teacher_mixup", "student", "student_mixup",
     "student_mixing", "temperature", "best_accuracy", "last_accuracy",
     "best_epoch", "epochs", "logit_std_mean", "entropy_mean",
     "confidence_mean", "ece", "nll", "brier", "teacher_accuracy",
@@ -142,6 +156,7 @@ class Cell:
         temperature: a float (classic KD at that temperature) or ``"std"``
             (the MIXSTD loss).
         mixing: the mixing of student-mixup cells (``"fmu"`` or ``"pmu"``).
+        seed: the training seed of a repeat; None for the study's own seed.
     """
 
     teacher: TeacherSpec
@@ -149,6 +164,7 @@ class Cell:
     student_mixup: bool
     temperature: object
     mixing: str = "fmu"
+    seed: int = None
 
     @property
     def student_mixing(self):
@@ -157,10 +173,16 @@ class Cell:
 
     @property
     def name(self):
-        """Folder name, e.g. ``resnet14-mixup--resnet8-fmu--T4``."""
+        """The cell's name, e.g. ``resnet14-mixup--resnet8-fmu--T4`` (the
+        same for every seed)."""
         student = self.student_mixing if self.student_mixup else "plain"
         return (f"{self.teacher.name}--{self.student}-{student}--"
                 f"T{temperature_key(self.temperature)}")
+
+    @property
+    def folder(self):
+        """Folder name: the `name`, with ``--seed<s>`` for a repeat."""
+        return self.name + ("" if self.seed is None else f"--seed{self.seed}")
 
     def distill_flags(self):
         """This cell's ``mixkd distill`` flags: loss, temperature, mixing."""
@@ -195,6 +217,8 @@ class StudyGrid:
         mixing: the mixing of student-mixup cells, ``"fmu"`` or ``"pmu"``.
         training: other settings (epochs, batch size, seed, ...); recorded
             in ``study.json`` so a resumed study uses the same ones.
+        seeds: how many seeds each cell is distilled with (the training
+            seed and the following ones); may grow when a study resumes.
     """
 
     dataset: str
@@ -205,6 +229,7 @@ class StudyGrid:
     temperatures: tuple = (1.0, 4.0, STD)
     mixing: str = "fmu"
     training: dict = dataclasses.field(default_factory=dict)
+    seeds: int = 1
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -218,6 +243,19 @@ class StudyGrid:
             raise ValueError(f"The mixing of student-mixup cells must be "
                              f"'fmu' or 'pmu', got {self.mixing!r}.")
         set_(self, "training", dict(self.training))
+        if int(self.seeds) != self.seeds or self.seeds < 1:
+            raise ValueError(f"`seeds` must be an integer >= 1, got "
+                             f"{self.seeds}.")
+        set_(self, "seeds", int(self.seeds))
+
+    @property
+    def base_seed(self):
+        """The training seed: the teachers' and the first of the cells'."""
+        return int(self.training.get("seed") or 0)
+
+    def seed_values(self):
+        """The seeds of the cells, the training seed first."""
+        return list(range(self.base_seed, self.base_seed + self.seeds))
 
     def teacher_specs(self):
         """Every `TeacherSpec`, in training order."""
@@ -225,10 +263,13 @@ class StudyGrid:
                 for mixup in self.teacher_mixup]
 
     def cells(self, teacher=None):
-        """Every `Cell` (of one `TeacherSpec` if given), in training order."""
+        """Every `Cell` (of one `TeacherSpec` if given) and seed, in
+        training order (all cells of a seed before the next seed)."""
         specs = self.teacher_specs() if teacher is None else [teacher]
-        return [Cell(spec, student, mixup, temperature, self.mixing)
-                for spec in specs for student in self.students
+        return [Cell(spec, student, mixup, temperature, self.mixing,
+                     None if seed == self.base_seed else seed)
+                for spec in specs for seed in self.seed_values()
+                for student in self.students
                 for mixup in self.student_mixup
                 for temperature in self.temperatures]
 
@@ -239,7 +280,8 @@ class StudyGrid:
                 "teacher_mixup": [yes_no(m) for m in self.teacher_mixup],
                 "student_mixup": [yes_no(m) for m in self.student_mixup],
                 "temperatures": list(map(temperature_key, self.temperatures)),
-                "mixing": self.mixing, "training": self.training}
+                "mixing": self.mixing, "training": self.training,
+                **({"seeds": self.seeds} if self.seeds != 1 else {})}
 
     @classmethod
     def from_dict(cls, config):
@@ -305,7 +347,8 @@ class Study:
         self.grid = grid
         previous = _read_json(self.root / "study.json")
         current = grid.to_dict()
-        if previous is not None and previous != current:
+        if previous is not None and _without_seeds(previous) != (
+                _without_seeds(current)):
             raise ValueError(
                 f"The study folder {self.root} holds another grid (differs in:"
                 f" {_differences(previous, current)}). Resume it with the "
@@ -324,8 +367,9 @@ class Study:
 
     def path(self, run):
         """The run folder of a `TeacherSpec` or a `Cell`."""
-        group = "teachers" if isinstance(run, TeacherSpec) else "cells"
-        return self.root / group / run.name
+        if isinstance(run, TeacherSpec):
+            return self.root / "teachers" / run.name
+        return self.root / "cells" / run.folder
 
     def status(self, run):
         """``"done"``, ``"trained"`` (not evaluated yet) or ``"pending"``."""
@@ -352,8 +396,10 @@ class Study:
             if self.status(cell) != "done":
                 continue
             teacher = teachers.get(cell.teacher, {})
+            seed = self.grid.base_seed if cell.seed is None else cell.seed
             rows.append({
-                "cell": cell.name, "teacher": cell.teacher.arch,
+                "cell": cell.name, "seed": seed,
+                "teacher": cell.teacher.arch,
                 "teacher_mixup": cell.teacher.mixup, "student": cell.student,
                 "student_mixup": cell.student_mixup,
                 "student_mixing": cell.student_mixing,
@@ -383,6 +429,51 @@ class Study:
         write_csv(self.root / "results.csv", rows, RESULT_COLUMNS)
         write_csv(self.root / "teachers.csv", teachers, TEACHER_COLUMNS)
         return rows, teachers
+
+
+def _without_seeds(config):
+    return {k: v for k, v in config.items() if k != "seeds"}
+
+
+def seed_summaries(rows, key="last_accuracy"):
+    """Statistics over seeds of each cell against its baseline cell.
+
+    Cells are grouped by teacher (architecture and mixup) and student; in
+    each group the baseline is the cell without student mixup at
+    `BASELINE_TEMPERATURE` (classic KD), and every cell's difference to it
+    is paired by seed (`keras_mixkd.statistics.summarize`).
+
+    Args:
+        rows: result rows (`Study.result_rows` or `read_csv`), with ``cell``
+            and ``seed``.
+        key: the measured value.
+
+    Returns:
+        ``{cell name: entry}`` with the entries of `statistics.summarize`
+        plus ``baseline`` (the baseline cell's name); cells of a group
+        without a finished baseline cell are left out.
+
+    Example:
+
+    >>> seed_summaries(read_csv("runs/study/results.csv"))
+    """
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["teacher"], row["teacher_mixup"],
+                           row["student"]), []).append(row)
+    out = {}
+    for group in groups.values():
+        base = [r["cell"] for r in group if not r["student_mixup"]
+                and r["temperature"] != STD
+                and float(r["temperature"]) == BASELINE_TEMPERATURE
+                and r.get(key) is not None]
+        if not base:
+            continue
+        summary = statistics.summarize(group, base[0], value=key,
+                                       group="cell")
+        for cell, entry in summary["methods"].items():
+            out[cell] = {**entry, "baseline": base[0]}
+    return out
 
 
 def _flatten(config):
@@ -436,6 +527,8 @@ def read_csv(path):
                     row[key] = parse_temperature(value)
                 elif key in _TEXT_COLUMNS:
                     row[key] = value
+                elif key == "seed":
+                    row[key] = int(float(value))
                 else:
                     row[key] = float(value)
             rows.append(row)
