@@ -25,6 +25,9 @@ setup(
         "keras>=3.8,<4",
         "tensorflow>=2.18",
         "tensorflow-datasets>=4.9",
+        # tensorflow-datasets needs it to download and prepare a dataset but
+        # does not declare it.
+        "importlib_resources>=5",
         "absl-py>=1.0",
         # The run folders' TensorBoard logs.
         "tensorboard>=2.15",
