@@ -339,6 +339,11 @@ _DISTILLATION = {
 }
 
 
+def available():
+    """The names `get` resolves, e.g. ``["kd", "ls", "mixstd"]``."""
+    return sorted(_DISTILLATION)
+
+
 def get(identifier, temperature=None):
     """Resolves a distillation loss and the student loss that goes with it.
 
