@@ -47,7 +47,8 @@ import numpy as np
 
 from keras_mixkd import analysis
 from keras_mixkd import statistics
-from keras_mixkd.cli.run_folder import atomic_write_text
+from keras_mixkd.training.atomic import atomic_write_text
+from keras_mixkd.training.config import upgrade_record
 
 #: The temperature value that means "each network's logit std" (MIXSTD).
 STD = "std"
@@ -285,7 +286,9 @@ class StudyGrid:
 
     @classmethod
     def from_dict(cls, config):
-        """The inverse of `to_dict`."""
+        """The inverse of `to_dict` (also of an earlier version's)."""
+        config = dict(config)
+        config["training"] = upgrade_record(config.get("training") or {})
         return cls(**config)
 
 
@@ -346,6 +349,8 @@ class Study:
         self.root = pathlib.Path(root)
         self.grid = grid
         previous = _read_json(self.root / "study.json")
+        if previous is not None and isinstance(previous.get("training"), dict):
+            previous["training"] = upgrade_record(previous["training"])
         current = grid.to_dict()
         if previous is not None and _without_seeds(previous) != (
                 _without_seeds(current)):

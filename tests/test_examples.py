@@ -108,6 +108,7 @@ def test_distill_flags():
 
 def test_dry_run_prints_every_pair_method_and_seed(tmp_path):
     from keras_mixkd.cli import distill as distill_command
+    from keras_mixkd.cli import flags as cli_flags
     from keras_mixkd.cli.flags import FLAGS
 
     out = tmp_path / "runs"
@@ -133,9 +134,10 @@ def test_dry_run_prints_every_pair_method_and_seed(tmp_path):
             FLAGS.unparse_flags()
             FLAGS(["mixkd distill", *argv[2:]])
             assert {teacher, student} <= set(keras_mixkd.models.available())
-            distill_command.apply_preset()
-            distill_command.check_options()
-            assert FLAGS.dataset == "cifar100" and FLAGS.epochs == 240
+            assert set(flags) <= set(distill_command.FLAGS_USED)
+            config = cli_flags.run_config()
+            config.check_distill()
+            assert config.dataset == "cifar100" and config.epochs == 240
     finally:
         FLAGS.unparse_flags()
     assert seen == {(t, s, m, str(k)) for t, s in PAPER_PAIRS

@@ -18,11 +18,11 @@ import pathlib
 import numpy as np
 
 from keras_mixkd.analysis import plots
-from keras_mixkd.cli import common
-from keras_mixkd.cli.run_folder import atomic_write_text
+from keras_mixkd.training import atomic_write_text
 
 #: ``main`` receives the positional arguments (see `keras_mixkd.cli.main`).
 TAKES_ARGUMENTS = True
+FLAGS_USED = ()
 
 #: At most this many per-epoch rows in a run report (first, best, last kept).
 MAX_EPOCH_ROWS = 40
@@ -220,11 +220,8 @@ def write_report(path):
 
 def main(args):
     if len(args) != 1:
-        common.fail("Give one folder: mixkd report RUN_OR_STUDY_DIR.")
+        raise ValueError("Give one folder: mixkd report RUN_OR_STUDY_DIR.")
     if not pathlib.Path(args[0]).is_dir():
-        common.fail(f"No folder at {args[0]}.")
-    try:
-        path = write_report(args[0])
-    except ValueError as e:
-        common.fail(str(e))
+        raise ValueError(f"No folder at {args[0]}.")
+    path = write_report(args[0])
     print(f"Wrote {path}")
