@@ -27,6 +27,12 @@ flags.DEFINE_string("dataset", _default("dataset"),
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_integer("epochs", _default("epochs"),
                      "Training epochs (the paper: 240).")
+flags.DEFINE_integer("train_size", None,
+                     "Train on a fixed class-stratified subset of this many "
+                     "training images (default: all).")
+flags.DEFINE_integer("seeds", 1,
+                     "study, compare: repeat each run with seeds --seed .. "
+                     "--seed + N - 1, for means, stds and intervals.")
 flags.DEFINE_integer("batch_size", _default("batch_size"),
                      "Batch size per replica (paper: 64).")
 flags.DEFINE_float("learning_rate", None,
@@ -112,7 +118,8 @@ RUNTIME = ("dataset", "data_dir", "batch_size", "seed", "strategy",
            "verbose")
 
 #: Flags of every command that trains.
-TRAINING = RUNTIME + ("epochs", "learning_rate", "weight_decay")
+TRAINING = RUNTIME + ("epochs", "learning_rate", "weight_decay",
+                      "train_size")
 
 #: Flags of distillation.
 DISTILLATION = ("mixup_alpha", "beta_alpha", "loss", "mixing",

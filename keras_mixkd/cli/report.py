@@ -3,12 +3,14 @@
     mixkd report runs/study-digits        # a study of 'mixkd study'
     mixkd report runs/quickstart/kd       # one run folder
     mixkd report runs/quickstart          # a folder of run folders
+    mixkd report runs/compare-digits      # a comparison of 'mixkd compare'
 
 Writes ``report.md`` in the folder, with its figures (PNG) beside it: for a
 run, its configuration, summary, per-epoch metrics and training curves; for a
 study, the results, the accuracy heatmaps, the teachers' smoothness, the
 students' calibration and observations computed from the numbers
-(`keras_mixkd.cli.study_report`).
+(`keras_mixkd.cli.study_report`); for a comparison, its results.csv,
+summary.json, summary.md and comparison.png (`keras_mixkd.compare_report`).
 """
 
 import csv
@@ -17,7 +19,11 @@ import pathlib
 
 import numpy as np
 
+from keras_mixkd import compare_report
 from keras_mixkd.analysis import plots
+from keras_mixkd.markdown import number
+from keras_mixkd.markdown import percent
+from keras_mixkd.markdown import table
 from keras_mixkd.training import atomic_write_text
 
 #: ``main`` receives the positional arguments (see `keras_mixkd.cli.main`).
@@ -26,42 +32,6 @@ FLAGS_USED = ()
 
 #: At most this many per-epoch rows in a run report (first, best, last kept).
 MAX_EPOCH_ROWS = 40
-
-
-def table(header, rows):
-    """A Markdown table; numbers right-aligned.
-
-    Example:
-
-    >>> table(["a", "b"], [["x", "1.0"]])
-    """
-    def cell(value):
-        return "" if value is None else str(value).replace("|", "\\|")
-
-    align = ["---:" if rows and _numeric(rows[0][i]) else "---"
-             for i in range(len(header))]
-    lines = ["| " + " | ".join(map(cell, header)) + " |",
-             "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _numeric(value):
-    try:
-        float(str(value).rstrip("%"))
-        return True
-    except ValueError:
-        return False
-
-
-def percent(value):
-    """A fraction as a percentage with two decimals ("" for None)."""
-    return "" if value is None else f"{100 * float(value):.2f}"
-
-
-def number(value, digits=3):
-    """A number with ``digits`` significant digits ("" for None)."""
-    return "" if value is None else f"{float(value):.{digits}g}"
 
 
 def plot_curves(panels, path, title):
@@ -185,7 +155,9 @@ def folder_report(root, runs):
 
 
 def write_report(path):
-    """Writes ``report.md`` for a study, a run, or a folder of runs.
+    """Writes ``report.md`` for a study, a run, or a folder of runs; for a
+    comparison folder (``mixkd compare``) its ``summary.md`` and the files
+    beside it (`keras_mixkd.compare_report.write`).
 
     Args:
         path: the folder.
@@ -201,6 +173,9 @@ def write_report(path):
     >>> write_report("runs/quickstart")
     """
     root = pathlib.Path(path)
+    if (root / "compare.json").is_file():
+        compare_report.write(root)
+        return root / "summary.md"
     if (root / "study.json").is_file():
         from keras_mixkd.cli import study_report  # it builds on this module
 
@@ -212,7 +187,8 @@ def write_report(path):
     if runs:
         return folder_report(root, [p.parent for p in runs])
     raise ValueError(
-        f"{root} holds no run: expected a study folder (study.json), a run "
+        f"{root} holds no run: expected a comparison folder (compare.json), "
+        "a study folder (study.json), a run "
         "folder (config.json) or a folder of run folders, as written by "
         "'mixkd study', 'mixkd train-teacher' / 'mixkd distill' or "
         "'mixkd quickstart'.")

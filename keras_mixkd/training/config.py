@@ -93,6 +93,8 @@ class RunConfig:
         mix_sampling: "official" or "exact" partial-mixup sampling.
         temperature: temperature of "kd" (default 4) or "ls" (default 2).
         ce_weight, kd_weight: weights of the student CE and the KD term.
+        train_size: train on a fixed class-stratified subset of this many
+            training images (None: all of them); see `keras_mixkd.data.load`.
 
     Example:
 
@@ -129,6 +131,7 @@ class RunConfig:
     temperature: float = None
     ce_weight: float = 0.1
     kd_weight: float = 0.9
+    train_size: int = None
 
     def __post_init__(self):
         object.__setattr__(self, "verbose", str(self.verbose))
@@ -151,6 +154,9 @@ class RunConfig:
         _check_range("ce_weight", self.ce_weight, low=0)
         _check_range("kd_weight", self.kd_weight, low=0)
         _check_range("mix_fraction", self.mix_fraction, low=0, high=1)
+        if self.train_size is not None and not int(self.train_size) >= 1:
+            raise ValueError(f"--train_size must be >= 1, got "
+                             f"{self.train_size}.")
         self._check_preset()
 
     def _check_preset(self):

@@ -92,7 +92,7 @@ def load_data(config, strategy):
     try:
         train_ds, test_ds, info = data.load(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
-            seed=config.seed)
+            seed=config.seed, train_size=config.train_size)
     except Exception as e:  # tfds raises many types for a missing download
         raise ValueError(
             f"Could not load --dataset={config.dataset}: {e}. Without "
