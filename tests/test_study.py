@@ -252,3 +252,21 @@ def stats_interval(d):
     d = np.asarray(d)
     return list(stats.t.interval(0.95, len(d) - 1, loc=d.mean(),
                                  scale=stats.sem(d)))
+
+
+def test_study_report_marks_cells_beyond_their_interval(tmp_path):
+    test_seed_statistics_against_the_kd_cell(tmp_path)
+    study = Study.load(tmp_path)
+    rows = study_lib.read_csv(tmp_path / "results.csv")
+    sentence = study_report.seed_observation(rows)
+    assert sentence.startswith("Cells that differ from their classic-KD")
+    assert "resnet14-plain--resnet8-plain--Tstd (+3.20 points)" in sentence
+    assert "fmu--T4" not in sentence
+    # The heatmap shows the mean over seeds.
+    grid = study_report.accuracy_grid(rows, "resnet8", False,
+                                      study.grid.teacher_specs(), [4.0])
+    assert grid[0, 0] == pytest.approx(100 * np.mean([0.80, 0.81, 0.82]))
+    text = study_report.write(tmp_path).read_text()
+    assert "## Over seeds" in text and "over 3 seeds per cell" in text
+    assert "| resnet14-plain--resnet8-plain--Tstd | 3 |" in text
+    assert "+3.20 [" in text and "] *" in text
