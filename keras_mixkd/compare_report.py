@@ -15,11 +15,11 @@ summary["methods"]["mixkd"]["diff_ci95"]
 ```
 """
 
-import csv
 import json
 import pathlib
 
 from keras_mixkd import statistics
+from keras_mixkd import tables
 from keras_mixkd.analysis import plots
 from keras_mixkd.markdown import number
 from keras_mixkd.markdown import percent
@@ -30,42 +30,20 @@ from keras_mixkd.training.atomic import atomic_write_text
 RESULT_COLUMNS = ("method", "seed", "test_accuracy", "best_accuracy",
                   "train_accuracy", "gap", "epochs", "wall_s", "ece", "nll")
 
-#: Columns of ``results.csv`` that are text or integers.
-_TEXT, _INTEGER = ("method",), ("seed", "epochs")
 
-
-def write_results(path, rows, columns=RESULT_COLUMNS):
-    """Writes result rows as CSV, floats at full precision (``repr``)."""
-    lines = [",".join(columns)]
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column)
-            if isinstance(value, float):
-                value = repr(value)
-            cells.append("" if value is None else str(value))
-        lines.append(",".join(cells))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+def write_results(path, rows):
+    """Writes result rows as ``results.csv``, floats in full (``repr``)."""
+    tables.write_csv(path, rows, RESULT_COLUMNS)
 
 
 def read_results(path):
     """Reads ``results.csv`` back: method as text, seed and epochs as
     integers, the rest as floats (None where empty)."""
-    rows = []
-    with open(path, newline="") as f:
-        for raw in csv.DictReader(f):
-            row = {}
-            for key, value in raw.items():
-                if value in ("", None):
-                    row[key] = None
-                elif key in _TEXT:
-                    row[key] = value
-                elif key in _INTEGER:
-                    row[key] = int(float(value))
-                else:
-                    row[key] = float(value)
-            rows.append(row)
-    return rows
+    def integer(text):
+        return int(float(text))
+
+    return tables.read_csv(path, {"method": str, "seed": integer,
+                                  "epochs": integer})
 
 
 def _read_json(path):

@@ -38,7 +38,6 @@ grid.cells()[0].name  # 'resnet14-plain--resnet8-plain--T1'
 ```
 """
 
-import csv
 import dataclasses
 import json
 import pathlib
@@ -47,6 +46,7 @@ import numpy as np
 
 from keras_mixkd import analysis
 from keras_mixkd import statistics
+from keras_mixkd import tables
 from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.config import upgrade_record
 
@@ -498,18 +498,9 @@ def _differences(previous, current):
 
 def write_csv(path, rows, columns):
     """Writes dict rows as CSV (bools as yes/no, temperatures as text)."""
-    lines = [",".join(columns)]
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column)
-            if isinstance(value, bool):
-                value = yes_no(value)
-            elif column == "temperature":
-                value = temperature_key(value)
-            cells.append("" if value is None else str(value))
-        lines.append(",".join(cells))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    formats = {c: yes_no for c in ("teacher_mixup", "student_mixup")}
+    tables.write_csv(path, rows, columns,
+                     {**formats, "temperature": temperature_key})
 
 
 def read_csv(path):
@@ -519,22 +510,9 @@ def read_csv(path):
 
     >>> rows = read_csv("runs/study/results.csv")
     """
-    rows = []
-    with open(path, newline="") as f:
-        for raw in csv.DictReader(f):
-            row = {}
-            for key, value in raw.items():
-                if value in ("", None):
-                    row[key] = None
-                elif key in ("teacher_mixup", "student_mixup"):
-                    row[key] = parse_switch(value)
-                elif key == "temperature":
-                    row[key] = parse_temperature(value)
-                elif key in _TEXT_COLUMNS:
-                    row[key] = value
-                elif key == "seed":
-                    row[key] = int(float(value))
-                else:
-                    row[key] = float(value)
-            rows.append(row)
-    return rows
+    parsers = {c: str for c in _TEXT_COLUMNS}
+    parsers.update({"teacher_mixup": parse_switch,
+                    "student_mixup": parse_switch,
+                    "temperature": parse_temperature,
+                    "seed": lambda text: int(float(text))})
+    return tables.read_csv(path, parsers)
