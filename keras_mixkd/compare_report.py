@@ -82,7 +82,7 @@ def _teacher_line(teacher, base):
     if not teacher:
         return f"Teacher {base.get('teacher')}: not evaluated yet."
     source = (f"weights {teacher['weights']}" if teacher.get("weights")
-              else f"trained {base.get('teacher_epochs')} epochs")
+              else f"epochs {base.get('teacher_epochs')}")
     return (f"Teacher {teacher['teacher']} ({source}): test accuracy "
             f"{percent(teacher.get('test_accuracy'))}% (best "
             f"{percent(teacher.get('best_accuracy'))}%), clean training "
@@ -139,7 +139,7 @@ def write_markdown(root, summary, request):
     seeds = request["seeds"]
     text = [
         f"# Student methods compared on {base.get('dataset')}", "",
-        f"Student {base.get('student')}, {base.get('epochs')} epochs, batch "
+        f"Student {base.get('student')}, epochs {base.get('epochs')}, batch "
         f"{base.get('batch_size')}, seeds {seeds[0]}..{seeds[-1]}"
         + (f", training subset {base['train_size']} images"
            if base.get("train_size") else "") + ".",
@@ -190,5 +190,5 @@ def write(root):
     plots.plot_method_comparison(
         summary, root / "comparison.png",
         f"{base.get('teacher')} -> {base.get('student')} on "
-        f"{base.get('dataset')}, {base.get('epochs')} epochs")
+        f"{base.get('dataset')}, epochs {base.get('epochs')}")
     return summary
