@@ -25,12 +25,17 @@ setup(
         "keras>=3.8,<4",
         "tensorflow>=2.18",
         "tensorflow-datasets>=4.9",
+        # tensorflow-datasets needs it to download and prepare a dataset but
+        # does not declare it.
+        "importlib_resources>=5",
         "absl-py>=1.0",
         # The run folders' TensorBoard logs.
         "tensorboard>=2.15",
         "numpy>=1.24",
         # The bundled digits data of the offline quick start.
         "scikit-learn>=1.3",
+        # Temperature scaling (keras_mixkd.analysis.fit_temperature).
+        "scipy>=1.10",
         # Figures of keras_mixkd.analysis and the study.
         "matplotlib>=3.7",
     ],

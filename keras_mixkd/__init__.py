@@ -3,8 +3,9 @@
 Implements and extends "Understanding the Role of Mixup in Knowledge
 Distillation: An Empirical Study" (Choi et al., WACV 2023): the `Distiller`
 (mixup only while distilling, teacher on the same mixed batch), partial mixup
-(`mixing.PartialMixUp`), the MIXSTD adaptive-temperature losses and classic KD
-(`losses`), and the RepDistiller CIFAR model zoo (`models`).
+(`mixing.PartialMixUp`), the MIXSTD adaptive-temperature losses, classic KD
+and the DKD and DIST baselines (`losses`), and the RepDistiller CIFAR model
+zoo (`models`).
 """
 
 from keras_mixkd import analysis
@@ -14,10 +15,14 @@ from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd import recipe
 from keras_mixkd.distiller import Distiller
+from keras_mixkd.losses import DISTLoss
+from keras_mixkd.losses import DKDLoss
 from keras_mixkd.losses import KDDivergence
 from keras_mixkd.losses import LogitStandardizationDivergence
 from keras_mixkd.losses import StdCrossEntropy
 from keras_mixkd.losses import StdKDDivergence
+from keras_mixkd.losses import dist_loss
+from keras_mixkd.losses import dkd_loss
 from keras_mixkd.losses import kd_divergence
 from keras_mixkd.losses import logit_standardization_divergence
 from keras_mixkd.losses import std_cross_entropy

@@ -92,14 +92,19 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         mixer: ``"pmu"`` (default), ``"pmu_exact"``, ``"fmu"``, ``"mixup"``,
             ``"cutmix"``, ``None``/``"none"``, or any layer taking and
             returning ``{"images", "labels"}`` (`keras_mixkd.mixing.get`).
-        distillation_loss: ``"mixstd"`` (default), ``"kd"``, ``"ls"``, or a
-            `keras.losses.Loss` called as ``(teacher_logits, student_logits)``.
+        distillation_loss: ``"mixstd"`` (default), ``"kd"``, ``"ls"``,
+            ``"dkd"``, ``"dist"`` (`keras_mixkd.losses.available()`), or a
+            `keras.losses.Loss` called as ``(teacher_logits, student_logits)``;
+            one declaring ``requires_labels = True`` (DKD) is called as
+            ``({"teacher_logits": ..., "labels": mixed_labels}, student_logits)``.
         student_loss: loss on ``(mixed one-hot labels, student logits)``;
             default: std-scaled CE for ``"mixstd"``, plain CE otherwise.
         ce_weight: weight of the student loss (official: 0.1).
         kd_weight: weight of the distillation loss (official: 0.9).
-        temperature: temperature of ``"kd"`` (default 4) or ``"ls"``
-            (default 2); an error with ``"mixstd"``.
+        temperature: temperature of ``"kd"`` (default 4), ``"ls"``
+            (default 2), ``"dkd"`` (default 4) or ``"dist"`` (default 1); an
+            error with ``"mixstd"``. DKD and DIST are published with
+            ``ce_weight=1.0, kd_weight=1.0``.
         seed: seed of a mixer built from a name.
         **kwargs: `keras.Model` arguments (``name``...).
 
@@ -274,7 +279,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             student_logits = ops.cast(self.student(x, training=True), "float32")
             self._check_logits(teacher_logits, student_logits)
             ce = _per_sample(self.student_loss, y, student_logits)
-            kd = _per_sample(self.distillation_loss, teacher_logits,
+            kd_target = teacher_logits
+            if losses_module.requires_labels(self.distillation_loss):
+                kd_target = {"teacher_logits": teacher_logits, "labels": y}
+            kd = _per_sample(self.distillation_loss, kd_target,
                              student_logits)
             if sample_weight is not None:
                 ce, kd = ce * sample_weight, kd * sample_weight

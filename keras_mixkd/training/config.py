@@ -10,6 +10,7 @@ field (written like its flag, ``--name``) and the fix.
 import dataclasses
 import math
 
+from keras_mixkd import data
 from keras_mixkd import losses
 from keras_mixkd import mixing
 
@@ -65,8 +66,11 @@ class RunConfig:
     where it differs from its default, so older folders keep resuming.
 
     Args:
-        dataset: a name `keras_mixkd.data.load` accepts ("digits" offline).
+        dataset: a name `keras_mixkd.data.load` accepts ("digits" offline,
+            "folder:PATH", "tfds:NAME"...).
         data_dir: tensorflow-datasets data directory.
+        image_size: resize the images to this size (None: the dataset's).
+        train_size: train on a class-stratified subset of this many images.
         epochs: training epochs (the paper: 240).
         batch_size: batch size per replica (the paper: 64).
         learning_rate: base rate for batch 64 (None: the paper's rate of the
@@ -102,6 +106,8 @@ class RunConfig:
 
     dataset: str = "cifar100"
     data_dir: str = None
+    image_size: int = None
+    train_size: int = None
     epochs: int = 240
     batch_size: int = 64
     learning_rate: float = None
@@ -132,6 +138,10 @@ class RunConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "verbose", str(self.verbose))
+        try:
+            data.check_name(self.dataset)
+        except ValueError as e:
+            raise ValueError(f"--dataset={self.dataset}: {e}") from e
         for name, choices in (("strategy", STRATEGIES),
                               ("mixed_precision", tuple(PRECISION_POLICIES)),
                               ("verbose", VERBOSITIES),
@@ -140,8 +150,9 @@ class RunConfig:
                               ("mix_sampling", SAMPLINGS),
                               ("preset", (None, *PRESETS))):
             _check_choice(name, getattr(self, name), choices)
-        for name in ("epochs", "batch_size"):
-            if not int(getattr(self, name)) >= 1:
+        for name in ("epochs", "batch_size", "image_size", "train_size"):
+            if getattr(self, name) is not None and not int(
+                    getattr(self, name)) >= 1:
                 raise ValueError(f"--{name} must be >= 1, got "
                                  f"{getattr(self, name)}.")
         _check_range("learning_rate", self.learning_rate, low=0, strict=True)

@@ -1,0 +1,117 @@
+"""Distillation losses by name: `get`, `available`, `requires_labels`."""
+
+import keras
+
+from keras_mixkd.losses._common import _check_positive
+from keras_mixkd.losses.dist import DISTLoss
+from keras_mixkd.losses.dkd import DKDLoss
+from keras_mixkd.losses.kd import KDDivergence
+from keras_mixkd.losses.logit_standardization import (
+    LogitStandardizationDivergence)
+from keras_mixkd.losses.mixstd import StdCrossEntropy
+from keras_mixkd.losses.mixstd import StdKDDivergence
+
+
+def _cross_entropy():
+    return keras.losses.CategoricalCrossentropy(from_logits=True)
+
+
+def _with_temperature(cls, default):
+    return lambda t: cls(temperature=default if t is None else t)
+
+
+_DISTILLATION = {
+    # name: (distillation loss factory of the temperature, student loss
+    # factory); the order is the one `available` reports.
+    "mixstd": (lambda t: StdKDDivergence(), lambda: StdCrossEntropy()),
+    "kd": (_with_temperature(KDDivergence, 4.0), _cross_entropy),
+    "ls": (_with_temperature(LogitStandardizationDivergence, 2.0),
+           _cross_entropy),
+    "dkd": (_with_temperature(DKDLoss, 4.0), _cross_entropy),
+    "dist": (_with_temperature(DISTLoss, 1.0), _cross_entropy),
+}
+
+#: The named losses that take a fixed temperature.
+_TEMPERED = ("kd", "ls", "dkd", "dist")
+
+
+def available():
+    """Names of the distillation losses `get` (and the `Distiller`) accept.
+
+    Returns:
+        A list of names: ``["mixstd", "kd", "ls", "dkd", "dist"]``.
+
+    Example:
+
+    >>> "dkd" in keras_mixkd.losses.available()
+    True
+    """
+    return list(_DISTILLATION)
+
+
+def requires_labels(loss):
+    """Whether a distillation loss needs the batch's labels (e.g. DKD).
+
+    Such a loss declares ``requires_labels = True`` and is called as
+    ``loss.call({"teacher_logits": ..., "labels": ...}, student_logits)``.
+
+    Args:
+        loss: a distillation loss (object or function).
+
+    Returns:
+        A bool.
+    """
+    return bool(getattr(loss, "requires_labels", False))
+
+
+def get(identifier, temperature=None):
+    """Resolves a distillation loss and the student loss that goes with it.
+
+    Args:
+        identifier: one of `available()`: ``"mixstd"`` (the paper:
+            std-scaled KD and std-scaled CE), ``"kd"`` (classic KD,
+            temperature 4 unless given), ``"ls"`` (logit standardization,
+            tau 2 unless given), ``"dkd"`` (decoupled KD, alpha 1, beta 8,
+            T 4 unless given; label-aware) or ``"dist"`` (DIST, beta = gamma
+            = 1, T 1 unless given), all but ``"mixstd"`` with plain CE; or a
+            loss called ``loss.call(teacher_logits, student_logits)``
+            returning per-sample values (a `keras.losses.Loss`; see
+            `requires_labels` for one that needs the labels), or a config
+            dict.
+        temperature: temperature of ``"kd"``, ``"ls"``, ``"dkd"`` and
+            ``"dist"``; an error for the others, where it would be silently
+            ignored.
+
+    Returns:
+        A pair ``(distillation_loss, default_student_loss)``; the latter is
+        ``None`` for a loss object (use plain cross-entropy).
+
+    Example:
+
+    >>> kd_loss, ce_loss = keras_mixkd.losses.get("kd", temperature=1.0)
+    """
+    if isinstance(identifier, str):
+        name = identifier.lower()
+        if name not in _DISTILLATION:
+            raise ValueError(
+                f"Unknown distillation loss {identifier!r}. Use one of "
+                f"{available()} or pass a keras.losses.Loss.")
+        if temperature is not None:
+            _check_positive("temperature", temperature)
+            if name not in _TEMPERED:
+                raise ValueError(
+                    f"`temperature` does not apply to {name!r}, whose "
+                    "temperature is each sample's logit std. Use one of "
+                    f"{list(_TEMPERED)} for a fixed temperature.")
+        make_kd, make_ce = _DISTILLATION[name]
+        return make_kd(temperature), make_ce()
+    if temperature is not None:
+        raise ValueError(
+            f"`temperature` applies only to the named losses {list(_TEMPERED)}"
+            "; set it on your loss object instead.")
+    if isinstance(identifier, dict):
+        identifier = keras.saving.deserialize_keras_object(identifier)
+    if not callable(identifier):
+        raise TypeError(
+            f"A distillation loss must be a name or a loss; got {identifier!r}.")
+    return identifier, None
