@@ -1,4 +1,4 @@
-"""Fashion-MNIST: the IDX reader, its sources in order, the loaded pipelines."""
+"""Fashion-MNIST: the IDX reader, its sources in order, its pipelines."""
 
 import gzip
 import pathlib

@@ -7,8 +7,8 @@ import pytest
 
 from keras_mixkd import analysis
 from keras_mixkd import study as study_lib
-from keras_mixkd.cli import report
-from keras_mixkd.cli import study_report
+from keras_mixkd import report
+from keras_mixkd.report import study_report
 from keras_mixkd.study import Cell
 from keras_mixkd.study import Study
 from keras_mixkd.study import StudyGrid

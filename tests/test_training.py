@@ -43,6 +43,9 @@ def test_fields_are_the_flags_with_their_defaults():
     ({"temperature": 0.0}, "--temperature must be > 0"),
     ({"learning_rate": -0.1}, "--learning_rate must be > 0"),
     ({"epochs": 0}, "--epochs must be >= 1"),
+    ({"train_size": 0}, "--train_size must be >= 1"),
+    ({"dataset": "imagenet"}, "--dataset=imagenet: Unknown dataset"),
+    ({"dataset": "folder:/nonexistent"}, "/nonexistent is not a folder"),
     ({"loss": "nope"}, "--loss=nope is not one of"),
     ({"mixing": "blend"}, "--mixing=blend is not one of"),
     ({"mixed_precision": "int8"}, "--mixed_precision=int8 is not one of"),
@@ -89,6 +92,10 @@ def test_record_keeps_old_keys_and_adds_only_changed_new_ones():
     assert "deterministic" not in distill
     assert dataclasses.replace(config, deterministic=True).record(
         "distill")["deterministic"] is True
+    # A field added later is recorded only where it is not its default.
+    assert "train_size" not in distill
+    assert dataclasses.replace(config, train_size=100).record(
+        "train-teacher")["train_size"] == 100
 
 
 def test_a_folder_of_an_earlier_version_resumes(tmp_path):

@@ -2,14 +2,22 @@
 
 Every function takes ``labels`` (integer classes, or one-hot rows) and
 ``probs``, a ``(samples, classes)`` array of probabilities: apply a softmax
-to logits first (`keras.ops.softmax`, or `keras_mixkd.analysis.softmax`).
+to logits first (`keras.ops.softmax`, or `keras_mixkd.analysis.softmax`),
+or use the probabilities the network was trained to produce
+(`trained_probabilities`). `calibration_summary` reports all three measures
+on the raw softmax, the trained probabilities and after a temperature fitted
+on held-out data.
 """
 
 import numpy as np
 
+from keras_mixkd.analysis import smoothness
+from keras_mixkd.analysis import temperature_scaling
+from keras_mixkd.analysis import trained_outputs
 from keras_mixkd.analysis._utils import as_2d
 from keras_mixkd.analysis._utils import integer_labels
 from keras_mixkd.analysis._utils import one_hot_labels
+from keras_mixkd.analysis._utils import softmax
 
 #: Rows of ``probs`` must sum to 1 within this tolerance.
 _SUM_TOLERANCE = 1e-3
@@ -176,3 +184,77 @@ def reliability_diagram(labels, probs, num_bins=15, path=None,
 
         plots.plot_reliability_diagram(stats, path, title=title)
     return stats
+
+
+def _measures(labels, probs, num_bins, suffix):
+    return {f"ece_{suffix}": expected_calibration_error(labels, probs,
+                                                        num_bins),
+            f"nll_{suffix}": negative_log_likelihood(labels, probs),
+            f"brier_{suffix}": brier_score(labels, probs),
+            f"confidence_{suffix}": float(np.mean(probs.max(axis=1)))}
+
+
+def calibration_summary(logits, labels, loss=None, heldout=None,
+                        num_bins=15, ddof=1):
+    """Calibration of a network compared like with like, as a flat dict.
+
+    ECE, NLL, Brier score and mean confidence on three sets of
+    probabilities, with suffixes:
+
+    - ``_raw``: ``softmax(logits)``;
+    - ``_trained``: the probabilities the network was trained to produce
+      (`trained_probabilities`; for a MIXSTD student
+      ``softmax(logits / std(logits))``, for the others the raw softmax);
+    - ``_fitted``: ``softmax(trained_logits / T)``, T fitted on ``heldout``
+      by `fit_temperature` (on the held-out trained logits); None without
+      ``heldout``.
+
+    Plus the smoothness (`smoothness_summary`) of the trained
+    probabilities.
+
+    Args:
+        logits: ``(samples, classes)`` raw logits of the evaluated data.
+        labels: their ``(samples,)`` integer or ``(samples, classes)``
+            one-hot labels.
+        loss: how the network was trained (`trained_logits`): ``"mixstd"``,
+            ``"kd"``, ``"ls"``, ``"dkd"``, ``"dist"``, ``"ce"`` or None.
+        heldout: ``(logits, labels)`` of held-out data (not ``logits``'s) to
+            fit the temperature on, or None.
+        num_bins: ECE bins.
+        ddof: ddof of the logit std in the smoothness figures.
+
+    Returns:
+        A dict: ``trained_probabilities`` (the formula, a string),
+        ``num_samples``, ``accuracy``, ``ece_*``, ``nll_*``, ``brier_*``,
+        ``confidence_*`` for ``raw``, ``trained`` and ``fitted``,
+        ``temperature`` (None without ``heldout``), and the keys of
+        `smoothness_summary` (entropy and confidence of the trained
+        probabilities, std of the raw logits).
+
+    Example:
+
+    >>> calibration_summary(test_logits, y_test, loss="mixstd",
+    ...                     heldout=(val_logits, y_val))["ece_fitted"]
+    """
+    logits = as_2d("logits", logits)
+    trained = trained_outputs.trained_logits(logits, loss)
+    summary = {"trained_probabilities": trained_outputs.describe(loss),
+               "num_samples": int(len(logits)),
+               "accuracy": float(np.mean(
+                   logits.argmax(axis=1) == integer_labels(labels,
+                                                           len(logits))))}
+    summary.update(_measures(labels, softmax(logits), num_bins, "raw"))
+    summary.update(_measures(labels, softmax(trained), num_bins, "trained"))
+    temperature = None
+    fitted = dict.fromkeys(("ece_fitted", "nll_fitted", "brier_fitted",
+                            "confidence_fitted"))
+    if heldout is not None:
+        heldout_logits, heldout_labels = heldout
+        temperature = temperature_scaling.fit_temperature(
+            trained_outputs.trained_logits(heldout_logits, loss),
+            heldout_labels)
+        fitted = _measures(labels, temperature_scaling.apply_temperature(
+            trained, temperature), num_bins, "fitted")
+    summary.update(fitted, temperature=temperature)
+    summary.update(smoothness.smoothness_summary(logits, ddof, loss))
+    return summary

@@ -288,6 +288,33 @@ def plot_heatmap(values, row_labels, col_labels, path, title,
     return _save(fig, path)
 
 
+def plot_training_curves(panels, path, title=None):
+    """Curves over epochs, one panel per ``(ylabel, {label: (x, y)})``.
+
+    Args:
+        panels: a list of ``(ylabel, series)``; ``series`` maps each curve's
+            label to its ``(epochs, values)``.
+        path: PNG file to write, or None.
+        title: figure title.
+
+    Returns:
+        The `matplotlib.figure.Figure` (also written to ``path``).
+
+    Example:
+
+    >>> plot_training_curves([("Accuracy", {"val": ([1, 2], [0.5, 0.7])})],
+    ...                      "curves.png", "Run")
+    """
+    fig, axes = _figure(1, len(panels), figsize=(5.5 * len(panels), 4.0))
+    for ax, (ylabel, series) in zip(axes[0], panels):
+        for label, (x, y) in series.items():
+            ax.plot(x, y, marker="o" if len(x) < 30 else None, label=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        _label(ax, ylabel, "Epoch", ylabel)
+
+
 def plot_method_comparison(summary, path, title="Methods over seeds",
                            scale=100.0, ylabel="Test accuracy (%)"):
     """Means with std error bars, and paired differences with intervals.

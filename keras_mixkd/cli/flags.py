@@ -24,12 +24,16 @@ _default = config_lib.default
 flags.DEFINE_string("dataset", _default("dataset"),
                     "Dataset, any name keras_mixkd.data.load accepts; "
                     "'digits' is bundled and works offline.")
-flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
+flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory "
+                    "(or Fashion-MNIST's IDX folder).")
+flags.DEFINE_integer("image_size", None,
+                     "Resize the images to this size (default: the "
+                     "dataset's).")
+flags.DEFINE_integer("train_size", None,
+                     "Train on a class-stratified subset of this many "
+                     "training images (the same for every --seed).")
 flags.DEFINE_integer("epochs", _default("epochs"),
                      "Training epochs (the paper: 240).")
-flags.DEFINE_integer("train_size", None,
-                     "Train on a fixed class-stratified subset of this many "
-                     "training images (default: all).")
 flags.DEFINE_integer("seeds", 1,
                      "study, compare: repeat each run with seeds --seed .. "
                      "--seed + N - 1, for means, stds and intervals.")
@@ -113,13 +117,13 @@ flags.DEFINE_float("kd_weight", _default("kd_weight"),
 DEPRECATED = {"beta_alpha": "mixup_alpha"}
 
 #: Flags of every command that trains or evaluates.
-RUNTIME = ("dataset", "data_dir", "batch_size", "seed", "strategy",
+RUNTIME = ("dataset", "data_dir", "image_size", "batch_size", "seed", "strategy",
            "mixed_precision", "jit_compile", "deterministic", "output_dir",
            "verbose")
 
 #: Flags of every command that trains.
-TRAINING = RUNTIME + ("epochs", "learning_rate", "weight_decay",
-                      "train_size")
+TRAINING = RUNTIME + ("train_size", "epochs", "learning_rate",
+                      "weight_decay")
 
 #: Flags of distillation.
 DISTILLATION = ("mixup_alpha", "beta_alpha", "loss", "mixing",

@@ -18,7 +18,7 @@ from keras_mixkd import training
 from keras_mixkd.cli import flags
 
 FLAGS_USED = tuple(n for n in flags.TRAINING if n not in (
-    "dataset", "data_dir"))
+    "dataset", "data_dir", "image_size"))
 UNUSED_HINT = "the quick start fixes its own dataset, models and losses"
 
 TEACHER = "resnet14"

@@ -27,7 +27,7 @@ from keras_mixkd import analysis
 from keras_mixkd import study as study_lib
 from keras_mixkd import training
 from keras_mixkd.cli import flags
-from keras_mixkd.cli import study_report
+from keras_mixkd.report import study_report
 from keras_mixkd.training.engine import check_model_name
 from keras_mixkd.training.engine import load_data
 

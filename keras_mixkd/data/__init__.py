@@ -25,9 +25,9 @@ from keras_mixkd.data.pipeline import global_batch_size
 from keras_mixkd.data.pipeline import mix
 from keras_mixkd.data.pipeline import one_hot
 from keras_mixkd.data.pipeline import stratified_indices
-from keras_mixkd.data.sources import DATASETS
-from keras_mixkd.data.sources import NORMALIZATION
-from keras_mixkd.data.sources import available
-from keras_mixkd.data.sources import check_name
-from keras_mixkd.data.sources import dataset_info
-from keras_mixkd.data.sources import load
+from keras_mixkd.data.catalog import DATASETS
+from keras_mixkd.data.catalog import NORMALIZATION
+from keras_mixkd.data.catalog import available
+from keras_mixkd.data.catalog import check_name
+from keras_mixkd.data.catalog import dataset_info
+from keras_mixkd.data.catalog import load

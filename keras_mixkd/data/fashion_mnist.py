@@ -12,6 +12,8 @@ import numpy as np
 
 from keras_mixkd.data import idx
 from keras_mixkd.data import network
+from keras_mixkd.data.info import DatasetInfo
+from keras_mixkd.data.source import from_arrays
 
 #: The four standard files, as ``(split, kind) -> name``.
 FILES = {("train", "images"): "train-images-idx3-ubyte.gz",
@@ -27,6 +29,10 @@ CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 
 #: Zero padding on each side: 28 + 2 * 2 = 32.
 PADDING = 2
+
+#: Mean and std of the 60,000 training images padded to 32x32, in [0, 1]
+#: units (the tests recompute them from the files).
+NORMALIZATION = ((0.21899983206954657,), (0.33181137299995894,))
 
 
 def keras_cache_dir():
@@ -121,3 +127,14 @@ def pad(images):
     """Zero-pads ``(N, 28, 28)`` images to ``(N, 32, 32, 1)`` uint8."""
     return np.pad(images, ((0, 0), (PADDING, PADDING), (PADDING, PADDING)))[
         ..., None]
+
+
+def open_fashion_mnist(data_dir=None, download=True):
+    """Fashion-MNIST as a `Source` of padded 32x32x1 uint8 arrays."""
+    (x_train, y_train), (x_test, y_test) = load_arrays(data_dir, download)
+    x_train, x_test = pad(x_train), pad(x_test)
+    info = DatasetInfo("fashion_mnist", 10, x_train.shape[1:],
+                       *NORMALIZATION, len(x_train), len(x_test),
+                       CLASS_NAMES)
+    return from_arrays(x_train, y_train.astype("int64"), x_test,
+                       y_test.astype("int64"), info)

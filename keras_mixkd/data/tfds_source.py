@@ -8,18 +8,12 @@ bounded check that the machine is online: offline, the error comes within
 seconds instead of after minutes of DNS retries.
 """
 
-import collections
-
 import numpy as np
 import tensorflow as tf
 
 from keras_mixkd.data import network
-
-#: A dataset opened from its source: ``(image, label)`` example datasets,
-#: the `DatasetInfo`, whether to flip in the augmentation, and a function
-#: returning the training labels (for stratified subsets).
-Source = collections.namedtuple("Source",
-                                "train test info flip train_labels")
+from keras_mixkd.data.info import DatasetInfo
+from keras_mixkd.data.source import Source
 
 
 def builder(name, data_dir=None, download=True):
@@ -127,7 +121,7 @@ def dataset_stats(dataset):
 
 
 def open_tfds(name, data_dir=None, download=True, normalization=None,
-              dataset_name=None):
+              dataset_name=None, image_size=None):
     """A tfds image-classification dataset as a `Source`.
 
     Args:
@@ -138,12 +132,12 @@ def open_tfds(name, data_dir=None, download=True, normalization=None,
             them from the training images (one pass).
         dataset_name: the name recorded in the `DatasetInfo` (default
             ``name``).
+        image_size: the ``(H, W)`` the pipelines will resize to; required
+            when the dataset's images differ in size.
 
     Returns:
         A `Source`.
     """
-    from keras_mixkd.data.info import DatasetInfo
-
     prepared = builder(name, data_dir, download)
     features = prepared.info.features
     if "image" not in features or "label" not in features or not hasattr(
@@ -156,6 +150,10 @@ def open_tfds(name, data_dir=None, download=True, normalization=None,
     train = _examples(prepared, train_split)
     test = _examples(prepared, test_split)
     shape = tuple(features["image"].shape)
+    if None in shape[:2] and image_size is None:
+        raise ValueError(
+            f"tfds:{name}'s images differ in size ({shape}): give an "
+            "image_size (--image_size=H or H,W) to resize them to.")
     if normalization is None:
         normalization = dataset_stats(train)
     mean, std = normalization

@@ -8,10 +8,15 @@ Example:
 
 >>> model = keras_mixkd.models.create("resnet8x4", num_classes=100)
 >>> features = keras_mixkd.models.feature_model(model)  # penultimate features
+>>> small = keras_mixkd.models.create("keras.applications.MobileNetV3Small",
+...                                   num_classes=10, input_shape=(48, 48, 3))
+>>> teacher = keras_mixkd.models.load("teacher.keras")  # with its architecture
 """
 
 from keras_mixkd.models._registry import available
+from keras_mixkd.models._registry import check_name
 from keras_mixkd.models._registry import create
 from keras_mixkd.models._registry import feature_model
+from keras_mixkd.models.applications import load
 from keras_mixkd.models.torch_import import convert_torch_checkpoint
 from keras_mixkd.models.torch_import import load_torch_weights

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_mixkd.models import applications
 from keras_mixkd.models._blocks import PENULTIMATE
 
 _BUILDERS = {}
@@ -50,7 +51,10 @@ def _load_families():
 
 
 def available():
-    """Names of every architecture `create` builds, in a stable order.
+    """Names of the zoo's architectures, in a stable order.
+
+    `create` also builds ``keras.applications.<Name>`` architectures, which
+    this list leaves out.
 
     Returns:
         A sorted list of architecture names (the official model dictionary).
@@ -59,13 +63,40 @@ def available():
     return sorted(_BUILDERS, key=str.lower)
 
 
-def create(name, num_classes=100, input_shape=(32, 32, 3)):
-    """Build an architecture of the official RepDistiller model zoo.
+def check_name(name):
+    """Checks an architecture name without building anything.
 
     Args:
-        name: an architecture name, one of `available()` (e.g. ``"resnet8x4"``).
+        name: one of `available()` or ``"keras.applications.<Name>"``.
+
+    Raises:
+        ValueError: listing the accepted names.
+    """
+    _load_families()
+    if applications.is_application(name):
+        applications.application_builder(name)
+    elif name not in _BUILDERS:
+        raise ValueError(
+            f"Unknown model name {name!r}. Available models: "
+            f"{', '.join(available())}, or "
+            f"{applications.PREFIX}<Name> (e.g. "
+            f"{applications.PREFIX}MobileNetV3Small).")
+
+
+def create(name, num_classes=100, input_shape=(32, 32, 3), **options):
+    """Build an architecture of the official RepDistiller model zoo, or of
+    `keras.applications`.
+
+    Args:
+        name: an architecture name, one of `available()` (e.g.
+            ``"resnet8x4"``), or ``"keras.applications.<Name>"`` (built with
+            random weights for ``input_shape`` and ``num_classes``; see
+            `keras_mixkd.models.applications.create_application`).
         num_classes: number of output logits.
         input_shape: input image shape, NHWC without the batch dimension.
+        **options: a `keras.applications` architecture's own arguments
+            (e.g. ``alpha=0.25``) and ``weights`` (a weights file); the zoo
+            takes none.
 
     Returns:
         A functional `keras.Model` mapping images to logits (no softmax).
@@ -73,14 +104,18 @@ def create(name, num_classes=100, input_shape=(32, 32, 3)):
     Example:
 
     >>> model = create("wrn_16_2", num_classes=10)
+    >>> small = create("keras.applications.MobileNet", num_classes=10,
+    ...                input_shape=(48, 48, 3), alpha=0.25)
     """
-    _load_families()
-    if name not in _BUILDERS:
-        raise ValueError(
-            f"Unknown model name {name!r}. Available models: "
-            f"{', '.join(available())}.")
+    check_name(name)
     if int(num_classes) < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}.")
+    if applications.is_application(name):
+        return applications.create_application(
+            name, int(num_classes), tuple(input_shape), **options)
+    if options:
+        raise ValueError(f"The zoo's {name} takes no options, got "
+                         f"{', '.join(sorted(options))}.")
     return _BUILDERS[name](num_classes=int(num_classes),
                            input_shape=tuple(input_shape))
 

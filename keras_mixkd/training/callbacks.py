@@ -183,6 +183,11 @@ class MetricsLog(keras.callbacks.Callback):
 class Checkpoints(keras.callbacks.Callback):
     """Saves the last and the best model of each epoch, atomically.
 
+    The ``.keras`` files hold the model without its compile configuration
+    or optimizer state (`keras_mixkd.training.portable_copy`), so they load
+    with plain `keras.saving.load_model`, without keras_mixkd; resuming a
+    run restores the optimizer from the `Backup` instead.
+
     Args:
         model: the model to save (the student for a distillation run).
         directory: where ``last.keras``, ``best.keras``, ``best.json`` and

@@ -10,6 +10,7 @@ field (written like its flag, ``--name``) and the fix.
 import dataclasses
 import math
 
+from keras_mixkd import data
 from keras_mixkd import losses
 from keras_mixkd import mixing
 
@@ -65,8 +66,11 @@ class RunConfig:
     where it differs from its default, so older folders keep resuming.
 
     Args:
-        dataset: a name `keras_mixkd.data.load` accepts ("digits" offline).
+        dataset: a name `keras_mixkd.data.load` accepts ("digits" offline,
+            "folder:PATH", "tfds:NAME"...).
         data_dir: tensorflow-datasets data directory.
+        image_size: resize the images to this size (None: the dataset's).
+        train_size: train on a class-stratified subset of this many images.
         epochs: training epochs (the paper: 240).
         batch_size: batch size per replica (the paper: 64).
         learning_rate: base rate for batch 64 (None: the paper's rate of the
@@ -93,8 +97,6 @@ class RunConfig:
         mix_sampling: "official" or "exact" partial-mixup sampling.
         temperature: temperature of "kd" (default 4) or "ls" (default 2).
         ce_weight, kd_weight: weights of the student CE and the KD term.
-        train_size: train on a fixed class-stratified subset of this many
-            training images (None: all of them); see `keras_mixkd.data.load`.
 
     Example:
 
@@ -104,6 +106,8 @@ class RunConfig:
 
     dataset: str = "cifar100"
     data_dir: str = None
+    image_size: int = None
+    train_size: int = None
     epochs: int = 240
     batch_size: int = 64
     learning_rate: float = None
@@ -131,10 +135,13 @@ class RunConfig:
     temperature: float = None
     ce_weight: float = 0.1
     kd_weight: float = 0.9
-    train_size: int = None
 
     def __post_init__(self):
         object.__setattr__(self, "verbose", str(self.verbose))
+        try:
+            data.check_name(self.dataset)
+        except ValueError as e:
+            raise ValueError(f"--dataset={self.dataset}: {e}") from e
         for name, choices in (("strategy", STRATEGIES),
                               ("mixed_precision", tuple(PRECISION_POLICIES)),
                               ("verbose", VERBOSITIES),
@@ -143,8 +150,9 @@ class RunConfig:
                               ("mix_sampling", SAMPLINGS),
                               ("preset", (None, *PRESETS))):
             _check_choice(name, getattr(self, name), choices)
-        for name in ("epochs", "batch_size"):
-            if not int(getattr(self, name)) >= 1:
+        for name in ("epochs", "batch_size", "image_size", "train_size"):
+            if getattr(self, name) is not None and not int(
+                    getattr(self, name)) >= 1:
                 raise ValueError(f"--{name} must be >= 1, got "
                                  f"{getattr(self, name)}.")
         _check_range("learning_rate", self.learning_rate, low=0, strict=True)
@@ -154,9 +162,6 @@ class RunConfig:
         _check_range("ce_weight", self.ce_weight, low=0)
         _check_range("kd_weight", self.kd_weight, low=0)
         _check_range("mix_fraction", self.mix_fraction, low=0, high=1)
-        if self.train_size is not None and not int(self.train_size) >= 1:
-            raise ValueError(f"--train_size must be >= 1, got "
-                             f"{self.train_size}.")
         self._check_preset()
 
     def _check_preset(self):

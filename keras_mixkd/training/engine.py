@@ -79,7 +79,9 @@ def is_chief(strategy):
 
 def dataset_info(config):
     """The `keras_mixkd.data.DatasetInfo` of ``config.dataset``."""
-    return data.dataset_info(config.dataset, config.data_dir)
+    return data.dataset_info(config.dataset, config.data_dir,
+                             image_size=config.image_size,
+                             train_size=config.train_size)
 
 
 def load_data(config, strategy):
@@ -92,7 +94,8 @@ def load_data(config, strategy):
     try:
         train_ds, test_ds, info = data.load(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
-            seed=config.seed, train_size=config.train_size)
+            seed=config.seed, image_size=config.image_size,
+            train_size=config.train_size)
     except Exception as e:  # tfds raises many types for a missing download
         raise ValueError(
             f"Could not load --dataset={config.dataset}: {e}. Without "

@@ -86,6 +86,19 @@ def test_heatmap(tmp_path):
         analysis.plot_heatmap(values, ["a"], ["b"], None, "bad")
 
 
+def test_training_curves(tmp_path):
+    path = tmp_path / "curves.png"
+    fig = analysis.plot_training_curves(
+        [("Accuracy", {"val_accuracy": ([1, 2, 3], [0.2, 0.5, 0.6])}),
+         ("Loss", {"loss": ([1, 2, 3], [2.0, 1.2, 0.9]),
+                   "val_loss": ([1, 2, 3], [2.1, 1.4, 1.1])})],
+        path, "Run")
+    _check_png(path)
+    accuracy, loss = fig.axes
+    assert accuracy.get_ylabel() == "Accuracy" and len(loss.lines) == 2
+    np.testing.assert_array_equal(loss.lines[1].get_ydata(), [2.1, 1.4, 1.1])
+
+
 def test_method_comparison(tmp_path):
     from keras_mixkd import statistics
 

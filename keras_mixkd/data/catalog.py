@@ -1,4 +1,4 @@
-"""Which dataset a name means, and `load`: its train and test pipelines.
+"""The catalogue of datasets: which dataset a name means, and `load`.
 
 Names: ``cifar10``, ``cifar100`` (tensorflow-datasets), ``digits`` (bundled
 with scikit-learn), ``fashion_mnist`` (IDX files), ``folder:PATH`` (an image
@@ -7,14 +7,14 @@ dataset).
 """
 
 import dataclasses
-
-import tensorflow as tf
+import os
 
 from keras_mixkd.data import digits
 from keras_mixkd.data import fashion_mnist
+from keras_mixkd.data import folder
 from keras_mixkd.data import pipeline
 from keras_mixkd.data.info import DatasetInfo
-from keras_mixkd.data.tfds_source import Source
+from keras_mixkd.data.source import from_arrays
 from keras_mixkd.data.tfds_source import open_tfds
 
 #: Per-channel mean and std of the training images, in [0, 1] pixel units
@@ -22,7 +22,7 @@ from keras_mixkd.data.tfds_source import open_tfds
 NORMALIZATION = {
     "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "fashion_mnist": ((0.21899983206954657,), (0.33181137299995894,)),
+    "fashion_mnist": fashion_mnist.NORMALIZATION,
 }
 
 _NUM_CLASSES = {"cifar100": 100, "cifar10": 10, "digits": 10,
@@ -69,44 +69,23 @@ def check_name(name):
     if prefix is None or not name[len(prefix):]:
         raise ValueError(f"Unknown dataset {name!r}. Datasets: {FORMS}.")
     if prefix == "folder:":
-        import os
-
         path = name[len(prefix):]
         if not os.path.isdir(path):
             raise ValueError(f"Dataset {name!r}: {path} is not a folder.")
-
-
-def _from_arrays(x_train, y_train, x_test, y_test, info, flip):
-    train = tf.data.Dataset.from_tensor_slices((x_train, y_train))
-    test = tf.data.Dataset.from_tensor_slices((x_test, y_test))
-    return Source(train, test, info, flip, lambda: y_train)
-
-
-def _open_fashion_mnist(data_dir, download):
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_arrays(
-        data_dir, download)
-    x_train, x_test = fashion_mnist.pad(x_train), fashion_mnist.pad(x_test)
-    mean, std = NORMALIZATION["fashion_mnist"]  # tested against the files
-    info = DatasetInfo("fashion_mnist", 10, x_train.shape[1:], mean, std,
-                       len(x_train), len(x_test), fashion_mnist.CLASS_NAMES)
-    return _from_arrays(x_train, y_train.astype("int64"), x_test,
-                        y_test.astype("int64"), info, True)
 
 
 def _open(name, data_dir, seed, download, image_size):
     """The `Source` of a checked dataset name."""
     if name == "digits":
         x_train, x_test, y_train, y_test = digits.digits_arrays(0.2, seed)
-        return _from_arrays(x_train, y_train, x_test, y_test,
-                            digits.digits_info(x_train, x_test), False)
+        return from_arrays(x_train, y_train, x_test, y_test,
+                           digits.digits_info(x_train, x_test), False)
     if name == "fashion_mnist":
-        return _open_fashion_mnist(data_dir, download)
+        return fashion_mnist.open_fashion_mnist(data_dir, download)
     if name.startswith("tfds:"):
         return open_tfds(name[len("tfds:"):], data_dir, download,
-                         dataset_name=name)
+                         dataset_name=name, image_size=image_size)
     if name.startswith("folder:"):
-        from keras_mixkd.data import folder
-
         return folder.open_folder(name[len("folder:"):], image_size,
                                   dataset_name=name)
     return open_tfds(name, data_dir, download, NORMALIZATION[name])
@@ -155,7 +134,7 @@ def dataset_info(name, data_dir=None, image_size=None, train_size=None):
         mean, std = NORMALIZATION[name]
         channels = len(mean)
         names = (fashion_mnist.CLASS_NAMES if name == "fashion_mnist"
-                 else _tfds_class_names(name))
+                 else _tfds_class_names(name, data_dir))
         info = DatasetInfo(name, _NUM_CLASSES[name], (32, 32, channels),
                            mean, std, *_COUNTS[name], names)
     else:
@@ -163,10 +142,21 @@ def dataset_info(name, data_dir=None, image_size=None, train_size=None):
     return _shaped(info, size, train_size)
 
 
-def _tfds_class_names(name):
+#: CIFAR-10's classes (tfds reads the names from the download).
+CIFAR10_CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog",
+                       "frog", "horse", "ship", "truck")
+
+
+def _tfds_class_names(name, data_dir):
+    """CIFAR's class names: known for CIFAR-10, CIFAR-100's once prepared."""
     import tensorflow_datasets as tfds
 
-    return tuple(tfds.builder(name).info.features["label"].names)
+    if name == "cifar10":
+        return CIFAR10_CLASS_NAMES
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        return None
+    return tuple(builder.info.features["label"].names)
 
 
 def load(name, batch_size=64, data_dir=None, seed=0, download=True,

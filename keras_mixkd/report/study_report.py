@@ -12,10 +12,10 @@ import numpy as np
 from keras_mixkd import analysis
 from keras_mixkd import statistics
 from keras_mixkd import study as study_lib
-from keras_mixkd.cli.report import number
-from keras_mixkd.cli.report import percent
-from keras_mixkd.cli.report import table
-from keras_mixkd.cli.report import write_markdown
+from keras_mixkd.report.markdown import number
+from keras_mixkd.report.markdown import percent
+from keras_mixkd.report.markdown import table
+from keras_mixkd.report.markdown import write_markdown
 
 _IDENTITY = ("teacher", "teacher_mixup", "student", "student_mixup",
              "temperature", "seed")

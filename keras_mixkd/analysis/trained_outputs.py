@@ -1,0 +1,116 @@
+"""The probabilities a network was trained to produce, from its logits.
+
+A network trained with cross-entropy on its raw logits (plain training,
+classic KD, logit standardization, DKD, DIST: their CE term is on the raw
+logits) was trained to output ``softmax(logits)``. A MIXSTD student was not:
+both of its loss terms use ``softmax(logits / std(logits))`` (per sample,
+std over classes, unbiased), so its raw logits have a free scale and
+``softmax(logits)`` can be nearly uniform at high accuracy. Smoothness,
+calibration and exported probabilities compare like with like only on the
+distribution each network was trained to produce.
+"""
+
+import keras
+import numpy as np
+
+from keras_mixkd import losses
+from keras_mixkd.analysis._utils import as_2d
+from keras_mixkd.analysis._utils import softmax
+
+#: Loss names whose student was trained on softmax of its raw logits; None
+#: (a network trained alone) too.
+RAW_SOFTMAX = ("ce", "kd", "ls", "dkd", "dist")
+#: Loss names whose student was trained on softmax of its standardized logits.
+STANDARDIZED = ("mixstd",)
+
+
+def _standardizing_ddof(loss):
+    """The std's ddof if ``loss`` trains standardized logits, else None."""
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        name = loss.lower()
+        if name in STANDARDIZED:
+            return 1
+        if name in RAW_SOFTMAX:
+            return None
+        raise ValueError(
+            f"Unknown training loss {loss!r}: use one of "
+            f"{list(STANDARDIZED + RAW_SOFTMAX)} (the Distiller's "
+            "`distillation_loss` name; 'ce' or None for a network trained "
+            "alone), or the student loss object itself.")
+    if isinstance(loss, losses.StdCrossEntropy):
+        return loss.ddof
+    if isinstance(loss, keras.losses.CategoricalCrossentropy):
+        return None
+    raise TypeError(
+        f"Cannot tell what {type(loss).__name__} trains the student to output;"
+        " pass a loss name (e.g. 'mixstd' or 'kd') instead.")
+
+
+def trained_logits(logits, loss=None):
+    """The logits whose softmax the network was trained to produce.
+
+    Args:
+        logits: ``(samples, classes)`` raw logits of the network.
+        loss: how the network was trained: ``"mixstd"`` (the paper's
+            losses), ``"kd"``, ``"ls"``, ``"dkd"``, ``"dist"``, ``"ce"`` or
+            None (trained alone); or the student loss object
+            (`keras_mixkd.losses.StdCrossEntropy` standardizes, with its
+            ``ddof``; `keras.losses.CategoricalCrossentropy` does not).
+
+    Returns:
+        A float64 ``(samples, classes)`` array: the logits themselves, or for
+        MIXSTD the z-scored logits ``(z - mean z) / std(z)`` (softmax is
+        shift-invariant, so their softmax is ``softmax(z / std(z))``).
+
+    Example:
+
+    >>> trained_logits([[2.0, 4.0, 6.0]], "mixstd")  # [[-1., 0., 1.]]
+    """
+    logits = as_2d("logits", logits)
+    ddof = _standardizing_ddof(loss)
+    if ddof is None:
+        return logits
+    return np.asarray(losses.standardize_logits(logits, ddof), "float64")
+
+
+def trained_probabilities(logits, loss=None):
+    """The probabilities the network was trained to produce.
+
+    ``softmax(logits)`` for a network trained with CE on its raw logits
+    (``"ce"``/None, ``"kd"``, ``"ls"``, ``"dkd"``, ``"dist"``);
+    ``softmax(logits / std(logits, ddof=1))`` for ``"mixstd"``.
+
+    Args:
+        logits: ``(samples, classes)`` raw logits of the network.
+        loss: how the network was trained (see `trained_logits`).
+
+    Returns:
+        A float64 ``(samples, classes)`` array of probabilities.
+
+    Example:
+
+    >>> trained_probabilities(student_logits, "mixstd")
+    """
+    return softmax(trained_logits(logits, loss))
+
+
+def describe(loss=None):
+    """A formula naming the probabilities `trained_probabilities` returns.
+
+    Args:
+        loss: how the network was trained (see `trained_logits`).
+
+    Returns:
+        ``"softmax(logits)"`` or ``"softmax(logits / std(logits, ddof=1))"``.
+
+    Example:
+
+    >>> describe("mixstd")
+    'softmax(logits / std(logits, ddof=1))'
+    """
+    ddof = _standardizing_ddof(loss)
+    if ddof is None:
+        return "softmax(logits)"
+    return f"softmax(logits / std(logits, ddof={ddof}))"
