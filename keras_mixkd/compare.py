@@ -4,8 +4,10 @@
 per seed, from the same base `keras_mixkd.training.RunConfig`; every run is a
 resumable run folder of the engine. Each finished run is evaluated (clean
 test and training-set accuracy, calibration on the probabilities the student
-was trained to produce) and the folder is summarised with
-`keras_mixkd.statistics` (`keras_mixkd.compare_report`).
+was trained to produce) and the folder is summarised in ``results.csv``
+and ``summary.json`` (`keras_mixkd.compare_results`, with
+`keras_mixkd.statistics`); `keras_mixkd.report.write_report` adds
+``summary.md`` and ``comparison.png`` (``mixkd compare`` does both).
 
 ```
 <dir>/compare.json               base configuration (another one is refused),
@@ -13,8 +15,8 @@ was trained to produce) and the folder is summarised with
 <dir>/teacher/                   the teacher's run folder (unless weights)
 <dir>/teacher.json               the teacher's figures
 <dir>/runs/<method>/seed-<s>/    one student run folder, with result.json
-<dir>/results.csv                one row per (method, seed)
-<dir>/summary.json, summary.md, comparison.png
+<dir>/results.csv, summary.json  one row per (method, seed); statistics
+<dir>/summary.md, comparison.png the report (keras_mixkd.report)
 ```
 
 A (method, seed) run is finished once its ``result.json`` exists; calling
@@ -32,17 +34,19 @@ summary["methods"]["mixkd"]["diff_ci95"]
 """
 
 import dataclasses
-import json
 import pathlib
 
 import keras
 
 from keras_mixkd import analysis
+from keras_mixkd import compare_results
 from keras_mixkd import data
 from keras_mixkd import models
 from keras_mixkd import training
-from keras_mixkd.training.atomic import atomic_write_text
+from keras_mixkd.compare_results import read_json
+from keras_mixkd.compare_results import write_json
 from keras_mixkd.training.engine import check_model_name
+from keras_mixkd.training.engine import dataset_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,16 +171,6 @@ def base_record(config, teacher_epochs=None):
     return record
 
 
-def _read_json(path):
-    path = pathlib.Path(path)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def write_json(path, value):
-    """Writes ``value`` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(value, indent=2, allow_nan=False))
-
-
 class ComparisonFolder:
     """A comparison folder: its base configuration and its runs.
 
@@ -189,7 +183,7 @@ class ComparisonFolder:
 
     def __init__(self, root, base):
         self.root = pathlib.Path(root)
-        previous = (_read_json(self.root / "compare.json") or {}).get("base")
+        previous = (read_json(self.root / "compare.json") or {}).get("base")
         if previous is not None and previous != base:
             changed = "; ".join(
                 f"{k}: {previous.get(k)!r} then {base.get(k)!r}"
@@ -205,9 +199,10 @@ class ComparisonFolder:
     def record_request(self, methods, seeds, baseline):
         """Writes ``compare.json``: the base and what was last asked."""
         self.root.mkdir(parents=True, exist_ok=True)
-        write_json(self.root / "compare.json",
-                   {"base": self.base, "methods": list(methods),
-                    "seeds": list(seeds), "baseline": baseline})
+        write_json(self.root / "compare.json", {
+            "base": self.base, "methods": list(methods),
+            "seeds": list(seeds), "baseline": baseline,
+            "descriptions": {m: METHODS[m].description for m in methods}})
 
     def run_path(self, method, seed):
         """The run folder of one (method, seed)."""
@@ -215,20 +210,13 @@ class ComparisonFolder:
 
     def result(self, method, seed):
         """The ``result.json`` of a finished run, or None."""
-        return _read_json(self.run_path(method, seed) / "result.json")
+        return read_json(self.run_path(method, seed) / "result.json")
 
 
-def trained_probabilities(logits, method):
-    """The probabilities a student of ``method`` was trained to produce:
-    softmax(logits / std(logits)) (std over classes, ddof 1) for the MIXSTD
-    loss, softmax(logits) otherwise."""
-    import numpy as np
-
-    logits = np.asarray(logits, dtype="float64")
-    if METHODS[method].settings.get("loss") == "mixstd":
-        std = logits.std(axis=1, ddof=1, keepdims=True)
-        logits = logits / np.maximum(std, 1e-7)
-    return analysis.softmax(logits)
+def trained_loss(method):
+    """The loss name `keras_mixkd.analysis.trained_probabilities` takes for
+    a student of ``method`` (``"ce"`` for the student trained alone)."""
+    return METHODS[method].settings.get("loss", "ce")
 
 
 class _Evaluator:
@@ -245,6 +233,7 @@ class _Evaluator:
             train_ds, test_ds, _ = data.load(
                 self.config.dataset, batch_size=256,
                 data_dir=self.config.data_dir, seed=seed,
+                image_size=self.config.image_size,
                 train_size=self.config.train_size, augment_train=False)
             self._data[seed] = train_ds, test_ds
         return self._data[seed]
@@ -253,20 +242,21 @@ class _Evaluator:
         train_ds, test_ds = self._splits(seed)
         logits, labels = analysis.collect_logits(model, test_ds,
                                                  return_labels=True)
-        probs = trained_probabilities(logits, method)
+        measured = analysis.calibration_summary(logits, labels,
+                                                trained_loss(method))
         train_logits, train_labels = analysis.collect_logits(
             model, train_ds, return_labels=True)
         return {
             "train_accuracy": float((train_logits.argmax(1)
                                      == train_labels).mean()),
-            "ece": analysis.expected_calibration_error(labels, probs),
-            "nll": analysis.negative_log_likelihood(labels, probs)}
+            **{key: measured[f"{key}_trained"] for key in ("ece", "nll")},
+            **{f"{key}_raw": measured[f"{key}_raw"] for key in ("ece", "nll")}}
 
 
 def _trained(path, train):
     """``train()``, or the model and summary of the finished run folder
     ``path`` (an engine run folder that has ended is not run again)."""
-    summary = _read_json(path / "summary.json")
+    summary = read_json(path / "summary.json")
     if summary is None:
         return train()
     model = keras.saving.load_model(path / "checkpoints" / "last.keras",
@@ -289,7 +279,7 @@ def ensure_teacher(folder, config, evaluate, teacher_epochs=None):
         The teacher model.
     """
     if config.teacher_weights:
-        info = data.dataset_info(config.dataset, config.data_dir)
+        info = dataset_info(config)
         model = models.create(config.teacher, num_classes=info.num_classes,
                               input_shape=info.image_shape)
         training.load_weights(model, config.teacher_weights,
@@ -351,8 +341,6 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
         ValueError: on a bad request or configuration (before anything runs)
             or a folder holding another base configuration.
     """
-    from keras_mixkd import compare_report
-
     methods = check_request(methods, baseline, seeds)
     if not config.output_dir:
         raise ValueError("compare needs an output_dir (the comparison "
@@ -389,4 +377,4 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
     for i, (method, seed) in enumerate(pending):
         log(f"== {method}, seed {seed} ({i + 1} of {len(pending)} to run)")
         run_one(folder, config, method, seed, teacher, evaluate)
-    return compare_report.write(folder.root)
+    return compare_results.write(folder.root)

@@ -8,7 +8,9 @@ import pytest
 from scipy import stats
 
 from keras_mixkd import compare
-from keras_mixkd import compare_report
+from keras_mixkd import compare_results
+from keras_mixkd import report
+from keras_mixkd.report import compare_report
 from keras_mixkd import data
 from keras_mixkd import statistics
 from keras_mixkd import training
@@ -68,16 +70,10 @@ def test_every_method_is_a_valid_run():
     assert (kd.loss, kd.temperature, kd.mixing) == ("kd", 4.0, "none")
 
 
-def test_trained_probabilities_scale_mixstd_logits():
-    logits = np.array([[2.0, 0.0, -2.0], [0.5, 0.5, 0.0]])
-    std = logits.std(axis=1, ddof=1, keepdims=True)
-    expected = np.exp(logits / std)
-    expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(
-        compare.trained_probabilities(logits, "mixkd"), expected)
-    plain = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(compare.trained_probabilities(logits, "kd"),
-                               plain)
+def test_calibration_uses_what_each_method_trains():
+    assert [compare.trained_loss(m) for m in compare.METHODS] == [
+        "ce", "kd", "mixstd", "mixstd", "kd", "kd", "mixstd", "ls", "dkd",
+        "dist"]
 
 
 def _fabricate(root, results, seeds, methods, baseline="kd"):
@@ -93,7 +89,7 @@ def _fabricate(root, results, seeds, methods, baseline="kd"):
             "method": method, "seed": seed, "test_accuracy": accuracy,
             "best_accuracy": accuracy, "train_accuracy": 1.0,
             "gap": 1.0 - accuracy, "epochs": 1, "wall_s": 2.5,
-            "ece": 0.05, "nll": 0.3}))
+            "ece": 0.05, "nll": 0.3, "ece_raw": 0.06, "nll_raw": 0.31}))
     return folder
 
 
@@ -104,13 +100,18 @@ def test_report_of_a_fabricated_folder(tmp_path):
                ("mixkd", 2): 0.93, ("alone", 0): 0.7,
                ("alone", 2): 0.71, ("one", 0): 0.5}
     _fabricate(tmp_path, results, [0, 1, 2], ["kd", "mixkd", "alone"])
-    summary = compare_report.write(tmp_path)
-    rows = compare_report.read_results(tmp_path / "results.csv")
+    assert report.write_report(tmp_path) == tmp_path / "summary.md"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    rows = compare_results.read_results(tmp_path / "results.csv")
     assert len(rows) == 8  # 'one' was not asked for
     assert {(r["method"], r["seed"]): r["test_accuracy"]
             for r in rows} == {k: v for k, v in results.items()
                                if k[0] != "one"}
-    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert summary == compare_results.summarize_rows(
+        rows, "kd", ["kd", "mixkd", "alone"],
+        {m: compare.METHODS[m].description for m in compare.METHODS})
+    assert summary["methods"]["alone"]["description"].startswith(
+        "the student trained alone")
     assert summary["baseline"] == "kd"
     assert list(summary["methods"]) == ["kd", "mixkd", "alone"]
     mixkd = summary["methods"]["mixkd"]
@@ -132,7 +133,8 @@ def test_report_of_a_fabricated_folder(tmp_path):
 def test_single_seed_report_says_the_interval_is_undefined(tmp_path):
     _fabricate(tmp_path, {("kd", 0): 0.9, ("mixkd", 0): 0.91}, [0],
                ["kd", "mixkd"])
-    summary = compare_report.write(tmp_path)
+    compare_report.write(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["methods"]["mixkd"]["std"] is None
     assert summary["methods"]["mixkd"]["diff_ci95"] is None
     assert "one run, so the std and the interval are undefined" in (
@@ -146,7 +148,7 @@ def test_another_base_configuration_is_refused(tmp_path):
             "dataset": "digits", "student": "resnet8", "teacher": "resnet8",
             "epochs": 2, "batch_size": 64})
     with pytest.raises(ValueError, match="not a comparison folder"):
-        compare_report.write(tmp_path / "elsewhere")
+        compare_results.write(tmp_path / "elsewhere")
 
 
 # ---------------------------------------------------------------------------
@@ -188,16 +190,20 @@ def compared(tmp_path_factory):
 
 def test_compare_writes_every_file(compared):
     root, _, summary = compared
-    rows = compare_report.read_results(root / "results.csv")
+    rows = compare_results.read_results(root / "results.csv")
     assert [(r["method"], r["seed"]) for r in rows] == [
         ("kd", 0), ("kd", 1), ("mixkd", 0), ("mixkd", 1)]
     header = (root / "results.csv").read_text().splitlines()[0].split(",")
-    assert header == list(compare_report.RESULT_COLUMNS)
+    assert header == list(compare_results.RESULT_COLUMNS)
     for row in rows:
         assert 0.0 <= row["test_accuracy"] <= 1.0 and row["epochs"] == 1
         assert row["gap"] == pytest.approx(row["train_accuracy"]
                                            - row["test_accuracy"])
         assert 0.0 <= row["ece"] <= 1.0 and row["nll"] > 0
+        assert 0.0 <= row["ece_raw"] <= 1.0 and row["nll_raw"] > 0
+        if row["method"] == "kd":  # trained on its raw softmax
+            assert (row["ece"], row["nll"]) == (row["ece_raw"],
+                                                row["nll_raw"])
         run = root / "runs" / row["method"] / f"seed-{row['seed']}"
         logged = json.loads((run / "summary.json").read_text())
         assert row["test_accuracy"] == logged["last_accuracy"]
@@ -210,6 +216,7 @@ def test_compare_writes_every_file(compared):
     teacher = json.loads((root / "teacher.json").read_text())
     assert teacher["teacher"] == "resnet8" and 0 <= teacher[
         "test_accuracy"] <= 1
+    report.write_report(root)
     assert "| mixkd | 2 |" in (root / "summary.md").read_text()
     assert (root / "comparison.png").read_bytes()[:4] == b"\x89PNG"
 

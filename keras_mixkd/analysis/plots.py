@@ -313,6 +313,7 @@ def plot_training_curves(panels, path, title=None):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         _label(ax, ylabel, "Epoch", ylabel)
+    return _save(fig, path, title)
 
 
 def plot_method_comparison(summary, path, title="Methods over seeds",

@@ -11,11 +11,10 @@ runs are reused, and added seeds or methods run alone.
         --student=resnet8 --train_size=10000 --epochs=15 --seeds=3
 """
 
-import pathlib
-
 from absl import flags as absl_flags
 
 from keras_mixkd import compare
+from keras_mixkd import report
 from keras_mixkd.cli import flags
 
 absl_flags.DEFINE_list(
@@ -33,7 +32,7 @@ FLAGS = flags.FLAGS
 
 FLAGS_USED = flags.TRAINING + (
     "teacher", "teacher_weights", "student", "mixup_alpha", "ce_weight",
-    "kd_weight", "train_size", "seeds", "methods", "baseline",
+    "kd_weight", "seeds", "methods", "baseline",
     "teacher_epochs")
 UNUSED_HINT = ("each method of --methods sets its loss, temperature and "
                "mixing itself")
@@ -52,4 +51,4 @@ def main():
     config = flags.run_config(**overrides)
     compare.compare(config, FLAGS.methods, FLAGS.seeds, FLAGS.baseline,
                     FLAGS.teacher_epochs)
-    print((pathlib.Path(config.output_dir) / "summary.md").read_text())
+    print(report.write_report(config.output_dir).read_text())
