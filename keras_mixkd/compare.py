@@ -65,10 +65,17 @@ class Method:
     distilled: bool = True
 
 
-_NO_MIXING = {"mixing": "none", "mixup_alpha": None, "mix_fraction": 0.1,
-              "mix_sampling": "official"}
-_PMU = {"mixing": "pmu", "mix_fraction": 0.1}
-_FMU = {"mixing": "fmu", "mix_fraction": 0.1, "mix_sampling": "official"}
+def _settings(loss, mixing="none", sampling="official", temperature=None):
+    """A method's `RunConfig` fields. Partial mixup mixes 10% (the official
+    ``--partmixup 0.9``); the mixing settings of other mixings keep their
+    defaults, and without mixing ``mixup_alpha`` is None (the engine's
+    rule)."""
+    settings = {"loss": loss, "temperature": temperature, "mixing": mixing,
+                "mix_fraction": 0.1, "mix_sampling": sampling}
+    if mixing == "none":
+        settings["mixup_alpha"] = None
+    return settings
+
 
 #: The methods `compare` knows, by name.
 METHODS = {
@@ -77,45 +84,42 @@ METHODS = {
         "no mixing", {"mixup_alpha": None}, distilled=False),
     "kd": Method(
         "classic KD (Hinton), T=4 with T^2 scaling, CE 0.1 + KD 0.9, no "
-        "mixing", {"loss": "kd", "temperature": 4.0, **_NO_MIXING}),
+        "mixing", _settings("kd", temperature=4.0)),
     "mixkd": Method(
         "the paper's recipe as the official code runs it: MIXSTD loss, "
         "partial mixup of 10% with official sampling (~41% of rows mixed at "
         "batch 64), CE 0.1 + KD 0.9",
-        {"loss": "mixstd", "temperature": None, **_PMU,
-         "mix_sampling": "official"}),
+        _settings("mixstd", "pmu")),
     "mixkd_exact": Method(
         "mixkd with exact partial-mixup sampling: 10% of each batch mixed, "
         "as the paper describes",
-        {"loss": "mixstd", "temperature": None, **_PMU,
-         "mix_sampling": "exact"}),
+        _settings("mixstd", "pmu", "exact")),
     "fmu_kd": Method(
         "full mixup + classic KD at T=4 (the setting the paper says "
         "over-smooths), CE 0.1 + KD 0.9",
-        {"loss": "kd", "temperature": 4.0, **_FMU}),
+        _settings("kd", "fmu", temperature=4.0)),
     "pmu_kd": Method(
         "partial mixup (10%, official sampling) + classic KD at T=4, CE 0.1 "
         "+ KD 0.9",
-        {"loss": "kd", "temperature": 4.0, **_PMU,
-         "mix_sampling": "official"}),
+        _settings("kd", "pmu", temperature=4.0)),
     "mixstd": Method(
         "the MIXSTD loss (logits divided by their std, CE 0.1 + KD 0.9) "
         "without mixing",
-        {"loss": "mixstd", "temperature": None, **_NO_MIXING}),
+        _settings("mixstd")),
     "ls": Method(
         "logit standardization (Sun et al.) with the package's defaults: "
         "tau 2 with tau^2 scaling, CE on raw logits, CE 0.1 + KD 0.9 (the "
         "paper's 1 + 9, scaled by 1/10), no mixing",
-        {"loss": "ls", "temperature": None, **_NO_MIXING}),
+        _settings("ls")),
     "dkd": Method(
         "decoupled KD (Zhao et al.) with the package's defaults: alpha 1, "
         "beta 8, T 4, plain CE, CE 0.1 + KD 0.9, no mixing",
-        {"loss": "dkd", "temperature": None, **_NO_MIXING}),
+        _settings("dkd")),
     "dist": Method(
         "DIST (Huang et al.) with the package's defaults: inter- and "
         "intra-class Pearson correlation, beta = gamma = 1, T 1, plain CE, "
         "CE 0.1 + KD 0.9, no mixing",
-        {"loss": "dist", "temperature": None, **_NO_MIXING}),
+        _settings("dist")),
 }
 
 #: What ``mixkd compare`` runs by default.
