@@ -167,9 +167,15 @@ def run_config(config, method, seed, output_dir):
 
 
 def base_record(config, teacher_epochs=None):
-    """The settings a comparison folder is bound to (JSON-ready)."""
-    record = {k: v for k, v in dataclasses.asdict(config).items()
-              if k not in PER_RUN_KEYS}
+    """The settings a comparison folder is bound to (JSON-ready): the
+    training settings, the models and every other field that differs from
+    its default (so a field a later version adds keeps folders resuming)."""
+    always = training.config.TRAINING_KEYS + ("teacher", "student",
+                                              "teacher_weights")
+    record = {f.name: getattr(config, f.name)
+              for f in dataclasses.fields(config)
+              if f.name not in PER_RUN_KEYS and (
+                  f.name in always or getattr(config, f.name) != f.default)}
     record["teacher_epochs"] = teacher_epochs or config.epochs
     record["seed"] = config.seed  # the teacher's and the first student's
     return record

@@ -279,3 +279,14 @@ def test_cli_errors_come_before_anything_runs(extra, message, tmp_path,
         assert cli.run(_flags(root, *extra)) == 1
     assert message in capsys.readouterr().err
     assert not root.exists()
+
+
+def test_base_record_holds_the_training_settings_and_what_changed():
+    config = training.RunConfig(**TINY)
+    record = compare.base_record(config)
+    assert record["train_size"] == 128 and record["teacher_epochs"] == 1
+    assert "image_size" not in record  # a default: not recorded
+    assert "verbose" not in record and "loss" not in record
+    assert compare.base_record(config, teacher_epochs=5)["teacher_epochs"] == 5
+    assert compare.base_record(dataclasses.replace(config, image_size=40))[
+        "image_size"] == 40
