@@ -14,6 +14,7 @@ from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd import recipe
+from keras_mixkd import statistics
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.losses import DISTLoss
 from keras_mixkd.losses import DKDLoss
