@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 
-OLDEST=("keras==3.8.0" "tensorflow==2.18.1")
+# TensorFlow 2.18 pins protobuf < 6; tensorflow-metadata >= 1.17 (which
+# tensorflow-datasets pulls in) needs protobuf >= 6.31.
+OLDEST=("keras==3.8.0" "tensorflow==2.18.1" "tensorflow-metadata<1.17")
 NEWEST=("keras" "tensorflow")
 WHICH="${1:-both}"
 shift || true
@@ -26,7 +28,6 @@ suite() {  # suite NAME PACKAGES...
   "$venv/bin/python" -c "import keras, tensorflow as tf; print('$name:', \
 'keras', keras.__version__, 'tensorflow', tf.__version__)"
   [[ -n "${SETUP_ONLY:-}" ]] && return 0
-  # Run from a copy-free checkout: the package as installed in the venv.
   "$venv/bin/python" -m pytest -q "${PYTEST_ARGS[@]}"
 }
 

@@ -96,6 +96,18 @@ def test_a_changed_grid_is_refused(tmp_path):
     assert "temperatures" in message and "training.epochs: 2 then 3" in message
 
 
+def test_a_study_of_an_earlier_version_resumes(tmp_path):
+    """Its study.json names the students' Beta parameter beta_alpha."""
+    grid = _grid(training={"epochs": 2, "mixup_alpha": 1.0})
+    old = grid.to_dict()
+    old["training"] = {"epochs": 2, "beta_alpha": 1.0}
+    (tmp_path / "study.json").write_text(json.dumps(old))
+    Study(tmp_path, grid)  # the same grid under today's names
+    assert Study.load(tmp_path).grid == grid
+    assert json.loads((tmp_path / "study.json").read_text())["training"] == {
+        "epochs": 2, "mixup_alpha": 1.0}
+
+
 def test_status_tells_what_remains(tmp_path):
     study = Study(tmp_path, _grid())
     spec, cell = study.grid.teacher_specs()[0], study.grid.cells()[0]

@@ -197,6 +197,7 @@ def test_help_lists_the_flags_of_a_command(capsys):
     assert mixkd("distill", "--help") == 0
     out = capsys.readouterr().out
     assert "mixkd distill" in out and "--teacher_weights" in out
+    assert "--num_classes" not in out  # convert's: not a flag of distill
     assert mixkd("--help") == 0 and "commands:" in capsys.readouterr().out
 
 
