@@ -231,7 +231,9 @@ def trained_loss(method):
 
 class _Evaluator:
     """Clean test and training-set figures of a model (data loaded once per
-    data seed)."""
+    data seed): ``eval_accuracy`` (test accuracy recomputed from the
+    logits), ``train_accuracy``, and ECE/NLL on the trained and the raw
+    probabilities."""
 
     def __init__(self, config):
         self.config = config
@@ -256,11 +258,13 @@ class _Evaluator:
                                                 trained_loss(method))
         train_logits, train_labels = analysis.collect_logits(
             model, train_ds, return_labels=True)
-        return {
-            "train_accuracy": float((train_logits.argmax(1)
-                                     == train_labels).mean()),
-            **{key: measured[f"{key}_trained"] for key in ("ece", "nll")},
-            **{f"{key}_raw": measured[f"{key}_raw"] for key in ("ece", "nll")}}
+        figures = {"eval_accuracy": measured["accuracy"],
+                   "train_accuracy": float((train_logits.argmax(1)
+                                            == train_labels).mean())}
+        for key in ("ece", "nll"):
+            figures[key] = measured[f"{key}_trained"]
+            figures[f"{key}_raw"] = measured[f"{key}_raw"]
+        return figures
 
 
 def _trained(path, train):
@@ -305,6 +309,7 @@ def ensure_teacher(folder, config, evaluate, teacher_epochs=None):
     if not (folder.root / "teacher.json").is_file():
         figures = {"teacher": config.teacher, **figures,
                    **evaluate(model, "alone", config.seed)}
+        figures.setdefault("test_accuracy", figures["eval_accuracy"])
         write_json(folder.root / "teacher.json", figures)
     return model
 

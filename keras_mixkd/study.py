@@ -5,8 +5,9 @@ mixup, a student distilled with or without mixup, and the temperature (1, 4,
 or each network's logit std, i.e. the MIXSTD loss); the grid, its cells and
 their names are `keras_mixkd.study_grid` (re-exported here). This module
 holds the bookkeeping, without training anything: the study folder, which
-runs are finished, and the aggregation of finished runs into CSV tables. ``mixkd study`` (`keras_mixkd.cli.study`)
-drives the training; ``mixkd report`` draws the figures and the report.
+runs are finished, and the aggregation of finished runs into CSV tables.
+``mixkd study`` (`keras_mixkd.cli.study`) drives the training; ``mixkd
+report`` draws the figures and the report.
 
 ```
 <study>/study.json                      the grid; another grid is refused

@@ -290,3 +290,22 @@ def test_base_record_holds_the_training_settings_and_what_changed():
     assert compare.base_record(config, teacher_epochs=5)["teacher_epochs"] == 5
     assert compare.base_record(dataclasses.replace(config, image_size=40))[
         "image_size"] == 40
+
+
+def test_compare_with_teacher_weights_trains_no_teacher(compared, tmp_path):
+    root, config, _ = compared
+    weights = root / "teacher" / "checkpoints" / "last.keras"
+    other = dataclasses.replace(config, teacher_weights=str(weights),
+                                output_dir=str(tmp_path))
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _count_training(patch)
+        summary = compare.compare(other, ("kd",), seeds=1,
+                                  log=lambda line: None)
+    assert [c[0] for c in calls] == ["distill"]
+    teacher = json.loads((tmp_path / "teacher.json").read_text())
+    assert teacher["weights"] == str(weights)
+    original = json.loads((root / "teacher.json").read_text())
+    assert teacher["test_accuracy"] == pytest.approx(
+        original["test_accuracy"])  # the same teacher, evaluated again
+    assert not (tmp_path / "teacher").exists()
+    assert summary["methods"]["kd"]["n"] == 1
