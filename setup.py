@@ -21,9 +21,12 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["keras_mixkd", "keras_mixkd.*"]),
     install_requires=[
-        # keras.layers.MixUp / CutMix and keras.random.beta need Keras >= 3.8.
-        "keras>=3.8,<4",
-        "tensorflow>=2.18",
+        # The pairs the test suite has run against (scripts/test_versions.sh):
+        # the oldest, Keras 3.8.0 + TensorFlow 2.18.1 (keras.layers.MixUp /
+        # CutMix need Keras >= 3.8), and the newest, Keras 3.15 + TF 2.21.
+        # keras_mixkd/_keras_compat.py holds the Keras internals relied on.
+        "keras>=3.8,<3.16",
+        "tensorflow>=2.18,<2.22",
         "tensorflow-datasets>=4.9",
         # tensorflow-datasets needs it to download and prepare a dataset but
         # does not declare it.
@@ -34,7 +37,8 @@ setup(
         "numpy>=1.24",
         # The bundled digits data of the offline quick start.
         "scikit-learn>=1.3",
-        # Temperature scaling (keras_mixkd.analysis.fit_temperature).
+        # Temperature scaling (keras_mixkd.analysis.fit_temperature) and the
+        # Student-t intervals of keras_mixkd.statistics (compare, study).
         "scipy>=1.10",
         # Figures of keras_mixkd.analysis and the study.
         "matplotlib>=3.7",

@@ -12,9 +12,8 @@ import statistics
 import sys
 import time
 
-#: Names of ``--mixed_precision`` (as the ``mixkd`` command line) -> policy.
-PRECISION_POLICIES = {"none": "float32", "float16": "mixed_float16",
-                      "bfloat16": "mixed_bfloat16"}
+# Names of ``--mixed_precision`` -> Keras policies, shared with the engine.
+from keras_mixkd.training import PRECISION_POLICIES
 
 
 def cpu_model():

@@ -114,7 +114,7 @@ COMMON=(--dataset="$DATASET")
 COMMON+=(${EXTRA[@]+"${EXTRA[@]}"})
 if [[ -n "$EPOCHS" ]]; then  # the preset's values, with a shorter schedule
   MIXKD_FLAGS=(--loss=mixstd --mixing=pmu --mix_fraction=0.1
-               --mix_sampling=official --beta_alpha=1.0 --ce_weight=0.1
+               --mix_sampling=official --mixup_alpha=1.0 --ce_weight=0.1
                --kd_weight=0.9)
 else
   MIXKD_FLAGS=(--preset=paper)

@@ -16,6 +16,7 @@ from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd import recipe
+from keras_mixkd import statistics
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.exporting import export
 from keras_mixkd.keras_distillation import KDDistillationLoss

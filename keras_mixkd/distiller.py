@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_mixkd import _keras_compat
 from keras_mixkd import _validation
 from keras_mixkd import losses as losses_module
 from keras_mixkd import mixing as mixing_module
@@ -36,13 +37,6 @@ def _per_sample(loss, y_true, y_pred):
     return values
 
 
-def _multi_worker(strategy):
-    """Whether ``strategy`` spans several workers (Keras's own test)."""
-    multi_worker = tf.distribute.MultiWorkerMirroredStrategy
-    return isinstance(strategy, multi_worker) and (
-        strategy.extended._in_multi_worker_mode())
-
-
 def _categorical(metrics):
     """Metrics always receive one-hot targets: "accuracy" is categorical.
 
@@ -66,7 +60,7 @@ def _categorical(metrics):
 
 
 @keras.saving.register_keras_serializable(package="keras_mixkd")
-class Distiller(keras.Model):
+class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     """Knowledge distillation with mixup, as in MIX-KD (Choi et al., WACV 2023).
 
     Each training step one-hot encodes the labels, mixes images and labels
@@ -225,32 +219,13 @@ class Distiller(keras.Model):
                 _validation.check_images(x, None, require_images=False)
         return super().fit(x, y, **kwargs)
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Keras's build before `fit`, without a cross-worker reduction.
-
-        Under a strategy, Keras (TF backend) builds the model's state from
-        the first batch, which it first reduces across replicas only to read
-        its shapes; under `MultiWorkerMirroredStrategy` that reduction fails
-        (keras-team/keras#20585). This replica's own part of the batch has
-        the same shapes.
-        """
-        strategy = self._distribute_strategy
-        if iterator is not None and strategy is not None:
-            for _, _, batches in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda v: strategy.experimental_local_results(v)[0],
-                    next(batches))
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator,
-                                             data_batch=data_batch)
-
     @property
     def metrics(self):
         trackers = [self.loss_tracker, self.ce_loss_tracker,
                     self.kd_loss_tracker]
-        if self._compile_metrics is not None:
-            trackers.append(self._compile_metrics)
+        compiled = _keras_compat.compile_metrics(self)
+        if compiled is not None:
+            trackers.append(compiled)
         return trackers
 
     def call(self, inputs, training=None):
@@ -344,10 +319,11 @@ class Distiller(keras.Model):
         if training:
             logs["ce_loss"] = self.ce_loss_tracker.result()
             logs["kd_loss"] = self.kd_loss_tracker.result()
-        if self._compile_metrics is not None:
-            self._compile_metrics.update_state(y, logits, sample_weight)
-            logs.update(self._compile_metrics.result())
-        if _multi_worker(tf.distribute.get_strategy()):
+        compiled = _keras_compat.compile_metrics(self)
+        if compiled is not None:
+            compiled.update_state(y, logits, sample_weight)
+            logs.update(compiled.result())
+        if _keras_compat.in_multi_worker_mode(tf.distribute.get_strategy()):
             # Keras averages multi-worker logs with reduce(axis=0), which
             # needs a dimension (keras-team/keras#20585).
             logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}

@@ -1,9 +1,8 @@
 """Partial mixup (PMU) and full mixup (FMU), as in MIX-KD."""
 
 import keras
-from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing_layer import (  # noqa: E501
-    BaseImagePreprocessingLayer,
-)
+
+from keras_mixkd._keras_compat import BaseImagePreprocessingLayer
 
 _SAMPLINGS = ("official", "exact")
 #: Candidates per sample of the Marsaglia-Tsang gamma sampler. Each is
@@ -232,6 +231,12 @@ class PartialMixUp(BaseImagePreprocessingLayer):
         config = {"alpha": self.alpha, "mix_fraction": self.mix_fraction,
                   "sampling": self.sampling, "seed": self.seed}
         return {**super().get_config(), **config}
+
+
+def available():
+    """The mixer names `get` resolves (``"pmu_exact"`` aside: ``"pmu"`` with
+    ``sampling="exact"``)."""
+    return ["pmu", "fmu", "mixup", "cutmix", "none"]
 
 
 def get(identifier, seed=None, alpha=1.0, mix_fraction=0.1,

@@ -11,6 +11,8 @@ with the global batch.
 import keras
 from keras import ops
 
+from keras_mixkd import _keras_compat
+
 #: The official defaults.
 EPOCHS = 240
 BATCH_SIZE = 64
@@ -150,7 +152,7 @@ class TorchSGD(keras.optimizers.SGD):
                 self.coupled_weight_decay, variable.dtype) * variable
         step = gradient
         if self.momentum != 0:
-            buffer = self.momentums[self._get_variable_index(variable)]
+            buffer = self.momentums[_keras_compat.variable_index(self, variable)]
             momentum = ops.cast(self.momentum, variable.dtype)
             self.assign(buffer, momentum * buffer + gradient)
             step = gradient + momentum * buffer if self.nesterov else buffer

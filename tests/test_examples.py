@@ -24,7 +24,6 @@ PAPER_PAIRS = [
     ("wrn_40_2", "wrn_40_1"), ("vgg13", "vgg8"), ("vgg13", "MobileNetV2"),
     ("ResNet50", "MobileNetV2"), ("resnet32x4", "ShuffleV2"),
 ]
-FAST = ["--epochs=1", "--batch_size=128"]
 
 
 def example(name):
@@ -64,15 +63,13 @@ def flag_values(argv):
 def test_train_a_mixup_teacher_then_distill_from_its_file(tmp_path):
     teacher_file, student_file = tmp_path / "t.keras", tmp_path / "s.keras"
     _, accuracy = example("train_teacher").main(
-        ["--model=resnet8", "--mixup_alpha=1.0", f"--output={teacher_file}",
-         *FAST])
+        "resnet8", mixup_alpha=1.0, output=teacher_file, epochs=1)
     assert 0.0 <= accuracy <= 1.0
     teacher = keras.saving.load_model(teacher_file)
     assert teacher.output_shape == (None, 10)
 
     student, accuracy = example("distill").main(
-        [f"--teacher_weights={teacher_file}", "--student=resnet8",
-         f"--output={student_file}", *FAST])
+        teacher_file, student_name="resnet8", output=student_file, epochs=1)
     assert 0.0 <= accuracy <= 1.0
     loaded = keras.saving.load_model(student_file)
     images = np.random.default_rng(0).normal(size=(4, 32, 32, 3))
@@ -90,16 +87,25 @@ def test_distill_loads_an_official_checkpoint(reference_dir):
     assert np.abs(logits - reference["logits"]).max() <= 1e-4 * scale
 
 
-def test_distill_flags():
-    distill = example("distill")
-    with pytest.raises(SystemExit):  # a .pth needs its architecture
-        distill.parse_args(["--teacher_weights=ckpt_epoch_240.pth"])
-    args = distill.parse_args(["--teacher_weights=t.keras", "--mixing=pmu",
-                               "--mix_sampling=exact", "--mix_fraction=0.3"])
-    assert args.epochs == 20 and args.output == "resnet8_mixstd_digits.keras"
-    args = distill.parse_args(["--teacher_weights=t.keras", "--mixing=none",
-                               "--dataset=cifar100"])
-    assert args.mixing == "none" and args.epochs == 240
+def test_examples_are_api_demos_without_flag_parsing():
+    for path in EXAMPLES.glob("*.py"):
+        if path.name == "results_table.py":  # a tool over run folders
+            continue
+        text = path.read_text()
+        assert "argparse" not in text and "absl" not in text, path.name
+        assert len(text.splitlines()) <= 70, path.name
+
+
+def test_engine_quickstart_writes_a_run_folder_per_run(tmp_path):
+    quickstart = example("quickstart")
+    results = quickstart.main(root=str(tmp_path), epochs=1)
+    assert list(results) == ["teacher resnet14", "resnet8 + KD (T=4)",
+                             "resnet8 + MixKD (PMU + MIXSTD)"]
+    config = json.loads((tmp_path / "kd" / "config.json").read_text())
+    assert (config["loss"], config["temperature"], config["mixing"]) == (
+        "kd", 4.0, "none")
+    assert json.loads((tmp_path / "mixkd" / "config.json").read_text())[
+        "mixing"] == "pmu"
 
 
 # --------------------------------------------------------------------------
@@ -108,6 +114,7 @@ def test_distill_flags():
 
 def test_dry_run_prints_every_pair_method_and_seed(tmp_path):
     from keras_mixkd.cli import distill as distill_command
+    from keras_mixkd.cli import flags as cli_flags
     from keras_mixkd.cli.flags import FLAGS
 
     out = tmp_path / "runs"
@@ -133,9 +140,10 @@ def test_dry_run_prints_every_pair_method_and_seed(tmp_path):
             FLAGS.unparse_flags()
             FLAGS(["mixkd distill", *argv[2:]])
             assert {teacher, student} <= set(keras_mixkd.models.available())
-            distill_command.apply_preset()
-            distill_command.check_options()
-            assert FLAGS.dataset == "cifar100" and FLAGS.epochs == 240
+            assert set(flags) <= set(distill_command.FLAGS_USED)
+            config = cli_flags.run_config()
+            config.check_distill()
+            assert config.dataset == "cifar100" and config.epochs == 240
     finally:
         FLAGS.unparse_flags()
     assert seen == {(t, s, m, str(k)) for t, s in PAPER_PAIRS

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_mixkd.cli.common import SyncReplicaStatistics
+from keras_mixkd.training import SyncReplicaStatistics
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.models import create
 from tests.helpers import tiny_data
@@ -33,7 +33,8 @@ WORKERS = 2
 SAVING_MIXKD = """
 import sys
 import keras, numpy as np
-from keras_mixkd.cli import main, run_folder
+from keras_mixkd.cli import main
+from keras_mixkd.training import run_folder
 
 class SaveStudent(keras.callbacks.Callback):
     def on_train_end(self, logs=None):

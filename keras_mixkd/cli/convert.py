@@ -6,22 +6,29 @@
 
 import pathlib
 
-from keras_mixkd.cli import common
-from keras_mixkd.cli.flags import FLAGS
+from keras_mixkd.cli import flags
 from keras_mixkd.models import torch_import
+from keras_mixkd.training.engine import check_model_name
+
+FLAGS_USED = ("model", "weights", "output", "num_classes")
 
 
 def main():
-    common.require("model", "weights", "output")
-    common.check_model_name(FLAGS.model, "model")
-    if not FLAGS.output.endswith(".keras"):
-        common.fail(f"--output must end with .keras, got {FLAGS.output}.")
-    if not pathlib.Path(FLAGS.weights).is_file():
-        common.fail(f"--weights: no file at {FLAGS.weights}.")
+    config = flags.run_config()
+    missing = [f"--{n}" for n in FLAGS_USED[:3] if not getattr(config, n)]
+    if missing:
+        raise ValueError(f"Missing {', '.join(missing)}.")
+    check_model_name(config.model, "model")
+    if not config.output.endswith(".keras"):
+        raise ValueError(f"--output must end with .keras, got "
+                         f"{config.output}.")
+    if not pathlib.Path(config.weights).is_file():
+        raise ValueError(f"--weights: no file at {config.weights}.")
     try:
         torch_import.convert_torch_checkpoint(
-            FLAGS.model, FLAGS.weights, FLAGS.output,
-            num_classes=FLAGS.num_classes)
+            config.model, config.weights, config.output,
+            num_classes=config.num_classes)
     except (ValueError, OSError) as e:
-        common.fail(f"Could not convert {FLAGS.weights} as {FLAGS.model}: {e}")
-    print(f"wrote {FLAGS.output}")
+        raise ValueError(f"Could not convert {config.weights} as "
+                         f"{config.model}: {e}") from e
+    print(f"wrote {config.output}")

@@ -1,27 +1,57 @@
-"""The ``mixkd`` flags (absl), shared by all commands."""
+"""The ``mixkd`` flags (absl): one per `RunConfig` field, same defaults.
+
+Name lists come from the library's registries; range and consistency rules
+are `RunConfig`'s. Each command lists the flags it uses (``FLAGS_USED``);
+`keras_mixkd.cli.main` refuses the others by name.
+"""
+
+import dataclasses
+import warnings
 
 from absl import flags
 
-from keras_mixkd import data
+from keras_mixkd import losses
+from keras_mixkd import mixing
+from keras_mixkd import training
+from keras_mixkd.training import config as config_lib
 
 FLAGS = flags.FLAGS
 
+
+_default = config_lib.default
+
 # Data and run.
-flags.DEFINE_enum("dataset", "cifar100", list(data.DATASETS),
-                  "Dataset; 'digits' is bundled and works offline.")
-flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
-flags.DEFINE_integer("epochs", 240, "Training epochs (the paper: 240).")
-flags.DEFINE_integer("batch_size", 64, "Batch size per replica (paper: 64).")
+flags.DEFINE_string("dataset", _default("dataset"),
+                    "Dataset, any name keras_mixkd.data.load accepts; "
+                    "'digits' is bundled and works offline.")
+flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory "
+                    "(or Fashion-MNIST's IDX folder).")
+flags.DEFINE_integer("image_size", None,
+                     "Resize the images to this size (default: the "
+                     "dataset's).")
+flags.DEFINE_integer("train_size", None,
+                     "Train on a class-stratified subset of this many "
+                     "training images (the same for every --seed).")
+flags.DEFINE_integer("epochs", _default("epochs"),
+                     "Training epochs (the paper: 240).")
+flags.DEFINE_integer("seeds", 1,
+                     "study, compare: repeat each run with seeds --seed .. "
+                     "--seed + N - 1, for means, stds and intervals.")
+flags.DEFINE_integer("batch_size", _default("batch_size"),
+                     "Batch size per replica (paper: 64).")
 flags.DEFINE_float("learning_rate", None,
                    "Base learning rate for batch 64; default: 0.05, or 0.01 "
                    "for MobileNetV2/ShuffleV1/ShuffleV2. Scaled linearly "
                    "with the global batch.")
-flags.DEFINE_float("weight_decay", 5e-4, "Coupled L2 weight decay.")
-flags.DEFINE_integer("seed", 0, "Random seed (initialisation, data, mixing).")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multiworker"],
+flags.DEFINE_float("weight_decay", _default("weight_decay"),
+                   "Coupled L2 weight decay.")
+flags.DEFINE_integer("seed", _default("seed"),
+                     "Random seed (initialisation, data, mixing).")
+flags.DEFINE_enum("strategy", _default("strategy"), config_lib.STRATEGIES,
                   "tf.distribute strategy: one device, all local GPUs, or "
                   "several machines (TF_CONFIG).")
-flags.DEFINE_enum("mixed_precision", "none", ["none", "float16", "bfloat16"],
+flags.DEFINE_enum("mixed_precision", _default("mixed_precision"),
+                  list(config_lib.PRECISION_POLICIES),
                   "Mixed-precision policy (losses stay float32).")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_bool("deterministic", False,
@@ -33,7 +63,7 @@ flags.DEFINE_string("output_dir", None,
                     "Run folder (config, metrics CSV, TensorBoard logs, best "
                     "and last checkpoints, summary). An interrupted run "
                     "resumes from it. Default: runs/<command>-<models>-<data>.")
-flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
+flags.DEFINE_enum("verbose", _default("verbose"), config_lib.VERBOSITIES,
                   "Keras progress output: 1 progress bar, 2 one line per "
                   "epoch, auto: 1 on a terminal, 2 otherwise.")
 
@@ -52,37 +82,53 @@ flags.DEFINE_string("teacher_weights", None,
 flags.DEFINE_string("student", None, "distill: student architecture.")
 
 # Mixup and distillation.
-flags.DEFINE_float("mixup_alpha", 0.0,
-                   "train-teacher: train with full mixup, lambda ~ "
-                   "Beta(a, a); 0 trains without mixup.")
-flags.DEFINE_enum("preset", None, ["paper"],
-                  "distill: 'paper' sets the official MIX-KD defaults exactly "
-                  "(pmu, mix_fraction 0.1, official sampling, Beta(1,1), "
-                  "mixstd, weights 0.1/0.9, 240 epochs, batch 64).")
-flags.DEFINE_enum("loss", "mixstd", ["mixstd", "kd", "ls"],
-                  "distill: MIXSTD (std-scaled), classic KD, or logit "
-                  "standardization.")
-flags.DEFINE_enum("mixing", "pmu", ["pmu", "fmu", "mixup", "cutmix", "none"],
+flags.DEFINE_float("mixup_alpha", None,
+                   "Beta(a, a) parameter of the mixup. train-teacher: train "
+                   "with full mixup when > 0 (default: no mixup); distill: "
+                   "of --mixing (default 1.0).")
+flags.DEFINE_float("beta_alpha", None, "Deprecated: use --mixup_alpha.")
+flags.DEFINE_enum("preset", None, list(config_lib.PRESETS),
+                  "distill: 'paper' checks the official MIX-KD settings, "
+                  "the defaults (pmu, mix_fraction 0.1, official sampling, "
+                  "Beta(1,1), mixstd, weights 0.1/0.9, 240 epochs, batch "
+                  "64): a flag that contradicts them is an error.")
+flags.DEFINE_enum("loss", _default("loss"), losses.available(),
+                  "distill: the distillation loss, e.g. mixstd (std-scaled), "
+                  "kd (classic) or ls (logit standardization).")
+flags.DEFINE_enum("mixing", _default("mixing"), mixing.available(),
                   "distill: partial or full mixup (ours), keras MixUp or "
                   "CutMix, or none.")
-flags.DEFINE_float("mix_fraction", 0.1,
+flags.DEFINE_float("mix_fraction", _default("mix_fraction"),
                    "distill, pmu: share of each batch to mix (official "
                    "--partmixup 0.9 is 0.1).")
-flags.DEFINE_enum("mix_sampling", "official", ["official", "exact"],
+flags.DEFINE_enum("mix_sampling", _default("mix_sampling"),
+                  config_lib.SAMPLINGS,
                   "distill, pmu: official (with replacement: ~41% mixed at "
                   "batch 64) or exact sampling.")
-flags.DEFINE_float("beta_alpha", 1.0, "distill: Beta(a, a) of the mixing.")
 flags.DEFINE_float("temperature", None,
                    "distill: temperature of kd (default 4) or ls (default 2); "
                    "not for mixstd.")
-flags.DEFINE_float("ce_weight", 0.1, "distill: weight of the student CE.")
-flags.DEFINE_float("kd_weight", 0.9, "distill: weight of the KD term.")
+flags.DEFINE_float("ce_weight", _default("ce_weight"),
+                   "distill: weight of the student CE.")
+flags.DEFINE_float("kd_weight", _default("kd_weight"),
+                   "distill: weight of the KD term.")
 
-#: Values --preset=paper fixes.
-PAPER_PRESET = {"mixing": "pmu", "mix_fraction": 0.1,
-                "mix_sampling": "official", "beta_alpha": 1.0,
-                "loss": "mixstd", "ce_weight": 0.1, "kd_weight": 0.9,
-                "epochs": 240, "batch_size": 64, "weight_decay": 5e-4}
+#: Old flag name -> the flag it stands for (they warn).
+DEPRECATED = {"beta_alpha": "mixup_alpha"}
+
+#: Flags of every command that trains or evaluates.
+RUNTIME = ("dataset", "data_dir", "image_size", "batch_size", "seed", "strategy",
+           "mixed_precision", "jit_compile", "deterministic", "output_dir",
+           "verbose")
+
+#: Flags of every command that trains.
+TRAINING = RUNTIME + ("train_size", "epochs", "learning_rate",
+                      "weight_decay")
+
+#: Flags of distillation.
+DISTILLATION = ("mixup_alpha", "beta_alpha", "loss", "mixing",
+                "mix_fraction", "mix_sampling", "temperature", "ce_weight",
+                "kd_weight")
 
 
 def present(name):
@@ -90,6 +136,28 @@ def present(name):
     return FLAGS[name].present
 
 
-def values(names):
-    """The current values of some flags, as a dict."""
-    return {name: FLAGS[name].value for name in names}
+def run_config(**overrides):
+    """The `RunConfig` of the flags (each field from its flag).
+
+    Deprecated flags warn (`FutureWarning`) and stand for their new name.
+
+    Args:
+        **overrides: fields the command sets itself.
+
+    Raises:
+        ValueError: from `RunConfig`'s checks, or an old flag that
+            contradicts its new name.
+    """
+    values = {f.name: FLAGS[f.name].value
+              for f in dataclasses.fields(training.RunConfig)
+              if f.name in FLAGS}
+    for old, new in DEPRECATED.items():
+        if not present(old):
+            continue
+        warnings.warn(f"--{old} is deprecated; use --{new}.", FutureWarning,
+                      stacklevel=2)
+        if present(new) and FLAGS[new].value != FLAGS[old].value:
+            raise ValueError(f"--{old} (deprecated) and --{new} differ; "
+                             f"give --{new} only.")
+        values[new] = FLAGS[old].value
+    return training.RunConfig(**{**values, **overrides})

@@ -4,7 +4,7 @@
     mixkd report RUN_OR_STUDY_DIR
 
 Commands: train-teacher, distill, evaluate, convert, quickstart, study,
-report.
+compare, report.
 ``mixkd <command> --help`` lists the flags.
 """
 
@@ -22,26 +22,60 @@ COMMANDS = {
     "convert": "convert",
     "quickstart": "quickstart",
     "study": "study",
+    "compare": "compare",
     "report": "report",
 }
 
 USAGE = (f"usage: mixkd <command> [--flags]\n\ncommands: "
          f"{', '.join(COMMANDS)}\n\n'mixkd <command> --help' lists the flags;"
          " 'mixkd quickstart' runs offline in minutes; 'mixkd study --quick'"
-         " the paper's grid in about 10; 'mixkd report DIR' summarises a run"
-         " or study folder in report.md.")
+         " the paper's grid in about 10; 'mixkd compare' student methods over"
+         " seeds with confidence intervals; 'mixkd report DIR' summarises a"
+         " run or study folder in report.md.")
 
 
 def command_help(command, module):
-    """The help text of one command: its docstring and the flags."""
+    """The help text of one command: its docstring and its flags."""
     from keras_mixkd.cli import flags
 
-    sections = [f"mixkd {command}: {(module.__doc__ or '').strip()}", "",
-                "flags:", flags.FLAGS.module_help(flags.__name__)]
-    own = flags.FLAGS.module_help(module.__name__)
-    if own.strip() and module.__name__ in flags.FLAGS.flags_by_module_dict():
-        sections += ["", f"flags of {command}:", own]
-    return "\n".join(sections)
+    lines = [f"mixkd {command}: {(module.__doc__ or '').strip()}", "",
+             "flags:"]
+    for name in module.FLAGS_USED:
+        flag = flags.FLAGS[name]
+        default = "" if flag.default is None else (
+            f" (default: {flag.default_as_str})")
+        lines.append(f"  --{name}: {flag.help}{default}")
+    return "\n".join(lines)
+
+
+def _given_flags(arguments):
+    """The flag names written in ``arguments`` (``--name``, ``--noname``)."""
+    from keras_mixkd.cli import flags
+
+    names = []
+    for argument in arguments:
+        if argument == "--":
+            break
+        if not argument.startswith("--"):
+            continue
+        name = argument[2:].split("=", 1)[0]
+        if name not in flags.FLAGS and name.startswith("no") and (
+                name[2:] in flags.FLAGS):
+            name = name[2:]
+        names.append(name)
+    return names
+
+
+def unused_flag(command, module, arguments):
+    """The error for the first flag ``command`` does not use, or None."""
+    from keras_mixkd.cli import flags
+
+    for name in _given_flags(arguments):
+        if name in flags.FLAGS and name not in module.FLAGS_USED:
+            hint = getattr(module, "UNUSED_HINT", "drop it")
+            return (f"mixkd {command} does not take --{name}: {hint}. "
+                    f"'mixkd {command} --help' lists its flags.")
+    return None
 
 
 def run(argv):
@@ -56,6 +90,7 @@ def run(argv):
     """
     from absl import app
 
+    from keras_mixkd import training
     from keras_mixkd.cli import flags
 
     if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
@@ -71,11 +106,15 @@ def run(argv):
            for a in argv[2:]):
         print(command_help(command, module))
         return 0
+    refused = unused_flag(command, module, argv[2:])
+    if refused:
+        print(f"mixkd {command}: error: {refused}", file=sys.stderr)
+        return 1
     flags.FLAGS.unparse_flags()
     try:
         arguments = flags.FLAGS([f"mixkd {command}", *argv[2:]])[1:]
     except flags.flags.Error as e:
-        print(f"mixkd {command}: {e}\nTry 'mixkd {command} --helpfull'.",
+        print(f"mixkd {command}: {e}\nTry 'mixkd {command} --help'.",
               file=sys.stderr)
         return 1
     takes_arguments = getattr(module, "TAKES_ARGUMENTS", False)
@@ -90,7 +129,7 @@ def run(argv):
             module.main(arguments)
         else:
             module.main()
-    except app.UsageError as e:
+    except (app.UsageError, ValueError, training.TrainingStopped) as e:
         print(f"mixkd {command}: error: {e}", file=sys.stderr)
         return 1
     return 0

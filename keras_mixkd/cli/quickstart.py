@@ -9,22 +9,23 @@ and prints a table of clean test accuracy. Each run is a run folder under
     mixkd quickstart [--epochs=8] [--seed=0]
 """
 
+import dataclasses
 import json
 import pathlib
 import time
 
-from keras_mixkd.cli import common
-from keras_mixkd.cli import distill
-from keras_mixkd.cli import train_teacher
-from keras_mixkd.cli.flags import FLAGS
-from keras_mixkd.cli.flags import present
-from keras_mixkd.cli.run_folder import atomic_write_text
+from keras_mixkd import training
+from keras_mixkd.cli import flags
+
+FLAGS_USED = tuple(n for n in flags.TRAINING if n not in (
+    "dataset", "data_dir", "image_size"))
+UNUSED_HINT = "the quick start fixes its own dataset, models and losses"
 
 TEACHER = "resnet14"
 STUDENT = "resnet8"
 DEFAULT_EPOCHS = 8
 
-#: The student runs: (run name, table label, distillation flags or None).
+#: The student runs: (run name, table label, distillation settings or None).
 STUDENT_RUNS = (
     ("student", f"{STUDENT} alone", None),
     ("kd", f"{STUDENT} + KD (T=4)",
@@ -44,38 +45,49 @@ def table(rows):
     return "\n".join(lines)
 
 
-def main():
-    for name in ("dataset", "teacher", "student", "model", "teacher_weights"):
-        if present(name):
-            common.fail(f"quickstart fixes its own --{name}; drop it.")
-    FLAGS.dataset = "digits"
-    if not present("epochs"):
-        FLAGS.epochs = DEFAULT_EPOCHS
-    root = pathlib.Path(FLAGS.output_dir or "runs/quickstart")
-    start = time.time()
+def run(config):
+    """Trains the teacher and the three students of ``config``'s settings.
 
-    FLAGS.output_dir = str(root / "teacher")
-    teacher, teacher_summary = train_teacher.train(TEACHER, 0.0)
-    rows = [(f"teacher {TEACHER}", teacher_summary)]
-    for run_name, label, flags in STUDENT_RUNS:
-        FLAGS.output_dir = str(root / run_name)
-        if flags is None:
-            _, summary = train_teacher.train(STUDENT, 0.0)
+    Args:
+        config: a `RunConfig` (its dataset, models and losses are set here;
+            ``output_dir`` is the root folder of the runs).
+
+    Returns:
+        ``[(label, summary), ...]``, the teacher first.
+    """
+    root = pathlib.Path(config.output_dir)
+    base = dataclasses.replace(config, dataset="digits", teacher=TEACHER,
+                               student=STUDENT)
+    teacher, summary = training.train_teacher(dataclasses.replace(
+        base, model=TEACHER, output_dir=str(root / "teacher")))
+    rows = [(f"teacher {TEACHER}", summary)]
+    for run_name, label, settings in STUDENT_RUNS:
+        run_config = dataclasses.replace(base, output_dir=str(root / run_name),
+                                         **(settings or {}))
+        if settings is None:
+            _, summary = training.train_teacher(dataclasses.replace(
+                run_config, model=STUDENT))
         else:
-            FLAGS.teacher, FLAGS.student = TEACHER, STUDENT
-            for key, value in flags.items():
-                FLAGS[key].value = value
-            _, summary = distill.distill(lambda info: teacher, STUDENT)
+            _, summary = training.distill(run_config, teacher=teacher)
         rows.append((label, summary))
-    FLAGS.output_dir = str(root)
+    return rows
 
+
+def main():
+    epochs = flags.FLAGS.epochs if flags.present("epochs") else DEFAULT_EPOCHS
+    config = flags.run_config(
+        dataset="digits", epochs=epochs,
+        output_dir=flags.FLAGS.output_dir or "runs/quickstart")
+    start = time.time()
+    rows = run(config)
+    root = pathlib.Path(config.output_dir)
     text = table(rows)
     wall = time.time() - start
-    footer = (f"digits (bundled with scikit-learn), {FLAGS.epochs} epochs per "
-              f"run, seed {FLAGS.seed}, {wall:.0f} s in all.")
+    footer = (f"digits (bundled with scikit-learn), {config.epochs} epochs "
+              f"per run, seed {config.seed}, {wall:.0f} s in all.")
     print(f"\n{text}\n\n{footer}")
-    atomic_write_text(root / "results.md", f"{text}\n\n{footer}\n")
-    atomic_write_text(root / "results.json", json.dumps(
+    training.atomic_write_text(root / "results.md", f"{text}\n\n{footer}\n")
+    training.atomic_write_text(root / "results.json", json.dumps(
         {"rows": [{"model": label, **summary} for label, summary in rows],
-         "epochs": FLAGS.epochs, "seed": FLAGS.seed, "wall_time_s": wall},
+         "epochs": config.epochs, "seed": config.seed, "wall_time_s": wall},
         indent=2))

@@ -13,6 +13,7 @@ cells are skipped, and a cell stopped mid-training resumes from its backup.
     mixkd study --quick    # digits, resnet14 -> resnet8: ~10 minutes on a CPU
 """
 
+import dataclasses
 import os
 import pathlib
 import time
@@ -20,107 +21,121 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app
-from absl import flags
+from absl import flags as absl_flags
 
 from keras_mixkd import analysis
 from keras_mixkd import study as study_lib
-from keras_mixkd.cli import common
-from keras_mixkd.cli import distill
-from keras_mixkd.cli import study_report
-from keras_mixkd.cli import train_teacher
-from keras_mixkd.cli.flags import FLAGS
-from keras_mixkd.cli.flags import present
-from keras_mixkd.cli.flags import values
+from keras_mixkd import training
+from keras_mixkd.cli import flags
+from keras_mixkd.report import study_report
+from keras_mixkd.training.engine import check_model_name
+from keras_mixkd.training.engine import load_data
+
+FLAGS = flags.FLAGS
 
 #: What ``--quick`` sets, unless given on the command line.
 QUICK = {"dataset": "digits", "teachers": ["resnet14"],
          "students": ["resnet8"], "epochs": 8}
 
-flags.DEFINE_list("teachers", ["resnet32x4"], "study: teacher architectures.")
-flags.DEFINE_list("students", ["resnet8x4"], "study: student architectures.")
-flags.DEFINE_list("teacher_mixup", ["no", "yes"],
-                  "study: teachers trained without (no) and/or with (yes) "
-                  "mixup.")
-flags.DEFINE_list("student_mixup", ["no", "yes"],
-                  "study: students distilled without (no) and/or with (yes) "
-                  "mixup; --mixing picks fmu (default) or pmu.")
-flags.DEFINE_list("temperatures", ["1", "4", "std"],
-                  "study: KD temperatures; 'std' divides each network's "
-                  "logits by their std (--loss=mixstd).")
-flags.DEFINE_float("teacher_mixup_alpha", 1.0,
-                   "study: Beta(a, a) of the mixup teachers' full mixup.")
-flags.DEFINE_bool("quick", False,
-                  "study: a small grid on digits (resnet14 -> resnet8, "
-                  f"{QUICK['epochs']} epochs), about 10 minutes on a 2-core "
-                  "CPU; flags given explicitly override it.")
+absl_flags.DEFINE_list("teachers", ["resnet32x4"],
+                       "study: teacher architectures.")
+absl_flags.DEFINE_list("students", ["resnet8x4"],
+                       "study: student architectures.")
+absl_flags.DEFINE_list("teacher_mixup", ["no", "yes"],
+                       "study: teachers trained without (no) and/or with "
+                       "(yes) mixup.")
+absl_flags.DEFINE_list("student_mixup", ["no", "yes"],
+                       "study: students distilled without (no) and/or with "
+                       "(yes) mixup; --mixing picks fmu (default) or pmu.")
+absl_flags.DEFINE_list("temperatures", ["1", "4", "std"],
+                       "study: KD temperatures; 'std' divides each network's"
+                       " logits by their std (--loss=mixstd).")
+absl_flags.DEFINE_float("teacher_mixup_alpha", 1.0,
+                        "study: --mixup_alpha of the mixup teachers' full "
+                        "mixup.")
+absl_flags.DEFINE_bool("quick", False,
+                       "study: a small grid on digits (resnet14 -> resnet8, "
+                       f"{QUICK['epochs']} epochs), about 10 minutes on a "
+                       "2-core CPU; flags given explicitly override it.")
 
-#: Flags the study sets itself, for each run.
-FIXED = ("model", "teacher", "student", "teacher_weights", "weights", "loss",
-         "temperature", "preset", "mixup_alpha")
+#: The grid's own flags.
+GRID_FLAGS = ("teachers", "students", "teacher_mixup", "student_mixup",
+              "temperatures", "teacher_mixup_alpha", "quick", "seeds")
+
+FLAGS_USED = flags.TRAINING + GRID_FLAGS + tuple(
+    n for n in flags.DISTILLATION if n not in ("loss", "temperature"))
+UNUSED_HINT = ("the study sets the models, losses and temperatures itself "
+               "for each run; choose the grid with --teachers, --students, "
+               "--teacher_mixup, --student_mixup and --temperatures")
 
 #: Settings recorded in ``study.json`` besides the axes.
-SETTINGS = tuple(n for n in common.TRAINING_FLAGS if n != "dataset") + (
-    "beta_alpha", "mix_fraction", "mix_sampling", "ce_weight", "kd_weight",
-    "teacher_mixup_alpha")
+SETTINGS = tuple(n for n in training.config.TRAINING_KEYS
+                 if n != "dataset") + (
+    "mixup_alpha", "mix_fraction", "mix_sampling", "ce_weight", "kd_weight")
 
 _CHECKPOINT = pathlib.Path("checkpoints") / "last.keras"
 
 
-def grid_from_flags():
-    """The `keras_mixkd.study.StudyGrid` of the flags (failing at once on
-    bad ones)."""
-    for name in FIXED:
-        if present(name):
-            common.fail(
-                f"mixkd study sets --{name} itself for each run; drop it and "
-                "choose the grid with --teachers, --students, --teacher_mixup"
-                ", --student_mixup and --temperatures.")
+def config_from_flags():
+    """The `RunConfig` shared by the study's runs, and its `StudyGrid`.
+
+    Raises:
+        ValueError: on a bad flag, before anything runs.
+    """
+    overrides = {}
     if FLAGS.quick:
-        if present("dataset") and FLAGS.dataset != "digits":
-            common.fail("--quick runs on digits; drop --dataset or --quick.")
+        if flags.present("dataset") and FLAGS.dataset != "digits":
+            raise ValueError("--quick runs on digits; drop --dataset or "
+                             "--quick.")
         for name, value in QUICK.items():
-            if not present(name):
+            if not flags.present(name):
                 FLAGS[name].value = value
-    if not present("mixing"):
-        FLAGS.mixing = "fmu"
-    if FLAGS.mixing not in ("fmu", "pmu"):
-        common.fail(f"--mixing={FLAGS.mixing}: a study mixes its "
-                    "student-mixup cells with fmu or pmu; students without "
-                    "mixup come from --student_mixup=no.")
+    if not flags.present("mixing"):
+        overrides["mixing"] = "fmu"
+    config = flags.run_config(**overrides)
+    if config.mixing not in ("fmu", "pmu"):
+        raise ValueError(f"--mixing={config.mixing}: a study mixes its "
+                         "student-mixup cells with fmu or pmu; students "
+                         "without mixup come from --student_mixup=no.")
     for flag in ("teachers", "students"):
         for name in FLAGS[flag].value or []:
-            common.check_model_name(name, flag)
-    if FLAGS.teacher_mixup_alpha <= 0:
-        common.fail("--teacher_mixup_alpha must be > 0, got "
-                    f"{FLAGS.teacher_mixup_alpha}.")
-    FLAGS.loss, FLAGS.temperature = "mixstd", None
-    distill.check_options()
-    try:
-        return study_lib.StudyGrid(
-            FLAGS.dataset, FLAGS.teachers or (), FLAGS.students or (),
-            FLAGS.teacher_mixup or (), FLAGS.student_mixup or (),
-            FLAGS.temperatures or (), FLAGS.mixing, values(SETTINGS))
-    except ValueError as e:
-        common.fail(str(e))
+            check_model_name(name, flag)
+    if not FLAGS.teacher_mixup_alpha > 0:
+        raise ValueError("--teacher_mixup_alpha must be > 0, got "
+                         f"{FLAGS.teacher_mixup_alpha}.")
+    config.check_distill()
+    settings = {name: getattr(config, name) for name in SETTINGS}
+    settings["mixup_alpha"] = config.resolved_mixup_alpha("distill")
+    settings["teacher_mixup_alpha"] = FLAGS.teacher_mixup_alpha
+    if config.train_size is not None:  # recorded only when set
+        settings["train_size"] = config.train_size
+    grid = study_lib.StudyGrid(
+        config.dataset, FLAGS.teachers or (), FLAGS.students or (),
+        FLAGS.teacher_mixup or (), FLAGS.student_mixup or (),
+        FLAGS.temperatures or (), config.mixing, settings, FLAGS.seeds)
+    return config, grid
 
 
 class _Evaluator:
-    """Test-set analysis of finished runs (the test data loaded once)."""
+    """Test-set analysis of finished runs (the test data loaded once per
+    seed: the digits split depends on it)."""
 
-    def __init__(self):
-        self._test_ds = None
+    def __init__(self, config):
+        self._config = config
+        self._test_ds = {}
 
-    def __call__(self, model, path, save_logits=False):
-        if self._test_ds is None:
+    def __call__(self, model, path, save_logits=False, seed=None):
+        seed = self._config.seed if seed is None else seed
+        if seed not in self._test_ds:
             strategy = tf.distribute.get_strategy()
-            _, self._test_ds, *_ = common.load_data(strategy)
+            _, self._test_ds[seed], *_ = load_data(
+                dataclasses.replace(self._config, seed=seed), strategy)
         logger = tf.get_logger()
         level = logger.level
         logger.setLevel("ERROR")  # predict_on_batch retracing warnings
         try:
-            logits, labels = analysis.collect_logits(model, self._test_ds,
-                                                     return_labels=True)
+            logits, labels = analysis.collect_logits(
+                model, self._test_ds[seed], return_labels=True)
         finally:
             logger.setLevel(level)
         if save_logits:
@@ -130,19 +145,19 @@ class _Evaluator:
         return measured
 
 
-def _guarded(what, function, *args):
-    """Runs a training function, naming the run in its usage errors."""
+def _guarded(what, function, *args, **kwargs):
+    """Runs a training function, naming the run in its errors."""
     try:
-        return function(*args)
-    except app.UsageError as e:
-        raise app.UsageError(f"{what}: {e}") from e
+        return function(*args, **kwargs)
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from e
 
 
 def _load(path):
     return keras.saving.load_model(path / _CHECKPOINT, compile=False)
 
 
-def ensure_teacher(study, spec, evaluate):
+def ensure_teacher(study, spec, config, evaluate):
     """Trains (or resumes) a teacher unless done; evaluates it.
 
     Returns:
@@ -153,17 +168,19 @@ def ensure_teacher(study, spec, evaluate):
         return False
     if status == "pending":
         print(f"\n== teacher {spec.name}")
-        FLAGS.output_dir, FLAGS.model = str(path), spec.arch
-        FLAGS.mixup_alpha = FLAGS.teacher_mixup_alpha if spec.mixup else 0.0
-        model, _ = _guarded(f"teacher {spec.name}", train_teacher.train,
-                            spec.arch, FLAGS.mixup_alpha)
+        alpha = study.grid.training["teacher_mixup_alpha"] if spec.mixup else (
+            0.0)
+        model, _ = _guarded(f"teacher {spec.name}", training.train_teacher,
+                            dataclasses.replace(
+                                config, output_dir=str(path), model=spec.arch,
+                                mixup_alpha=alpha))
     else:
         model = _load(path)
     evaluate(model, path, save_logits=True)
     return True
 
 
-def ensure_cell(study, cell, evaluate):
+def ensure_cell(study, cell, config, evaluate):
     """Distils (or resumes) one cell unless done; evaluates its student.
 
     Returns:
@@ -173,37 +190,45 @@ def ensure_cell(study, cell, evaluate):
     if status == "done":
         return False
     if status == "pending":
-        print(f"\n== cell {cell.name}")
+        print(f"\n== cell {cell.folder}")
         teacher_dir = study.path(cell.teacher)
-        FLAGS.output_dir = str(path)
-        FLAGS.teacher, FLAGS.student = cell.teacher.arch, cell.student
-        # Relative to the cell folder, so a moved study still resumes.
-        FLAGS.teacher_weights = os.path.relpath(teacher_dir / _CHECKPOINT,
-                                                path)
-        for name, value in cell.distill_flags().items():
-            FLAGS[name].value = value
-        model, _ = _guarded(f"cell {cell.name}", distill.distill,
-                            lambda info: _load(teacher_dir), cell.student)
+        settings = cell.distill_flags()
+        if settings["mixing"] == "none":  # inert there: the defaults
+            settings.update({name: training.config.default(name) for name
+                             in ("mixup_alpha", "mix_fraction",
+                                 "mix_sampling")})
+        if cell.seed is not None:
+            settings["seed"] = cell.seed
+        cell_config = dataclasses.replace(
+            config, output_dir=str(path), teacher=cell.teacher.arch,
+            student=cell.student,
+            # Relative to the cell folder, so a moved study still resumes.
+            teacher_weights=os.path.relpath(teacher_dir / _CHECKPOINT, path),
+            **settings)
+        model, _ = _guarded(f"cell {cell.name}", training.distill,
+                            cell_config, teacher=lambda info: _load(
+                                teacher_dir))
     else:
         model = _load(path)
-    evaluate(model, path)
+    evaluate(model, path, seed=cell.seed)
     return True
 
 
-def run_study(study):
+def run_study(study, config):
     """Trains and evaluates every unfinished run of a study, in grid order.
 
     Args:
         study: the `keras_mixkd.study.Study`.
+        config: the `RunConfig` shared by its runs.
 
     Returns:
         ``(runs_done_now, runs_skipped)``.
     """
-    evaluate = _Evaluator()
+    evaluate = _Evaluator(config)
     done = skipped = 0
     for spec in study.grid.teacher_specs():
-        ran = [ensure_teacher(study, spec, evaluate)]
-        ran += [ensure_cell(study, cell, evaluate)
+        ran = [ensure_teacher(study, spec, config, evaluate)]
+        ran += [ensure_cell(study, cell, config, evaluate)
                 for cell in study.grid.cells(spec)]
         done, skipped = done + sum(ran), skipped + ran.count(False)
     return done, skipped
@@ -211,15 +236,11 @@ def run_study(study):
 
 def main():
     """Runs the study of the flags, then writes its tables and report."""
-    grid = grid_from_flags()
-    root = FLAGS.output_dir or os.path.join("runs", f"study-{grid.dataset}")
-    try:
-        study = study_lib.Study(root, grid)
-    except ValueError as e:
-        common.fail(str(e))
+    config, grid = config_from_flags()
+    root = config.output_dir or os.path.join("runs", f"study-{grid.dataset}")
+    study = study_lib.Study(root, grid)
     start = time.time()
-    done, skipped = run_study(study)
-    FLAGS.output_dir = root
+    done, skipped = run_study(study, config)
     path = study_report.write(root)  # also results.csv, teachers.csv
     rows, teacher_rows = study.result_rows(), study.teacher_rows()
     print(f"\n{study_report.results_table(rows)}\n")

@@ -84,3 +84,36 @@ def test_heatmap(tmp_path):
     _check_png(callable_format)
     with pytest.raises(ValueError, match="labels"):
         analysis.plot_heatmap(values, ["a"], ["b"], None, "bad")
+
+
+def test_training_curves(tmp_path):
+    path = tmp_path / "curves.png"
+    fig = analysis.plot_training_curves(
+        [("Accuracy", {"val_accuracy": ([1, 2, 3], [0.2, 0.5, 0.6])}),
+         ("Loss", {"loss": ([1, 2, 3], [2.0, 1.2, 0.9]),
+                   "val_loss": ([1, 2, 3], [2.1, 1.4, 1.1])})],
+        path, "Run")
+    _check_png(path)
+    accuracy, loss = fig.axes
+    assert accuracy.get_ylabel() == "Accuracy" and len(loss.lines) == 2
+    np.testing.assert_array_equal(loss.lines[1].get_ydata(), [2.1, 1.4, 1.1])
+
+
+def test_method_comparison(tmp_path):
+    from keras_mixkd import statistics
+
+    rows = [{"method": m, "seed": s,
+             "test_accuracy": a + 0.003 * s * (m == "kd")}
+            for m, a in (("kd", 0.90), ("mixkd", 0.91), ("alone", 0.89))
+            for s in range(3)]
+    rows.append({"method": "one", "seed": 0, "test_accuracy": 0.905})
+    summary = statistics.summarize(rows, baseline="kd")
+    path = tmp_path / "comparison.png"
+    figure = analysis.plot_method_comparison(summary, path)
+    _check_png(path)
+    means, diffs = figure.axes
+    assert [t.get_text() for t in means.get_xticklabels()][3] == "one\n(n=1)"
+    # One marker per method on the left; the right panel's first marker is
+    # the baseline at 0.
+    assert len(means.lines) >= 4
+    assert diffs.lines[0].get_ydata()[0] == pytest.approx(0.0)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from keras_mixkd.cli import main as cli
-from keras_mixkd.cli.run_folder import RunFolder
+from keras_mixkd.training import RunFolder
 
 FAST = ["--dataset=digits", "--epochs=1", "--verbose=0", "--batch_size=128"]
 
@@ -52,11 +52,11 @@ def test_distill_evaluate_and_flags_in_config(teacher_run, tmp_path, capsys):
     out = tmp_path / "kd"
     assert mixkd("distill", "--teacher=resnet8", f"--teacher_weights={weights}",
                  "--student=resnet8", "--loss=kd", "--temperature=2",
-                 "--mixing=cutmix", "--beta_alpha=0.5", "--ce_weight=0.2",
+                 "--mixing=cutmix", "--mixup_alpha=0.5", "--ce_weight=0.2",
                  "--kd_weight=0.8", f"--output_dir={out}", *FAST) == 0
     config, summary = _check_run_folder(out, 1)
-    assert (config["loss"], config["temperature"], config["mixing"]) == (
-        "kd", 2.0, "cutmix")
+    assert (config["loss"], config["temperature"], config["mixing"],
+            config["mixup_alpha"]) == ("kd", 2.0, "cutmix", 0.5)
     assert mixkd("evaluate", "--model=resnet8",
                  f"--weights={out / 'checkpoints' / 'last.keras'}",
                  f"--output_dir={out}", "--dataset=digits", "--verbose=0") == 0
@@ -122,6 +122,33 @@ def test_bad_flags_fail_at_once(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args,flag", [
+    (["convert", "--mixing=fmu"], "--mixing"),
+    (["convert", "--model=resnet999", "--mixing=fmu", "--preset=paper"],
+     "--mixing"),
+    (["evaluate", "--nojit_compile", "--teacher=resnet8"], "--teacher"),
+    (["train-teacher", "--model=resnet8", "--loss=kd"], "--loss"),
+    (["quickstart", "--dataset=cifar10"], "--dataset"),
+])
+def test_a_flag_the_command_does_not_use_is_refused_first(args, flag, capsys):
+    assert mixkd(*args) == 1
+    err = capsys.readouterr().err
+    assert f"does not take {flag}:" in err and "Missing" not in err
+
+
+def test_deprecated_beta_alpha_warns_and_stands_for_mixup_alpha(capsys):
+    common = ["distill", "--teacher=resnet8", "--student=resnet8",
+              "--teacher_weights=/nonexistent.keras", "--mixing=none"]
+    with pytest.warns(FutureWarning, match="--beta_alpha is deprecated"):
+        assert mixkd(*common, "--beta_alpha=0.5") == 1
+    # Read as --mixup_alpha: the rule of --mixing=none names it.
+    assert "--mixup_alpha has no effect" in capsys.readouterr().err
+    with pytest.warns(FutureWarning):
+        assert mixkd(*common[:-1], "--beta_alpha=0.5",
+                     "--mixup_alpha=2") == 1
+    assert "differ" in capsys.readouterr().err
+
+
 def test_teacher_weights_of_another_architecture(teacher_run, capsys):
     weights = teacher_run / "checkpoints" / "best.keras"
     assert mixkd("distill", "--teacher=resnet14", f"--teacher_weights={weights}",
@@ -170,6 +197,7 @@ def test_help_lists_the_flags_of_a_command(capsys):
     assert mixkd("distill", "--help") == 0
     out = capsys.readouterr().out
     assert "mixkd distill" in out and "--teacher_weights" in out
+    assert "--num_classes" not in out  # convert's: not a flag of distill
     assert mixkd("--help") == 0 and "commands:" in capsys.readouterr().out
 
 

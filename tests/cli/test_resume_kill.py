@@ -21,10 +21,10 @@ import pytest
 
 from keras_mixkd.cli import main as cli
 from keras_mixkd.models import create
-from keras_mixkd.cli.run_folder import Backup
-from keras_mixkd.cli.run_folder import Checkpoints
-from keras_mixkd.cli.run_folder import RunFolder
-from keras_mixkd.cli.run_folder import atomic_save
+from keras_mixkd.training import Backup
+from keras_mixkd.training import Checkpoints
+from keras_mixkd.training import RunFolder
+from keras_mixkd.training import atomic_save
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 
@@ -37,7 +37,8 @@ FAST = ["--dataset=digits", "--batch_size=128", "--verbose=2"]
 PAUSING_MIXKD = """
 import pathlib, sys, time
 import keras
-from keras_mixkd.cli import main, run_folder
+from keras_mixkd.cli import main
+from keras_mixkd.training import run_folder
 
 marker = pathlib.Path(sys.argv[1])
 

@@ -4,10 +4,9 @@ import keras
 import pytest
 
 from keras_mixkd import study as study_lib
-from keras_mixkd.cli import distill
+from keras_mixkd import training
 from keras_mixkd.cli import main as cli
-from keras_mixkd.cli import train_teacher
-from keras_mixkd.cli.run_folder import RunFolder
+from keras_mixkd.training import RunFolder
 
 GRID = ["--dataset=digits", "--teachers=resnet8", "--students=resnet8",
         "--teacher_mixup=no,yes", "--student_mixup=no",
@@ -24,15 +23,14 @@ def mixkd(*args):
 def _count_training(monkeypatch):
     """Counts the calls of the two training functions the study drives."""
     calls = {"teacher": 0, "distill": 0}
-    for module, name, key in ((train_teacher, "train", "teacher"),
-                              (distill, "distill", "distill")):
-        original = getattr(module, name)
+    for name, key in (("train_teacher", "teacher"), ("distill", "distill")):
+        original = getattr(training, name)
 
         def counted(*args, _original=original, _key=key, **kwargs):
             calls[_key] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(module, name, counted)
+        monkeypatch.setattr(training, name, counted)
     return calls
 
 
@@ -109,7 +107,7 @@ def test_another_grid_in_the_same_folder_is_refused(study_dir, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--quick", "--dataset=cifar100"], "--quick runs on digits"),
-    (["--loss=kd"], "sets --loss itself"),
+    (["--loss=kd"], "does not take --loss"),
     (["--mixing=none"], "fmu or pmu"),
     (["--temperatures=hot"], "number > 0 or 'std'"),
     (["--teachers=resnet999"], "resnet999 is not an architecture"),

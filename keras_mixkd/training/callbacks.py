@@ -1,78 +1,49 @@
-"""A run folder: everything one training run writes, and how it resumes.
+"""Callbacks of a resumable, logged, checkpointed `fit`, for any model.
 
+`keras_mixkd.training.RunFolder.callbacks` puts them together for a run
+folder; each also works alone in a user's own ``fit``:
+
+```python
+model.fit(train_ds, validation_data=test_ds, epochs=10, callbacks=[
+    NaNGuard(),
+    MetricsLog("run/metrics.csv", "run/backup"),
+    Backup("run/backup"),
+    Checkpoints(model, "run/checkpoints"),
+    SyncReplicaStatistics(model),
+])
 ```
-<run>/config.json          the resolved configuration
-<run>/metrics.csv          one line per finished epoch (train and val metrics)
-<run>/tensorboard/         TensorBoard logs
-<run>/checkpoints/last.keras, best.keras, best.json, last.json
-<run>/backup/              the training state while the run is unfinished
-<run>/summary.json         best and last accuracy, once the run ends
-```
-
-Nothing is lost when a run is killed (even with SIGKILL), and nothing is
-logged twice. Every file is written to a temporary name and renamed, so a
-kill never leaves a broken or half-written one. At the end of each epoch the
-run writes, in this order:
-
-1. the epoch's row of ``metrics.csv``;
-2. the backup ``backup/epoch-<N>.weights.h5`` (model and optimizer state
-   after N epochs): the commit point of the epoch;
-3. ``checkpoints/last.keras`` (and ``best.keras`` when the epoch is the best).
-
-The same command started again resumes from the newest backup: it drops the
-rows of epochs the backup does not hold (an epoch killed after step 1 runs
-again) and rewrites the checkpoints a kill after step 2 missed. So at most
-the interrupted epoch is lost, and ``metrics.csv`` holds each epoch once.
 """
 
 import csv
 import json
 import math
-import os
 import pathlib
 import re
 import shutil
-import time
 
 import keras
+import tensorflow as tf
 
-#: Configuration keys that may change between a run and its resumption.
-_RESUMABLE_KEYS = ("verbose", "output_dir", "data_dir")
+from keras_mixkd import _keras_compat
+from keras_mixkd.training.atomic import atomic_save
+from keras_mixkd.training.atomic import atomic_write_text
+from keras_mixkd.training.atomic import replace_from_temporary
+
 _BACKUP = re.compile(r"^epoch-(\d+)\.weights\.h5$")
-
-
-def _replace_from_temporary(path, write):
-    """Calls ``write(tmp)`` then renames ``tmp`` to ``path``.
-
-    A failure (or a kill) during ``write`` leaves ``path`` as it was; the
-    temporary file is removed on failure.
-    """
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path, text):
-    """Writes ``text`` to ``path`` through a temporary file and a rename."""
-    _replace_from_temporary(path, lambda tmp: tmp.write_text(text))
-
-
-def atomic_save(model, path):
-    """Saves ``model`` as ``path`` (.keras) through a temporary file."""
-    _replace_from_temporary(path, model.save)
 
 
 def _finite(value):
     return value is not None and math.isfinite(float(value))
 
 
-class NaNGuard(keras.callbacks.Callback):
-    """Stops training when the loss becomes NaN or infinite, and says when."""
+class NaNGuard(keras.callbacks.TerminateOnNaN):
+    """`keras.callbacks.TerminateOnNaN` that also says where it stopped.
+
+    Stops training gracefully (``stop_training``) at the first batch whose
+    loss is NaN or infinite, and keeps the reason in ``failure`` (None while
+    training is sound), so that `Checkpoints` saves nothing afterwards and
+    the run can tell its user which epoch and batch diverged.
+    """
 
     def __init__(self):
         super().__init__()
@@ -82,12 +53,14 @@ class NaNGuard(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not _finite(loss):
-            self.failure = (f"the training loss became {float(loss)} at "
-                            f"epoch {self._epoch + 1}, batch {batch + 1}")
-            self.model.stop_training = True
+        if loss is None or _finite(loss):
+            return
+        super().on_batch_end(batch, logs)
+        self.failure = (f"the training loss became {float(loss)} at "
+                        f"epoch {self._epoch + 1}, batch {batch + 1}")
+        self.model.stop_training = True
 
 
 class Backup(keras.callbacks.Callback):
@@ -130,13 +103,13 @@ class Backup(keras.callbacks.Callback):
             model.optimizer.build(model.trainable_variables)
         model.load_weights(self._path(epochs))
         # How keras.callbacks.BackupAndRestore makes `fit` skip the epochs.
-        model._initial_epoch = epochs
+        _keras_compat.set_initial_epoch(model, epochs)
 
     def on_epoch_end(self, epoch, logs=None):
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self._path(epoch + 1)
         # save_weights wants the .weights.h5 suffix: .tmp- is a prefix.
-        _replace_from_temporary(path, self.model.save_weights)
+        replace_from_temporary(path, self.model.save_weights)
         for old in self.directory.iterdir():
             match = _BACKUP.match(old.name)
             if match and int(match.group(1)) < epoch + 1:
@@ -188,7 +161,7 @@ class MetricsLog(keras.callbacks.Callback):
                 writer.writeheader()
                 writer.writerows(rows)
 
-        _replace_from_temporary(self.path, write)
+        replace_from_temporary(self.path, write)
 
     def on_train_begin(self, logs=None):
         header, rows = self.rows()
@@ -209,6 +182,11 @@ class MetricsLog(keras.callbacks.Callback):
 
 class Checkpoints(keras.callbacks.Callback):
     """Saves the last and the best model of each epoch, atomically.
+
+    The ``.keras`` files hold the model without its compile configuration
+    or optimizer state (`keras_mixkd.training.portable_copy`), so they load
+    with plain `keras.saving.load_model`, without keras_mixkd; resuming a
+    run restores the optimizer from the `Backup` instead.
 
     Args:
         model: the model to save (the student for a distillation run).
@@ -270,124 +248,54 @@ class Checkpoints(keras.callbacks.Callback):
                               json.dumps(self.best, indent=2))
 
 
-class RunFolder:
-    """The folder of one run: configuration, callbacks, summary.
+class SyncReplicaStatistics(keras.callbacks.Callback):
+    """Averages a model's non-trainable statistics over all replicas.
+
+    Under a `tf.distribute` strategy, each replica (each worker) updates its
+    own copy of the BatchNormalization moving means and variances with its
+    own batches (as PyTorch DDP does without SyncBatchNorm), so the copies
+    drift apart: a worker's saved model would depend on the worker. Before
+    each validation and at each epoch end, this callback sets every copy to
+    the mean over replicas. It runs a collective, so every worker must run
+    it at the same points (it is in every worker's callbacks). It does
+    nothing with a single replica.
 
     Args:
-        path: the folder; created if needed.
-        config: the resolved configuration (JSON-serialisable dict). If the
-            folder already holds a different one, it is an error: a run
-            resumes only with the configuration it started with.
-        chief: whether this process writes (False on non-chief workers of a
-            multi-worker run, which write to a scratch folder instead).
-
-    Example:
-
-    >>> run = RunFolder("runs/demo", {"epochs": 2})
-    >>> model.fit(ds, epochs=2, callbacks=run.callbacks(model))
+        model: the model whose statistics to average (the student).
     """
 
-    def __init__(self, path, config, chief=True):
-        self.path = pathlib.Path(path)
-        self.chief = chief
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.config = dict(config)
-        config_file = self.path / "config.json"
-        if config_file.exists():
-            previous = json.loads(config_file.read_text())
-            changed = sorted(
-                key for key in set(previous) | set(self.config)
-                if key not in _RESUMABLE_KEYS
-                and previous.get(key) != self.config.get(key))
-            if changed:
-                raise ValueError(
-                    f"The run folder {self.path} holds a run with another "
-                    f"configuration (differs in: {', '.join(changed)}). "
-                    "Resume it with the same flags, or choose another "
-                    "--output_dir.")
-        if chief:
-            atomic_write_text(config_file, json.dumps(self.config, indent=2,
-                                                      sort_keys=True))
-        self.guard = NaNGuard()
-        self._start = time.time()
+    def __init__(self, model):
+        super().__init__()
+        self.saved_model = model
+        self._average = None
 
-    @property
-    def metrics_file(self):
-        return self.path / "metrics.csv"
+    def _sync(self):
+        strategy = self.model.distribute_strategy
+        if strategy.num_replicas_in_sync < 2:
+            return
+        if self._average is None:
+            variables = [v for v in self.saved_model.non_trainable_variables
+                         if "float" in v.dtype]
 
-    @property
-    def checkpoint_dir(self):
-        return self.path / "checkpoints"
+            def replica_means():
+                return tf.distribute.get_replica_context().all_reduce(
+                    "mean", [tf.identity(v.value) for v in variables])
 
-    @property
-    def backup_dir(self):
-        return self.path / "backup"
+            @tf.function
+            def average():
+                means = strategy.run(replica_means)
+                for variable, mean in zip(variables, means):
+                    copies = getattr(variable.value, "values",
+                                     (variable.value,))
+                    for copy, value in zip(
+                            copies, strategy.experimental_local_results(mean)):
+                        copy.assign(value)
 
-    def callbacks(self, saved_model, monitor="val_accuracy"):
-        """The callbacks of a resumable, logged, checkpointed `fit`.
+            self._average = average
+        self._average()
 
-        Args:
-            saved_model: the model the checkpoints hold (the student).
-            monitor: validation metric that selects ``best.keras``.
+    def on_test_begin(self, logs=None):
+        self._sync()
 
-        Returns:
-            A list of Keras callbacks.
-        """
-        backup = Backup(self.backup_dir)
-        if not self.chief:
-            return [self.guard, backup]
-        # The order is the order of the writes at each epoch end.
-        metrics = MetricsLog(self.metrics_file, self.backup_dir)
-        return [
-            self.guard,
-            metrics,
-            backup,
-            Checkpoints(saved_model, self.checkpoint_dir, monitor, self.guard,
-                        metrics),
-            keras.callbacks.TensorBoard(str(self.path / "tensorboard")),
-        ]
-
-    def epochs_logged(self):
-        """The rows of ``metrics.csv``, as dicts of floats."""
-        if not self.metrics_file.exists():
-            return []
-        with open(self.metrics_file, newline="") as f:
-            return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                    for row in csv.DictReader(f)]
-
-    def check_finished(self):
-        """Raises if the NaN guard stopped the run."""
-        if self.guard.failure:
-            last = self.checkpoint_dir / "last.keras"
-            kept = (f"The last good checkpoint is {last}."
-                    if last.exists() else "No checkpoint was written.")
-            raise RuntimeError(
-                f"Training stopped: {self.guard.failure}. {kept} Lower the "
-                "learning rate, check the inputs for NaN or Inf, or use "
-                "float32 instead of mixed precision.")
-
-    def write_summary(self, **extra):
-        """Writes ``summary.json``: best and last validation accuracy.
-
-        Args:
-            **extra: more entries (e.g. the test accuracy of the teacher).
-
-        Returns:
-            The summary dict.
-        """
-        rows = self.epochs_logged()
-        accuracies = [r.get("val_accuracy") for r in rows]
-        accuracies = [a for a in accuracies if a is not None]
-        summary = {
-            "epochs": len(rows),
-            "best_accuracy": max(accuracies) if accuracies else None,
-            "best_epoch": (1 + accuracies.index(max(accuracies))
-                           if accuracies else None),
-            "last_accuracy": accuracies[-1] if accuracies else None,
-            "wall_time_s": round(time.time() - self._start, 1),
-            **extra,
-        }
-        if self.chief:
-            atomic_write_text(self.path / "summary.json",
-                              json.dumps(summary, indent=2))
-        return summary
+    def on_epoch_end(self, epoch, logs=None):
+        self._sync()

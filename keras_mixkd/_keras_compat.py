@@ -1,0 +1,72 @@
+"""The only module that touches Keras (and tf.distribute) internals.
+
+Each helper names the private attribute it relies on; tests/test_keras_compat.py
+pins the behaviour, so that a Keras release that changes it fails there
+first, with the name of what changed.
+"""
+
+import tensorflow as tf
+from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing_layer import (  # noqa: E501
+    BaseImagePreprocessingLayer,
+)
+
+__all__ = ["BaseImagePreprocessingLayer", "LocalBatchBuild",
+           "compile_metrics", "in_multi_worker_mode", "set_initial_epoch",
+           "variable_index"]
+
+
+def set_initial_epoch(model, epoch):
+    """Makes the running ``model.fit`` start at ``epoch``.
+
+    Set in ``on_train_begin``: how `keras.callbacks.BackupAndRestore` makes
+    ``fit`` skip the epochs a backup holds (``model._initial_epoch``).
+    """
+    model._initial_epoch = epoch
+
+
+def compile_metrics(model):
+    """The metrics container of ``model.compile(metrics=...)``, or None.
+
+    A custom ``train_step`` updates it and lists it in ``model.metrics``
+    (``model._compile_metrics``).
+    """
+    return model._compile_metrics
+
+
+def variable_index(optimizer, variable):
+    """The index of ``variable`` in the optimizer's slot lists.
+
+    ``optimizer._get_variable_index``: e.g. ``optimizer.momentums[i]`` is
+    the momentum buffer of the variable.
+    """
+    return optimizer._get_variable_index(variable)
+
+
+def in_multi_worker_mode(strategy):
+    """Whether ``strategy`` spans several workers (Keras's own test)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode())
+
+
+class LocalBatchBuild:
+    """Mixin: `keras.Model`'s build before ``fit``, without a reduction.
+
+    Under a strategy, Keras (TF backend, ``Model._maybe_symbolic_build``)
+    builds the model's state from the first batch, which it first reduces
+    across replicas only to read its shapes; under
+    `MultiWorkerMirroredStrategy` that reduction fails
+    (keras-team/keras#20585). This replica's own part of the batch has the
+    same shapes. Place the mixin before `keras.Model` in the bases.
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = self._distribute_strategy
+        if iterator is not None and strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0],
+                    next(batches))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator,
+                                             data_batch=data_batch)

@@ -1,0 +1,36 @@
+"""The training engine: explicit configuration, resumable run folders.
+
+`RunConfig` holds one run's settings (named like the ``mixkd`` flags);
+`train_teacher` and `distill` run it in a run folder that resumes after any
+interruption. The callbacks work in any ``fit``.
+
+Example:
+
+```python
+from keras_mixkd import training
+
+config = training.RunConfig(dataset="digits", model="resnet8", epochs=2,
+                            output_dir="runs/teacher")
+model, summary = training.train_teacher(config)
+summary["best_accuracy"]
+```
+"""
+
+from keras_mixkd.training.atomic import atomic_save
+from keras_mixkd.training.atomic import atomic_write_text
+from keras_mixkd.training.atomic import portable_copy
+from keras_mixkd.training.callbacks import Backup
+from keras_mixkd.training.callbacks import Checkpoints
+from keras_mixkd.training.callbacks import MetricsLog
+from keras_mixkd.training.callbacks import NaNGuard
+from keras_mixkd.training.callbacks import SyncReplicaStatistics
+from keras_mixkd.training.config import PRECISION_POLICIES
+from keras_mixkd.training.config import PRESETS
+from keras_mixkd.training.config import RunConfig
+from keras_mixkd.training.engine import distill
+from keras_mixkd.training.engine import evaluate
+from keras_mixkd.training.engine import train_teacher
+from keras_mixkd.training.run_folder import RunFolder
+from keras_mixkd.training.run_folder import TrainingStopped
+from keras_mixkd.training.weights import copy_weights
+from keras_mixkd.training.weights import load_weights

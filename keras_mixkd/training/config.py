@@ -1,0 +1,284 @@
+"""`RunConfig`: everything one training run needs, as explicit values.
+
+The fields are named exactly like the ``mixkd`` command-line flags and have
+the same defaults, so ``mixkd distill --epochs=8`` and
+``RunConfig(epochs=8)`` describe the same run. The range and consistency
+rules of a run live here, once: a bad value raises `ValueError` naming the
+field (written like its flag, ``--name``) and the fix.
+"""
+
+import dataclasses
+import math
+
+from keras_mixkd import data
+from keras_mixkd import losses
+from keras_mixkd import mixing
+
+#: ``mixed_precision`` names -> Keras dtype policies.
+PRECISION_POLICIES = {"none": "float32", "float16": "mixed_float16",
+                      "bfloat16": "mixed_bfloat16"}
+
+#: ``strategy`` names: one device, all local GPUs, several machines.
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+#: ``verbose`` values (Keras's, and "auto": 1 on a terminal, 2 otherwise).
+VERBOSITIES = ("auto", "0", "1", "2")
+
+#: ``mix_sampling`` names of partial mixup.
+SAMPLINGS = ("official", "exact")
+
+#: What ``preset="paper"`` fixes: the official MIX-KD settings.
+PRESETS = {"paper": {"mixing": "pmu", "mix_fraction": 0.1,
+                     "mix_sampling": "official", "mixup_alpha": 1.0,
+                     "loss": "mixstd", "ce_weight": 0.1, "kd_weight": 0.9,
+                     "epochs": 240, "batch_size": 64, "weight_decay": 5e-4}}
+
+#: Keys of a run's ``config.json`` that an earlier version named otherwise.
+RENAMED_KEYS = {"beta_alpha": "mixup_alpha"}
+
+#: Settings every training run records in its ``config.json``.
+TRAINING_KEYS = ("dataset", "epochs", "batch_size", "learning_rate",
+                 "weight_decay", "seed", "strategy", "mixed_precision",
+                 "jit_compile")
+
+#: Settings each command records besides the `TRAINING_KEYS`.
+COMMAND_KEYS = {
+    "train-teacher": ("model", "mixup_alpha"),
+    "distill": ("teacher", "teacher_weights", "student", "loss", "mixing",
+                "mix_fraction", "mix_sampling", "mixup_alpha", "temperature",
+                "ce_weight", "kd_weight", "preset"),
+}
+
+#: Fields never recorded: where a run is, how it talks, not what it is.
+UNRECORDED_KEYS = ("output_dir", "data_dir", "verbose", "weights", "output",
+                   "num_classes")
+
+#: Default ``mixup_alpha`` of a command when the field is None.
+DEFAULT_MIXUP_ALPHA = {"train-teacher": 0.0, "distill": 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The configuration of one run, named like the ``mixkd`` flags.
+
+    Adding a setting is one field here (with its flag's default); a run
+    folder records a field outside `TRAINING_KEYS` / `COMMAND_KEYS` only
+    where it differs from its default, so older folders keep resuming.
+
+    Args:
+        dataset: a name `keras_mixkd.data.load` accepts ("digits" offline,
+            "folder:PATH", "tfds:NAME"...).
+        data_dir: tensorflow-datasets data directory.
+        image_size: resize the images to this size (None: the dataset's).
+        train_size: train on a class-stratified subset of this many images.
+        epochs: training epochs (the paper: 240).
+        batch_size: batch size per replica (the paper: 64).
+        learning_rate: base rate for batch 64 (None: the paper's rate of the
+            architecture), scaled linearly with the global batch.
+        weight_decay: coupled L2 weight decay.
+        seed: seed of initialisation, data order and mixing.
+        strategy: "default", "mirrored" or "multiworker" (TF_CONFIG).
+        mixed_precision: "none", "float16" or "bfloat16".
+        jit_compile: compile the train step with XLA.
+        deterministic: TensorFlow op determinism (bit-identical reruns).
+        output_dir: the run folder (None: ``runs/<command>-<models>-<data>``).
+        verbose: Keras progress output, "auto", "0", "1" or "2".
+        model: architecture of train-teacher and evaluate.
+        weights: weights file of evaluate / convert.
+        output: the ``.keras`` file convert writes.
+        num_classes: classes of convert (None: from the file).
+        teacher, teacher_weights, student: distillation's models.
+        mixup_alpha: the Beta(a, a) parameter of all mixing. None: 1.0 for
+            distillation; train-teacher trains without mixup unless > 0.
+        preset: "paper" checks the official MIX-KD settings (`PRESETS`).
+        loss: distillation loss, a name of `keras_mixkd.losses.available`.
+        mixing: a name of `keras_mixkd.mixing.available`.
+        mix_fraction: share of each batch partial mixup mixes.
+        mix_sampling: "official" or "exact" partial-mixup sampling.
+        temperature: temperature of "kd" (default 4) or "ls" (default 2).
+        ce_weight, kd_weight: weights of the student CE and the KD term.
+
+    Example:
+
+    >>> config = RunConfig(dataset="digits", model="resnet8", epochs=2)
+    >>> teacher_config = dataclasses.replace(config, mixup_alpha=1.0)
+    """
+
+    dataset: str = "cifar100"
+    data_dir: str = None
+    image_size: int = None
+    train_size: int = None
+    epochs: int = 240
+    batch_size: int = 64
+    learning_rate: float = None
+    weight_decay: float = 5e-4
+    seed: int = 0
+    strategy: str = "default"
+    mixed_precision: str = "none"
+    jit_compile: bool = False
+    deterministic: bool = False
+    output_dir: str = None
+    verbose: str = "auto"
+    model: str = None
+    weights: str = None
+    output: str = None
+    num_classes: int = None
+    teacher: str = None
+    teacher_weights: str = None
+    student: str = None
+    mixup_alpha: float = None
+    preset: str = None
+    loss: str = "mixstd"
+    mixing: str = "pmu"
+    mix_fraction: float = 0.1
+    mix_sampling: str = "official"
+    temperature: float = None
+    ce_weight: float = 0.1
+    kd_weight: float = 0.9
+
+    def __post_init__(self):
+        object.__setattr__(self, "verbose", str(self.verbose))
+        try:
+            data.check_name(self.dataset)
+        except ValueError as e:
+            raise ValueError(f"--dataset={self.dataset}: {e}") from e
+        for name, choices in (("strategy", STRATEGIES),
+                              ("mixed_precision", tuple(PRECISION_POLICIES)),
+                              ("verbose", VERBOSITIES),
+                              ("loss", tuple(losses.available())),
+                              ("mixing", tuple(mixing.available())),
+                              ("mix_sampling", SAMPLINGS),
+                              ("preset", (None, *PRESETS))):
+            _check_choice(name, getattr(self, name), choices)
+        for name in ("epochs", "batch_size", "image_size", "train_size"):
+            if getattr(self, name) is not None and not int(
+                    getattr(self, name)) >= 1:
+                raise ValueError(f"--{name} must be >= 1, got "
+                                 f"{getattr(self, name)}.")
+        _check_range("learning_rate", self.learning_rate, low=0, strict=True)
+        _check_range("temperature", self.temperature, low=0, strict=True)
+        _check_range("weight_decay", self.weight_decay, low=0)
+        _check_range("mixup_alpha", self.mixup_alpha, low=0)
+        _check_range("ce_weight", self.ce_weight, low=0)
+        _check_range("kd_weight", self.kd_weight, low=0)
+        _check_range("mix_fraction", self.mix_fraction, low=0, high=1)
+        self._check_preset()
+
+    def _check_preset(self):
+        if self.preset is None:
+            return
+        for name, value in PRESETS[self.preset].items():
+            given = getattr(self, name)
+            if name == "mixup_alpha" and given is None:
+                continue
+            if given != value:
+                raise ValueError(
+                    f"--preset={self.preset} fixes --{name}={value}, but "
+                    f"--{name}={given} was given. Drop one of them.")
+        for name, what in (("temperature", "the std-scaled temperature"),
+                           ("learning_rate", "the official learning rate")):
+            if getattr(self, name) is not None:
+                raise ValueError(f"--preset={self.preset} uses {what}; "
+                                 f"--{name} contradicts it.")
+
+    def resolved_mixup_alpha(self, command):
+        """``mixup_alpha``, or the command's default when it is None."""
+        if self.mixup_alpha is None:
+            return DEFAULT_MIXUP_ALPHA[command]
+        return float(self.mixup_alpha)
+
+    def check_distill(self):
+        """Raises `ValueError` on settings a distillation run cannot use.
+
+        Settings that only apply to some mixings must keep their defaults
+        under the others (a changed one would be silently ignored).
+        """
+        if self.loss == "mixstd" and self.temperature is not None:
+            raise ValueError(
+                "--temperature does not apply to --loss=mixstd (its "
+                "temperature is each sample's logit std). Use --loss=kd or "
+                "--loss=ls, or drop --temperature.")
+        if self.mixing != "pmu":
+            for name in ("mix_fraction", "mix_sampling"):
+                if getattr(self, name) != default(name):
+                    raise ValueError(f"--{name} applies to --mixing=pmu "
+                                     f"only, not --mixing={self.mixing}.")
+        if self.mixing == "none" and self.mixup_alpha is not None:
+            raise ValueError("--mixup_alpha has no effect with "
+                             "--mixing=none.")
+        if self.mixup_alpha is not None and not self.mixup_alpha > 0:
+            raise ValueError(f"--mixup_alpha must be > 0 to mix, got "
+                             f"{self.mixup_alpha}.")
+        if self.jit_compile and self.mixing in ("mixup", "cutmix"):
+            raise ValueError(
+                f"--mixing={self.mixing} (Keras's layer) cannot be compiled "
+                "by XLA; use --mixing=fmu or pmu with --jit_compile, or "
+                "drop --jit_compile.")
+
+    def check_train_teacher(self):
+        """Raises `ValueError` on settings a teacher run cannot use."""
+        if not self.model:
+            raise ValueError("Missing --model.")
+
+    def inert_keys(self, command):
+        """Recorded settings without effect on this run (its mixing's
+        unused ones): a resumed run may differ there."""
+        if command != "distill" or self.mixing == "pmu":
+            return ()
+        unused = ("mix_fraction", "mix_sampling")
+        return unused + (("mixup_alpha",) if self.mixing == "none" else ())
+
+    def record(self, command):
+        """The ``config.json`` of a run of ``command``: resolved values.
+
+        Args:
+            command: "train-teacher" or "distill".
+
+        Returns:
+            A JSON-ready dict: the command, its `COMMAND_KEYS` and the
+            `TRAINING_KEYS`, plus every other recorded field that differs
+            from its default.
+        """
+        keys = COMMAND_KEYS[command] + TRAINING_KEYS
+        others = {k for keys_ in COMMAND_KEYS.values() for k in keys_}
+        record = {"command": command}
+        for field in dataclasses.fields(self):
+            name, value = field.name, getattr(self, field.name)
+            if name == "mixup_alpha" and name in keys:
+                value = self.resolved_mixup_alpha(command)
+            if name in keys or (name not in others
+                                and name not in UNRECORDED_KEYS
+                                and value != field.default):
+                record[name] = value
+        return record
+
+
+def upgrade_record(record):
+    """A ``config.json`` of an earlier version with today's key names."""
+    return {RENAMED_KEYS.get(key, key): value for key, value in record.items()}
+
+
+def default(name):
+    """The default value of the `RunConfig` field ``name``."""
+    return RunConfig.__dataclass_fields__[name].default
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        shown = ", ".join(str(c) for c in choices if c is not None)
+        raise ValueError(f"--{name}={value} is not one of: {shown}.")
+
+
+def _check_range(name, value, low=None, high=None, strict=False):
+    if value is None:
+        return
+    bad = not math.isfinite(float(value))
+    bad = bad or (low is not None and (value <= low if strict
+                                       else value < low))
+    bad = bad or (high is not None and value > high)
+    if bad:
+        if high is not None:
+            wanted = f"in [{low}, {high}]"
+        else:
+            wanted = f"{'>' if strict else '>='} {low}"
+        raise ValueError(f"--{name} must be {wanted}, got {value}.")

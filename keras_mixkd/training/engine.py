@@ -1,0 +1,304 @@
+"""The training engine: a `RunConfig` in, a trained model and summary out.
+
+`train_teacher` and `distill` own their run folder (`RunFolder`): calling
+one again with the same configuration resumes the run from its last
+finished epoch, after any interruption, a kill included.
+
+Example:
+
+```python
+config = RunConfig(dataset="digits", model="resnet14", epochs=8,
+                   output_dir="runs/teacher")
+teacher, summary = train_teacher(config)
+student, summary = distill(dataclasses.replace(
+    config, student="resnet8", teacher="resnet14",
+    output_dir="runs/mixkd"), teacher=teacher)
+```
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from keras_mixkd import data
+from keras_mixkd import mixing
+from keras_mixkd import models
+from keras_mixkd import recipe
+from keras_mixkd.distiller import Distiller
+from keras_mixkd.training.callbacks import Backup
+from keras_mixkd.training.callbacks import SyncReplicaStatistics
+from keras_mixkd.training.config import PRECISION_POLICIES
+from keras_mixkd.training.run_folder import RunFolder
+from keras_mixkd.training.weights import load_weights
+
+
+def check_model_name(name, field):
+    """Raises `ValueError` with the architectures when ``name`` is unknown."""
+    if name not in models.available():
+        raise ValueError(f"--{field}={name} is not an architecture. Choose "
+                         f"one of: {', '.join(models.available())}.")
+
+
+def setup_runtime(config):
+    """Seeds, determinism, precision policy and strategy of ``config``.
+
+    ``deterministic`` enables TensorFlow's op determinism for the rest of
+    the process.
+
+    Returns:
+        The `tf.distribute.Strategy` to build and train under.
+    """
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(
+        PRECISION_POLICIES[config.mixed_precision])
+    if config.strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if config.strategy == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError(
+                "--strategy=multiworker needs the TF_CONFIG environment "
+                "variable describing the cluster (see the README).")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy):
+    """Whether this process writes the run folder (always, but for workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type in ("chief", "master") or (
+        resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def dataset_info(config):
+    """The `keras_mixkd.data.DatasetInfo` of ``config.dataset``."""
+    return data.dataset_info(config.dataset, config.data_dir,
+                             image_size=config.image_size,
+                             train_size=config.train_size)
+
+
+def load_data(config, strategy):
+    """The dataset pipelines batched by the global batch size.
+
+    Returns:
+        ``(train_ds, test_ds, info, global_batch, steps_per_epoch)``.
+    """
+    batch = data.global_batch_size(config.batch_size, strategy)
+    try:
+        train_ds, test_ds, info = data.load(
+            config.dataset, batch_size=batch, data_dir=config.data_dir,
+            seed=config.seed, image_size=config.image_size,
+            train_size=config.train_size)
+    except Exception as e:  # tfds raises many types for a missing download
+        raise ValueError(
+            f"Could not load --dataset={config.dataset}: {e}. Without "
+            "network, use --dataset=digits or a prepared --data_dir.") from e
+    steps = int(train_ds.cardinality())
+    if steps < 1:
+        steps = -(-(info.num_train or 0) // batch)
+    if steps < 1:
+        raise ValueError(f"--dataset={config.dataset} has no training "
+                         "examples.")
+    return train_ds, test_ds, info, batch, steps
+
+
+def optimizer_for(config, model_name, steps_per_epoch, global_batch):
+    """The paper's optimizer for the config's epochs and learning rate."""
+    return recipe.paper_optimizer(
+        model_name, steps_per_epoch, epochs=config.epochs,
+        global_batch_size=global_batch, learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay)
+
+
+def verbosity(config):
+    """Keras ``verbose``: a progress bar on a terminal, lines otherwise."""
+    if config.verbose != "auto":
+        return int(config.verbose)
+    return 1 if sys.stdout.isatty() else 2
+
+
+def open_run(config, command, default_name, strategy):
+    """The `RunFolder` of a run (a scratch folder on non-chief workers)."""
+    chief = is_chief(strategy)
+    path = config.output_dir or os.path.join("runs", default_name)
+    backed_up = Backup.finished_epochs(os.path.join(path, "backup"))
+    if config.strategy == "multiworker" and chief and backed_up:
+        raise ValueError(
+            f"{path} holds an interrupted multi-worker run ({backed_up} "
+            "epochs backed up). Resuming a multi-worker run is not supported"
+            " (the other workers cannot restore the chief's state): start it"
+            " again with another --output_dir, or delete the folder. Stop "
+            "the other workers too.")
+    if not chief:
+        path = tempfile.mkdtemp(prefix="mixkd-worker-")
+    return RunFolder(path, config.record(command), chief=chief,
+                     resumable=config.inert_keys(command))
+
+
+def fit(config, run, fitted, saved, train_ds, test_ds):
+    """Runs ``fitted.fit`` with the run folder's callbacks, then summarises.
+
+    Args:
+        config: the `RunConfig` (epochs, verbosity).
+        run: the `RunFolder`.
+        fitted: the model whose ``fit`` runs (a model or a `Distiller`).
+        saved: the model the checkpoints hold.
+        train_ds: training pipeline.
+        test_ds: validation pipeline (clean test data).
+
+    Returns:
+        The summary dict (also written as ``summary.json``).
+
+    Raises:
+        TrainingStopped: when the loss became NaN or infinite.
+    """
+    fitted.fit(train_ds, validation_data=test_ds, shuffle=False,
+               epochs=config.epochs, verbose=verbosity(config),
+               callbacks=[SyncReplicaStatistics(saved),
+                          *run.callbacks(saved)])
+    run.check_finished()
+    summary = run.write_summary()
+    if not run.chief:  # a worker's scratch folder: nothing to keep
+        shutil.rmtree(run.path, ignore_errors=True)
+    return summary
+
+
+def train_teacher(config):
+    """Trains ``config.model`` alone, with full mixup if ``mixup_alpha > 0``.
+
+    Args:
+        config: a `RunConfig` with ``model`` set.
+
+    Returns:
+        ``(model, summary)``: the trained model and the summary dict
+        (``best_accuracy``, ``last_accuracy``, ``epochs``...).
+
+    Raises:
+        ValueError: on a bad setting, before anything is written.
+    """
+    config.check_train_teacher()
+    check_model_name(config.model, "model")
+    alpha = config.resolved_mixup_alpha("train-teacher")
+    strategy = setup_runtime(config)
+    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
+    run = open_run(config, "train-teacher",
+                   f"teacher-{config.model}-{config.dataset}"
+                   f"{'-mixup' if alpha else ''}", strategy)
+    train_ds = data.one_hot(train_ds, info.num_classes)
+    test_ds = data.one_hot(test_ds, info.num_classes)
+    if alpha:
+        train_ds = data.mix(train_ds, mixing.get("fmu", seed=config.seed,
+                                                 alpha=alpha))
+    with strategy.scope():
+        model = models.create(config.model, num_classes=info.num_classes,
+                              input_shape=info.image_shape)
+        model.compile(
+            optimizer=optimizer_for(config, config.model, steps, batch),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile)
+    summary = fit(config, run, model, model, train_ds, test_ds)
+    print(f"{config.model} on {config.dataset}: best "
+          f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
+          f"(run folder: {run.path})")
+    return model, summary
+
+
+def _teacher_model(config, teacher, info):
+    if teacher is None:
+        model = models.create(config.teacher, num_classes=info.num_classes,
+                              input_shape=info.image_shape)
+        return load_weights(model, config.teacher_weights, "teacher_weights")
+    if isinstance(teacher, keras.Model):
+        return teacher
+    return teacher(info)
+
+
+def distill(config, teacher=None):
+    """Distils a teacher into a new ``config.student``.
+
+    Args:
+        config: a `RunConfig` with ``teacher`` and ``student`` set.
+        teacher: the trained teacher: None (build ``config.teacher`` and
+            load ``config.teacher_weights``), a `keras.Model`, or a function
+            ``(dataset_info) -> keras.Model`` called under the strategy's
+            scope.
+
+    Returns:
+        ``(student, summary)``.
+
+    Raises:
+        ValueError: on a bad setting or teacher file, before any data is
+            loaded or anything written.
+    """
+    names = ("teacher", "teacher_weights", "student") if teacher is None else (
+        "student",)
+    for name in names:
+        if not getattr(config, name):
+            raise ValueError(f"Missing --{name}.")
+    if teacher is None:
+        check_model_name(config.teacher, "teacher")
+    config.check_distill()
+    check_model_name(config.student, "student")
+    strategy = setup_runtime(config)
+    info = dataset_info(config)
+    with strategy.scope():
+        teacher = _teacher_model(config, teacher, info)
+    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
+    run = open_run(config, "distill", f"distill-{teacher.name}-"
+                   f"{config.student}-{config.dataset}", strategy)
+    with strategy.scope():
+        student = models.create(config.student, num_classes=info.num_classes,
+                                input_shape=info.image_shape)
+        mixer = mixing.get(config.mixing, seed=config.seed,
+                           alpha=config.resolved_mixup_alpha("distill"),
+                           mix_fraction=config.mix_fraction,
+                           sampling=config.mix_sampling)
+        distiller = Distiller(
+            student=student, teacher=teacher, mixer=mixer,
+            distillation_loss=config.loss, temperature=config.temperature,
+            ce_weight=config.ce_weight, kd_weight=config.kd_weight)
+        distiller.compile(
+            optimizer=optimizer_for(config, config.student, steps, batch),
+            metrics=["accuracy"], jit_compile=config.jit_compile)
+    summary = fit(config, run, distiller, student, train_ds, test_ds)
+    print(f"{teacher.name} -> {config.student} on {config.dataset}: best "
+          f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
+          f"(run folder: {run.path})")
+    return student, summary
+
+
+def evaluate(config):
+    """Clean test accuracy and loss of ``config.model`` with ``weights``.
+
+    Returns:
+        A dict with ``model``, ``weights``, ``dataset``, ``accuracy`` and
+        ``loss`` (cross-entropy).
+    """
+    for name in ("model", "weights"):
+        if not getattr(config, name):
+            raise ValueError(f"Missing --{name}.")
+    check_model_name(config.model, "model")
+    strategy = setup_runtime(config)
+    info = dataset_info(config)
+    with strategy.scope():
+        model = models.create(config.model, num_classes=info.num_classes,
+                              input_shape=info.image_shape)
+        load_weights(model, config.weights, "weights")
+        model.compile(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile)
+    _, test_ds, info, _, _ = load_data(config, strategy)
+    results = model.evaluate(test_ds, verbose=verbosity(config),
+                             return_dict=True)
+    return {"model": config.model, "weights": str(config.weights),
+            "dataset": config.dataset, "accuracy": float(results["accuracy"]),
+            "loss": float(results["loss"])}

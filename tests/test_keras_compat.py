@@ -1,0 +1,99 @@
+"""The Keras internals keras_mixkd relies on, pinned (keras_mixkd._keras_compat).
+
+A Keras release that changes one of them fails here, naming it.
+"""
+
+import inspect
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_mixkd import _keras_compat
+from keras_mixkd import mixing
+from keras_mixkd.distiller import Distiller
+from tests.helpers import tiny_data
+from tests.helpers import tiny_model
+
+
+class _StartAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+        self.begun = []
+
+    def on_train_begin(self, logs=None):
+        _keras_compat.set_initial_epoch(self.model, self.epoch)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.begun.append(epoch)
+
+
+def test_set_initial_epoch_in_on_train_begin_skips_epochs():
+    model = tiny_model("m")
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = tiny_data(16)
+    start = _StartAt(3)
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0,
+                        callbacks=[start])
+    assert start.begun == [3, 4]
+    assert len(history.history["loss"]) == 2
+
+
+def test_compile_metrics_is_the_compiled_container():
+    model = tiny_model("m")
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    assert _keras_compat.compile_metrics(model) is None
+    model.compile("sgd", "categorical_crossentropy",
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    metrics = _keras_compat.compile_metrics(model)
+    y = np.eye(5, dtype="float32")[[0, 1, 2, 3]]
+    logits = np.eye(5, dtype="float32")[[0, 1, 4, 4]]
+    metrics.update_state(y, logits)
+    assert metrics.result()["accuracy"] == 0.5
+    assert metrics in model.metrics
+
+
+def test_variable_index_addresses_the_slot_lists():
+    model = tiny_model("m")
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    optimizer.build(model.trainable_variables)
+    indices = [_keras_compat.variable_index(optimizer, v)
+               for v in model.trainable_variables]
+    assert sorted(indices) == list(range(len(model.trainable_variables)))
+    for v, i in zip(model.trainable_variables, indices):
+        assert tuple(optimizer.momentums[i].shape) == tuple(v.shape)
+
+
+def test_in_multi_worker_mode_is_false_on_one_worker():
+    assert not _keras_compat.in_multi_worker_mode(tf.distribute.get_strategy())
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert not _keras_compat.in_multi_worker_mode(mirrored)
+
+
+def test_maybe_symbolic_build_signature_and_local_batch_build():
+    parameters = inspect.signature(keras.Model._maybe_symbolic_build).parameters
+    assert {"iterator", "data_batch"} <= set(parameters)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    x, y = tiny_data(16)
+    with strategy.scope():
+        distiller = Distiller(tiny_model("s"), tiny_model("t", seed=3),
+                              mixer="none", distillation_loss="kd")
+        distiller.compile(keras.optimizers.SGD(0.1), metrics=["accuracy"])
+    history = distiller.fit(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1,
+        verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert history.history["accuracy"][0] >= 0
+
+
+def test_base_image_preprocessing_layer_is_kerass():
+    assert issubclass(keras.layers.MixUp,
+                      _keras_compat.BaseImagePreprocessingLayer)
+    layer = mixing.PartialMixUp(alpha=1.0, mix_fraction=1.0, seed=0)
+    images = np.arange(4 * 2 * 2 * 1, dtype="float32").reshape(4, 2, 2, 1)
+    labels = np.eye(4, dtype="float32")
+    out = layer({"images": images, "labels": labels}, training=True)
+    # Each mixed row is a convex combination: label rows still sum to 1.
+    np.testing.assert_allclose(np.sum(out["labels"], axis=1), 1.0, rtol=1e-6)
+    assert out["images"].shape == images.shape
