@@ -23,7 +23,8 @@ def check_model_name(name, field, applications=True):
     try:
         models.check_name(name)
     except ValueError as e:
-        raise ValueError(f"--{field}={name}: {e}") from e
+        raise ValueError(f"--{field}={name} is not an architecture. {e}"
+                         ) from e
 
 
 def check_model_source(name, path, field, weights_field):
@@ -37,8 +38,9 @@ def check_model_source(name, path, field, weights_field):
             ``"student_weights"``), for the messages.
 
     Raises:
-        ValueError: neither given, an unknown name, a missing file, or
-            weights alone (``.weights.h5``, ``.pth``) without a name.
+        ValueError: neither given, an unknown name, or weights alone
+            (``.weights.h5``, ``.pth``) without a name. (A missing file is
+            found when the model is built.)
     """
     if not name and not path:
         raise ValueError(f"Missing --{field} (an architecture) or "
@@ -49,8 +51,6 @@ def check_model_source(name, path, field, weights_field):
         raise ValueError(
             f"--{weights_field}={path} holds weights only, without the "
             f"architecture: give --{field} too, or a .keras file.")
-    if path and not pathlib.Path(path).is_file():
-        raise ValueError(f"--{weights_field}: no file at {path}.")
 
 
 def build_model(name, path, info, field, weights_field):
