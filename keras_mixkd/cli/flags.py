@@ -88,20 +88,19 @@ flags.DEFINE_string("output", None, "convert: the .keras file to write; "
                     "export: the SavedModel folder or .tflite file to write.")
 flags.DEFINE_integer("num_classes", None,
                      "convert: number of classes (default: from the file).")
-flags.DEFINE_string("teacher", None, "distill: teacher architecture, "
-                    f"{_ARCHITECTURE}; optional with a .keras "
-                    "--teacher_weights.")
-flags.DEFINE_string("teacher_weights", None,
-                    "distill: the trained teacher: a .keras file (its "
-                    "architecture comes with it), or weights of --teacher "
-                    "(.weights.h5, official .pth).")
-flags.DEFINE_string("student", None, "distill: student architecture, "
-                    f"{_ARCHITECTURE}; optional with a .keras "
-                    "--student_weights.")
-flags.DEFINE_string("student_weights", None,
-                    "distill: start the student from these weights (warm "
-                    "start): a .keras file (its architecture comes with it), "
-                    "or weights of --student.")
+_WEIGHTS = {
+    "teacher": "the trained teacher: a .keras file (its architecture comes "
+               "with it), or weights of --teacher (.weights.h5, official "
+               ".pth).",
+    "student": "start the student from these weights (warm start): a .keras "
+               "file (its architecture comes with it), or weights of "
+               "--student.",
+}
+for _role, _weights_help in _WEIGHTS.items():
+    flags.DEFINE_string(_role, None, f"distill: {_role} architecture, "
+                        f"{_ARCHITECTURE}; optional with a .keras "
+                        f"--{_role}_weights.")
+    flags.DEFINE_string(f"{_role}_weights", None, f"distill: {_weights_help}")
 
 # Export.
 flags.DEFINE_enum("format", None, list(exporting.FORMATS),
