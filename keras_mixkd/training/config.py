@@ -253,6 +253,17 @@ class RunConfig:
         unused = ("mix_fraction", "mix_sampling")
         return unused + (("mixup_alpha",) if self.mixing == "none" else ())
 
+    def recorded(self, name):
+        """The value of field ``name`` as a ``config.json`` holds it.
+
+        ``image_size`` is recorded as ``H`` when square (as earlier
+        versions did), else ``[H, W]``; other fields as they are.
+        """
+        value = getattr(self, name)
+        if name == "image_size" and value is not None:
+            return value[0] if value[0] == value[1] else list(value)
+        return value
+
     def record(self, command):
         """The ``config.json`` of a run of ``command``: resolved values.
 
@@ -268,12 +279,9 @@ class RunConfig:
         others = {k for keys_ in COMMAND_KEYS.values() for k in keys_}
         record = {"command": command}
         for field in dataclasses.fields(self):
-            name, value = field.name, getattr(self, field.name)
+            name, value = field.name, self.recorded(field.name)
             if name == "mixup_alpha" and name in keys:
                 value = self.resolved_mixup_alpha(command)
-            if name == "image_size" and value is not None:
-                # H for a square size, as earlier versions recorded it.
-                value = value[0] if value[0] == value[1] else list(value)
             if name in keys or (name not in others
                                 and name not in UNRECORDED_KEYS
                                 and value != field.default):
