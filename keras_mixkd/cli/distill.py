@@ -9,8 +9,8 @@ optional) or an official RepDistiller/MIX-KD ``.pth`` checkpoint of
 ``--teacher``. ``--student_weights`` warm-starts the student the same way.
 ``--teacher``/``--student`` also take ``keras.applications.<Name>``:
 
-    mixkd distill --teacher_weights=runs/teacher/checkpoints/best.keras \
-        --student=keras.applications.MobileNetV3Small \
+    mixkd distill --teacher_weights=runs/teacher/checkpoints/best.keras \\
+        --student=keras.applications.MobileNetV3Small \\
         --dataset=folder:flowers --image_size=64
 """
 

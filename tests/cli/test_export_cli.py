@@ -135,3 +135,20 @@ def test_bad_export_flags_are_usage_errors(checkpoint, tmp_path, capsys, args,
     assert mixkd("export", *given) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["distill", "--teacher_weights=t.keras", "--student_weights=s.pth"],
+     "--student_weights=s.pth holds weights only"),
+    (["distill", "--teacher_weights=t.keras",
+      "--student=keras.applications.Nope"],
+     "--student=keras.applications.Nope is not an architecture"),
+    (["train-teacher", "--model=resnet8", "--student_weights=s.keras"],
+     "does not take --student_weights"),
+    (["train-teacher", "--model=resnet8", "--image_size=16,0"],
+     "--image_size=16,0"),
+    (["evaluate", "--weights=w.weights.h5"], "holds weights only"),
+])
+def test_model_and_size_flags_fail_at_once(args, message, capsys):
+    assert mixkd(*args, "--dataset=digits") == 1
+    assert message in capsys.readouterr().err
