@@ -172,7 +172,7 @@ def base_record(config, teacher_epochs=None):
     its default (so a field a later version adds keeps folders resuming)."""
     always = training.config.TRAINING_KEYS + ("teacher", "student",
                                               "teacher_weights")
-    record = {f.name: getattr(config, f.name)
+    record = {f.name: config.recorded(f.name)
               for f in dataclasses.fields(config)
               if f.name not in PER_RUN_KEYS and (
                   f.name in always or getattr(config, f.name) != f.default)}

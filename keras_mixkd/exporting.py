@@ -290,7 +290,7 @@ def _runner(path, format):
     return run
 
 
-def run_exported(path, images, format=None):
+def run_exported(path, images, format=None, batch_size=None):
     """Runs an exported model on raw ``uint8`` images.
 
     Args:
@@ -298,11 +298,17 @@ def run_exported(path, images, format=None):
         images: ``uint8`` images ``(N, H, W, C)``.
         format: ``"saved_model"`` or ``"litert"``; by default a folder is a
             SavedModel and a file LiteRT.
+        batch_size: run the images in batches of this size (None: all at
+            once).
 
     Returns:
         The output, a float32 array ``(N, classes)``.
     """
-    return _runner(path, format)(np.asarray(images, "uint8"))
+    images = np.asarray(images, "uint8")
+    run = _runner(path, format)
+    step = int(batch_size or max(len(images), 1))
+    return np.concatenate([run(images[start:start + step])
+                           for start in range(0, max(len(images), 1), step)])
 
 
 def file_size(path):

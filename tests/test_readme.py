@@ -27,3 +27,20 @@ def test_quick_start_runs_an_existing_command():
     assert commands == ["quickstart"]
     assert all(c in COMMANDS for c in commands)
     assert "mixkd=keras_mixkd.cli.main:main" in (ROOT / "setup.py").read_text()
+
+
+def test_image_folder_to_tflite_in_three_commands_uses_real_flags():
+    import importlib
+
+    from keras_mixkd.cli.main import COMMANDS
+
+    (block,) = [b for b in _bash_blocks() if "folder:" in b]
+    commands = [line for line in block.replace("\\\n", " ").splitlines()
+                if line.strip()]
+    names = [re.match(r"mixkd (\S+)", c).group(1) for c in commands]
+    assert names[-1] == "export" and len(names) == 3
+    assert "--format=litert" in commands[-1]
+    for name, command in zip(names, commands):
+        module = importlib.import_module(f"keras_mixkd.cli.{COMMANDS[name]}")
+        for flag in re.findall(r"--(\w+)", command):
+            assert flag in module.FLAGS_USED, (name, flag)

@@ -18,7 +18,7 @@ def main():
     missing = [f"--{n}" for n in FLAGS_USED[:3] if not getattr(config, n)]
     if missing:
         raise ValueError(f"Missing {', '.join(missing)}.")
-    check_model_name(config.model, "model")
+    check_model_name(config.model, "model", applications=False)
     if not config.output.endswith(".keras"):
         raise ValueError(f"--output must end with .keras, got "
                          f"{config.output}.")

@@ -4,14 +4,21 @@
         --student=resnet8x4 --dataset=cifar100 --preset=paper
 
 ``--teacher_weights`` takes a ``.keras`` file (e.g. from ``mixkd
-train-teacher``) or an official RepDistiller/MIX-KD ``.pth`` checkpoint.
+train-teacher``; its architecture comes with it, so ``--teacher`` is
+optional) or an official RepDistiller/MIX-KD ``.pth`` checkpoint of
+``--teacher``. ``--student_weights`` warm-starts the student the same way.
+``--teacher``/``--student`` also take ``keras.applications.<Name>``:
+
+    mixkd distill --teacher_weights=runs/teacher/checkpoints/best.keras \\
+        --student=keras.applications.MobileNetV3Small \\
+        --dataset=folder:flowers --image_size=64
 """
 
 from keras_mixkd import training
 from keras_mixkd.cli import flags
 
 FLAGS_USED = flags.TRAINING + flags.DISTILLATION + (
-    "teacher", "teacher_weights", "student", "preset")
+    "teacher", "teacher_weights", "student", "student_weights", "preset")
 
 
 def main():

@@ -10,6 +10,7 @@ import warnings
 
 from absl import flags
 
+from keras_mixkd import exporting
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import training
@@ -22,13 +23,17 @@ _default = config_lib.default
 
 # Data and run.
 flags.DEFINE_string("dataset", _default("dataset"),
-                    "Dataset, any name keras_mixkd.data.load accepts; "
-                    "'digits' is bundled and works offline.")
+                    "Dataset, any name keras_mixkd.data.load accepts: "
+                    "cifar10, cifar100, fashion_mnist, digits (bundled, "
+                    "offline), folder:PATH (an image folder with train/ and "
+                    "test/ class folders, or class folders split 80/20) or "
+                    "tfds:NAME (a tensorflow-datasets image dataset).")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory "
                     "(or Fashion-MNIST's IDX folder).")
-flags.DEFINE_integer("image_size", None,
-                     "Resize the images to this size (default: the "
-                     "dataset's).")
+flags.DEFINE_string("image_size", None,
+                    "Resize the images to H or H,W pixels, e.g. 16 or 40,48 "
+                    "(default: the dataset's size, 32 for the padded "
+                    "Fashion-MNIST).")
 flags.DEFINE_integer("train_size", None,
                      "Train on a class-stratified subset of this many "
                      "training images (the same for every --seed).")
@@ -68,18 +73,45 @@ flags.DEFINE_enum("verbose", _default("verbose"), config_lib.VERBOSITIES,
                   "epoch, auto: 1 on a terminal, 2 otherwise.")
 
 # Models.
+_ARCHITECTURE = ("a name of keras_mixkd.models.available() or "
+                 "keras.applications.<Name> (e.g. "
+                 "keras.applications.MobileNetV3Small, built for the data's "
+                 "shape and classes, random weights)")
 flags.DEFINE_string("model", None, "Architecture (train-teacher, evaluate, "
-                    "convert); see keras_mixkd.models.available().")
+                    f"convert): {_ARCHITECTURE}.")
 flags.DEFINE_string("weights", None,
-                    "Weights of --model (evaluate: .keras or official .pth; "
-                    "convert: the .pth to convert).")
-flags.DEFINE_string("output", None, "convert: the .keras file to write.")
+                    "evaluate: .keras file (with its architecture: --model "
+                    "optional) or weights of --model (.weights.h5, official "
+                    ".pth); convert: the .pth to convert; export: the .keras "
+                    "model to export.")
+flags.DEFINE_string("output", None, "convert: the .keras file to write; "
+                    "export: the SavedModel folder or .tflite file to write.")
 flags.DEFINE_integer("num_classes", None,
                      "convert: number of classes (default: from the file).")
-flags.DEFINE_string("teacher", None, "distill: teacher architecture.")
-flags.DEFINE_string("teacher_weights", None,
-                    "distill: teacher weights, .keras or official .pth.")
-flags.DEFINE_string("student", None, "distill: student architecture.")
+_WEIGHTS = {
+    "teacher": "the trained teacher: a .keras file (its architecture comes "
+               "with it), or weights of --teacher (.weights.h5, official "
+               ".pth).",
+    "student": "start the student from these weights (warm start): a .keras "
+               "file (its architecture comes with it), or weights of "
+               "--student.",
+}
+for _role, _weights_help in _WEIGHTS.items():
+    flags.DEFINE_string(_role, None, f"distill: {_role} architecture, "
+                        f"{_ARCHITECTURE}; optional with a .keras "
+                        f"--{_role}_weights.")
+    flags.DEFINE_string(f"{_role}_weights", None, f"distill: {_weights_help}")
+
+# Export.
+flags.DEFINE_enum("format", None, list(exporting.FORMATS),
+                  "export: a SavedModel folder or a LiteRT (.tflite) file.")
+flags.DEFINE_enum("quantize", _default("quantize"),
+                  list(exporting.QUANTIZATIONS),
+                  "export, litert: weights in float16, or weights and "
+                  "activations in int8 (calibrated on training images).")
+flags.DEFINE_enum("outputs", _default("outputs"), list(exporting.OUTPUTS),
+                  "export: the model's logits, or the probabilities it was "
+                  "trained to produce (see --loss).")
 
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None,
@@ -92,9 +124,15 @@ flags.DEFINE_enum("preset", None, list(config_lib.PRESETS),
                   "the defaults (pmu, mix_fraction 0.1, official sampling, "
                   "Beta(1,1), mixstd, weights 0.1/0.9, 240 epochs, batch "
                   "64): a flag that contradicts them is an error.")
-flags.DEFINE_enum("loss", _default("loss"), losses.available(),
+flags.DEFINE_enum("loss", _default("loss"),
+                  list(dict.fromkeys([*losses.available(),
+                                      *exporting.TRAINING_LOSSES])),
                   "distill: the distillation loss, e.g. mixstd (std-scaled), "
-                  "kd (classic) or ls (logit standardization).")
+                  "kd (classic) or ls (logit standardization). export "
+                  "--outputs=probabilities: the loss the model was trained "
+                  "with, read from the run folder's config.json when there "
+                  "is one; else default ce (a plain softmax; mixstd: "
+                  "softmax(logits / std)).")
 flags.DEFINE_enum("mixing", _default("mixing"), mixing.available(),
                   "distill: partial or full mixup (ours), keras MixUp or "
                   "CutMix, or none.")

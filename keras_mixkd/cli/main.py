@@ -3,8 +3,8 @@
     mixkd <command> [--flags]
     mixkd report RUN_OR_STUDY_DIR
 
-Commands: train-teacher, distill, evaluate, convert, quickstart, study,
-compare, report.
+Commands: train-teacher, distill, evaluate, convert, export, quickstart,
+study, compare, report.
 ``mixkd <command> --help`` lists the flags.
 """
 
@@ -20,6 +20,7 @@ COMMANDS = {
     "distill": "distill",
     "evaluate": "evaluate",
     "convert": "convert",
+    "export": "export",
     "quickstart": "quickstart",
     "study": "study",
     "compare": "compare",
@@ -30,8 +31,9 @@ USAGE = (f"usage: mixkd <command> [--flags]\n\ncommands: "
          f"{', '.join(COMMANDS)}\n\n'mixkd <command> --help' lists the flags;"
          " 'mixkd quickstart' runs offline in minutes; 'mixkd study --quick'"
          " the paper's grid in about 10; 'mixkd compare' student methods over"
-         " seeds with confidence intervals; 'mixkd report DIR' summarises a"
-         " run or study folder in report.md.")
+         " seeds with confidence intervals; 'mixkd export' ships a model as"
+         " SavedModel or LiteRT; 'mixkd report DIR' summarises a run or study"
+         " folder in report.md.")
 
 
 def command_help(command, module):
@@ -42,8 +44,9 @@ def command_help(command, module):
              "flags:"]
     for name in module.FLAGS_USED:
         flag = flags.FLAGS[name]
-        default = "" if flag.default is None else (
-            f" (default: {flag.default_as_str})")
+        shown = getattr(module, "HELP_DEFAULTS", {}).get(
+            name, None if flag.default is None else flag.default_as_str)
+        default = "" if shown is None else f" (default: {shown})"
         lines.append(f"  --{name}: {flag.help}{default}")
     return "\n".join(lines)
 

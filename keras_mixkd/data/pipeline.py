@@ -47,6 +47,7 @@ def image_size_of(image_size):
         return None
     if isinstance(image_size, str):
         image_size = [s for s in image_size.replace("x", ",").split(",") if s]
+        image_size = image_size * 2 if len(image_size) == 1 else image_size
     sizes = (tuple(image_size) if isinstance(image_size, (tuple, list))
              else (image_size, image_size))
     try:

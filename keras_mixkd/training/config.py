@@ -11,8 +11,10 @@ import dataclasses
 import math
 
 from keras_mixkd import data
+from keras_mixkd import exporting
 from keras_mixkd import losses
 from keras_mixkd import mixing
+from keras_mixkd.data.pipeline import image_size_of
 
 #: ``mixed_precision`` names -> Keras dtype policies.
 PRECISION_POLICIES = {"none": "float32", "float16": "mixed_float16",
@@ -51,7 +53,7 @@ COMMAND_KEYS = {
 
 #: Fields never recorded: where a run is, how it talks, not what it is.
 UNRECORDED_KEYS = ("output_dir", "data_dir", "verbose", "weights", "output",
-                   "num_classes")
+                   "num_classes", "format", "quantize", "outputs")
 
 #: Default ``mixup_alpha`` of a command when the field is None.
 DEFAULT_MIXUP_ALPHA = {"train-teacher": 0.0, "distill": 1.0}
@@ -69,7 +71,8 @@ class RunConfig:
         dataset: a name `keras_mixkd.data.load` accepts ("digits" offline,
             "folder:PATH", "tfds:NAME"...).
         data_dir: tensorflow-datasets data directory.
-        image_size: resize the images to this size (None: the dataset's).
+        image_size: resize the images to this size: ``H``, ``(H, W)`` or
+            ``"H,W"``, kept as ``(H, W)`` (None: the dataset's).
         train_size: train on a class-stratified subset of this many images.
         epochs: training epochs (the paper: 240).
         batch_size: batch size per replica (the paper: 64).
@@ -83,11 +86,21 @@ class RunConfig:
         deterministic: TensorFlow op determinism (bit-identical reruns).
         output_dir: the run folder (None: ``runs/<command>-<models>-<data>``).
         verbose: Keras progress output, "auto", "0", "1" or "2".
-        model: architecture of train-teacher and evaluate.
-        weights: weights file of evaluate / convert.
-        output: the ``.keras`` file convert writes.
+        model: architecture of train-teacher, evaluate and convert: a name
+            of `keras_mixkd.models.available` or
+            ``"keras.applications.<Name>"``.
+        weights: weights file of evaluate (a ``.keras`` file brings its
+            architecture: ``model`` may stay None), convert and export.
+        output: the ``.keras`` file convert writes, or export's output.
         num_classes: classes of convert (None: from the file).
-        teacher, teacher_weights, student: distillation's models.
+        teacher, teacher_weights, student, student_weights: distillation's
+            models: architecture names (as ``model``) and files. A ``.keras``
+            file brings its architecture (the name may then stay None); a
+            name and a file load the file's weights into the named
+            architecture. ``student_weights`` warm-starts the student.
+        format: export's format, "saved_model" or "litert".
+        quantize: export's LiteRT quantization, "none", "float16", "int8".
+        outputs: export's output, "logits" or "probabilities".
         mixup_alpha: the Beta(a, a) parameter of all mixing. None: 1.0 for
             distillation; train-teacher trains without mixup unless > 0.
         preset: "paper" checks the official MIX-KD settings (`PRESETS`).
@@ -106,7 +119,7 @@ class RunConfig:
 
     dataset: str = "cifar100"
     data_dir: str = None
-    image_size: int = None
+    image_size: tuple = None
     train_size: int = None
     epochs: int = 240
     batch_size: int = 64
@@ -126,6 +139,10 @@ class RunConfig:
     teacher: str = None
     teacher_weights: str = None
     student: str = None
+    student_weights: str = None
+    format: str = None
+    quantize: str = "none"
+    outputs: str = "logits"
     mixup_alpha: float = None
     preset: str = None
     loss: str = "mixstd"
@@ -139,6 +156,11 @@ class RunConfig:
     def __post_init__(self):
         object.__setattr__(self, "verbose", str(self.verbose))
         try:
+            object.__setattr__(self, "image_size",
+                               image_size_of(self.image_size))
+        except ValueError as e:
+            raise ValueError(f"--image_size={self.image_size}: {e}") from e
+        try:
             data.check_name(self.dataset)
         except ValueError as e:
             raise ValueError(f"--dataset={self.dataset}: {e}") from e
@@ -148,9 +170,12 @@ class RunConfig:
                               ("loss", tuple(losses.available())),
                               ("mixing", tuple(mixing.available())),
                               ("mix_sampling", SAMPLINGS),
-                              ("preset", (None, *PRESETS))):
+                              ("preset", (None, *PRESETS)),
+                              ("format", (None, *exporting.FORMATS)),
+                              ("quantize", exporting.QUANTIZATIONS),
+                              ("outputs", exporting.OUTPUTS)):
             _check_choice(name, getattr(self, name), choices)
-        for name in ("epochs", "batch_size", "image_size", "train_size"):
+        for name in ("epochs", "batch_size", "train_size"):
             if getattr(self, name) is not None and not int(
                     getattr(self, name)) >= 1:
                 raise ValueError(f"--{name} must be >= 1, got "
@@ -228,6 +253,17 @@ class RunConfig:
         unused = ("mix_fraction", "mix_sampling")
         return unused + (("mixup_alpha",) if self.mixing == "none" else ())
 
+    def recorded(self, name):
+        """The value of field ``name`` as a ``config.json`` holds it.
+
+        ``image_size`` is recorded as ``H`` when square (as earlier
+        versions did), else ``[H, W]``; other fields as they are.
+        """
+        value = getattr(self, name)
+        if name == "image_size" and value is not None:
+            return value[0] if value[0] == value[1] else list(value)
+        return value
+
     def record(self, command):
         """The ``config.json`` of a run of ``command``: resolved values.
 
@@ -243,7 +279,7 @@ class RunConfig:
         others = {k for keys_ in COMMAND_KEYS.values() for k in keys_}
         record = {"command": command}
         for field in dataclasses.fields(self):
-            name, value = field.name, getattr(self, field.name)
+            name, value = field.name, self.recorded(field.name)
             if name == "mixup_alpha" and name in keys:
                 value = self.resolved_mixup_alpha(command)
             if name in keys or (name not in others

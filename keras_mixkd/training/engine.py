@@ -17,6 +17,8 @@ student, summary = distill(dataclasses.replace(
 """
 
 import os
+import pathlib
+import re
 import shutil
 import sys
 import tempfile
@@ -33,14 +35,26 @@ from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
-from keras_mixkd.training.weights import load_weights
+from keras_mixkd.training.weights import build_model
+from keras_mixkd.training.weights import check_model_name
+from keras_mixkd.training.weights import check_model_source
 
 
-def check_model_name(name, field):
-    """Raises `ValueError` with the architectures when ``name`` is unknown."""
-    if name not in models.available():
-        raise ValueError(f"--{field}={name} is not an architecture. Choose "
-                         f"one of: {', '.join(models.available())}.")
+def run_label(*parts):
+    """A folder-name-safe label of a run's models and data.
+
+    ``keras.applications.`` prefixes are dropped, a ``folder:PATH`` dataset
+    is named after its folder, and other characters than letters, digits,
+    ``_``, ``.`` and ``-`` become ``_``.
+    """
+    labels = []
+    for part in parts:
+        part = str(part).removeprefix("keras.applications.")
+        if part.startswith("folder:"):
+            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
+            ).name
+        labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
+    return "-".join(labels)
 
 
 def setup_runtime(config):
@@ -189,8 +203,8 @@ def train_teacher(config):
     strategy = setup_runtime(config)
     train_ds, test_ds, info, batch, steps = load_data(config, strategy)
     run = open_run(config, "train-teacher",
-                   f"teacher-{config.model}-{config.dataset}"
-                   f"{'-mixup' if alpha else ''}", strategy)
+                   "teacher-" + run_label(config.model, config.dataset)
+                   + ("-mixup" if alpha else ""), strategy)
     train_ds = data.one_hot(train_ds, info.num_classes)
     test_ds = data.one_hot(test_ds, info.num_classes)
     if alpha:
@@ -213,9 +227,8 @@ def train_teacher(config):
 
 def _teacher_model(config, teacher, info):
     if teacher is None:
-        model = models.create(config.teacher, num_classes=info.num_classes,
-                              input_shape=info.image_shape)
-        return load_weights(model, config.teacher_weights, "teacher_weights")
+        return build_model(config.teacher, config.teacher_weights, info,
+                           "teacher", "teacher_weights")
     if isinstance(teacher, keras.Model):
         return teacher
     return teacher(info)
@@ -224,10 +237,18 @@ def _teacher_model(config, teacher, info):
 def distill(config, teacher=None):
     """Distils a teacher into a new ``config.student``.
 
+    Teacher and student are each an architecture name (of the zoo or
+    ``keras.applications.<Name>``, built for the data) and/or a file: a
+    ``.keras`` file brings its architecture; a name and a file load the
+    file's weights into the named architecture. ``student_weights``
+    warm-starts the student.
+
     Args:
-        config: a `RunConfig` with ``teacher`` and ``student`` set.
-        teacher: the trained teacher: None (build ``config.teacher`` and
-            load ``config.teacher_weights``), a `keras.Model`, or a function
+        config: a `RunConfig` with ``teacher_weights`` (and ``teacher``
+            unless it is a ``.keras`` file), and ``student`` and/or
+            ``student_weights`` set.
+        teacher: the trained teacher: None (from ``config.teacher`` and
+            ``config.teacher_weights``), a `keras.Model`, or a function
             ``(dataset_info) -> keras.Model`` called under the strategy's
             scope.
 
@@ -238,25 +259,27 @@ def distill(config, teacher=None):
         ValueError: on a bad setting or teacher file, before any data is
             loaded or anything written.
     """
-    names = ("teacher", "teacher_weights", "student") if teacher is None else (
-        "student",)
-    for name in names:
-        if not getattr(config, name):
-            raise ValueError(f"Missing --{name}.")
     if teacher is None:
-        check_model_name(config.teacher, "teacher")
+        if not config.teacher_weights:
+            raise ValueError("Missing --teacher_weights (the trained "
+                             "teacher).")
+        check_model_source(config.teacher, config.teacher_weights, "teacher",
+                           "teacher_weights")
+    check_model_source(config.student, config.student_weights, "student",
+                       "student_weights")
     config.check_distill()
-    check_model_name(config.student, "student")
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
         teacher = _teacher_model(config, teacher, info)
     train_ds, test_ds, info, batch, steps = load_data(config, strategy)
-    run = open_run(config, "distill", f"distill-{teacher.name}-"
-                   f"{config.student}-{config.dataset}", strategy)
     with strategy.scope():
-        student = models.create(config.student, num_classes=info.num_classes,
-                                input_shape=info.image_shape)
+        student = build_model(config.student, config.student_weights, info,
+                              "student", "student_weights")
+    student_name = config.student or student.name
+    run = open_run(config, "distill", "distill-" + run_label(
+        teacher.name, student_name, config.dataset), strategy)
+    with strategy.scope():
         mixer = mixing.get(config.mixing, seed=config.seed,
                            alpha=config.resolved_mixup_alpha("distill"),
                            mix_fraction=config.mix_fraction,
@@ -266,32 +289,33 @@ def distill(config, teacher=None):
             distillation_loss=config.loss, temperature=config.temperature,
             ce_weight=config.ce_weight, kd_weight=config.kd_weight)
         distiller.compile(
-            optimizer=optimizer_for(config, config.student, steps, batch),
+            optimizer=optimizer_for(config, student_name, steps, batch),
             metrics=["accuracy"], jit_compile=config.jit_compile)
     summary = fit(config, run, distiller, student, train_ds, test_ds)
-    print(f"{teacher.name} -> {config.student} on {config.dataset}: best "
+    print(f"{teacher.name} -> {student_name} on {config.dataset}: best "
           f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
           f"(run folder: {run.path})")
     return student, summary
 
 
 def evaluate(config):
-    """Clean test accuracy and loss of ``config.model`` with ``weights``.
+    """Clean test accuracy and loss of ``config.weights``.
+
+    ``config.model`` names the architecture of the weights; a ``.keras``
+    file brings its own (``model`` may stay None).
 
     Returns:
         A dict with ``model``, ``weights``, ``dataset``, ``accuracy`` and
         ``loss`` (cross-entropy).
     """
-    for name in ("model", "weights"):
-        if not getattr(config, name):
-            raise ValueError(f"Missing --{name}.")
-    check_model_name(config.model, "model")
+    if not config.weights:
+        raise ValueError("Missing --weights.")
+    check_model_source(config.model, config.weights, "model", "weights")
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
-        model = models.create(config.model, num_classes=info.num_classes,
-                              input_shape=info.image_shape)
-        load_weights(model, config.weights, "weights")
+        model = build_model(config.model, config.weights, info, "model",
+                            "weights")
         model.compile(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
@@ -299,6 +323,6 @@ def evaluate(config):
     _, test_ds, info, _, _ = load_data(config, strategy)
     results = model.evaluate(test_ds, verbose=verbosity(config),
                              return_dict=True)
-    return {"model": config.model, "weights": str(config.weights),
+    return {"model": config.model or model.name, "weights": str(config.weights),
             "dataset": config.dataset, "accuracy": float(results["accuracy"]),
             "loss": float(results["loss"])}

@@ -1,10 +1,95 @@
-"""Loading trained weights into a model: Keras files or official .pth."""
+"""The models of a run: architecture names, Keras files, official .pth."""
 
 import pathlib
 
 import keras
 
+from keras_mixkd import models
 from keras_mixkd.models import torch_import
+
+
+def check_model_name(name, field, applications=True):
+    """Raises `ValueError` naming ``--<field>`` when ``name`` is unknown.
+
+    Args:
+        name: a zoo architecture (`keras_mixkd.models.available`) or, if
+            ``applications``, ``"keras.applications.<Name>"``.
+        field: the setting that named it.
+        applications: whether `keras.applications` names are accepted.
+    """
+    if not applications and name not in models.available():
+        raise ValueError(f"--{field}={name} is not an architecture. Choose "
+                         f"one of: {', '.join(models.available())}.")
+    try:
+        models.check_name(name)
+    except ValueError as e:
+        raise ValueError(f"--{field}={name} is not an architecture. {e}"
+                         ) from e
+
+
+def check_model_source(name, path, field, weights_field):
+    """Checks an architecture name and/or model file, building nothing.
+
+    Args:
+        name: an architecture name (see `check_model_name`), or None when
+            ``path`` is a ``.keras`` file (which holds its architecture).
+        path: a weights file, or None.
+        field, weights_field: the settings that gave them (``"student"``,
+            ``"student_weights"``), for the messages.
+
+    Raises:
+        ValueError: neither given, an unknown name, or weights alone
+            (``.weights.h5``, ``.pth``) without a name. (A missing file is
+            found when the model is built.)
+    """
+    if not name and not path:
+        raise ValueError(f"Missing --{field} (an architecture) or "
+                         f"--{weights_field} (a .keras file).")
+    if name:
+        check_model_name(name, field)
+    elif pathlib.Path(path).suffix != ".keras":
+        raise ValueError(
+            f"--{weights_field}={path} holds weights only, without the "
+            f"architecture: give --{field} too, or a .keras file.")
+
+
+def build_model(name, path, info, field, weights_field):
+    """The model of a run for the data of ``info``.
+
+    Args:
+        name: an architecture name, built for ``info``'s image shape and
+            classes; or None to take the architecture of ``path``.
+        path: None, or a file: a ``.keras`` model (alone: used as it is;
+            with ``name``: its weights are copied into the named
+            architecture, layer by layer), ``.weights.h5`` or official
+            ``.pth`` weights of ``name``.
+        info: the `keras_mixkd.data.DatasetInfo` of the data.
+        field, weights_field: the settings that gave ``name`` and ``path``.
+
+    Returns:
+        The uncompiled `keras.Model`.
+
+    Raises:
+        ValueError: naming the setting whose file or name does not fit.
+
+    Example:
+
+    >>> student = build_model(None, "runs/x/checkpoints/best.keras", info,
+    ...                       "student", "student_weights")
+    """
+    check_model_source(name, path, field, weights_field)
+    if not name:
+        try:
+            return models.load(path, num_classes=info.num_classes,
+                               input_shape=info.image_shape)
+        except ValueError as e:
+            raise ValueError(f"--{weights_field}: {e} Check --dataset and "
+                             "--image_size.") from e
+    model = models.create(name, num_classes=info.num_classes,
+                          input_shape=info.image_shape)
+    if path:
+        load_weights(model, path, weights_field)
+    return model
 
 
 def copy_weights(source, target):
