@@ -37,7 +37,8 @@ setup(
         "numpy>=1.24",
         # The bundled digits data of the offline quick start.
         "scikit-learn>=1.3",
-        # Temperature scaling (keras_mixkd.analysis.fit_temperature).
+        # Temperature scaling (keras_mixkd.analysis.fit_temperature) and the
+        # Student-t intervals of keras_mixkd.statistics (compare, study).
         "scipy>=1.10",
         # Figures of keras_mixkd.analysis and the study.
         "matplotlib>=3.7",

@@ -1,24 +1,34 @@
-"""The MIX-KD study grid: its runs, where they live, what they found.
+"""The MIX-KD study: its runs, where they live, what they found.
 
 The paper's central experiment crosses a teacher trained with or without
 mixup, a student distilled with or without mixup, and the temperature (1, 4,
-or each network's logit std, i.e. the MIXSTD loss). This module holds the
-grid and its bookkeeping, without training anything: the cells and their
-names, the study folder, which runs are finished, and the aggregation of
-finished runs into CSV tables. ``mixkd study`` (`keras_mixkd.cli.study`)
-drives the training; ``mixkd report`` draws the figures and the report.
+or each network's logit std, i.e. the MIXSTD loss); the grid, its cells and
+their names are `keras_mixkd.study_grid` (re-exported here). This module
+holds the bookkeeping, without training anything: the study folder, which
+runs are finished, and the aggregation of finished runs into CSV tables.
+``mixkd study`` (`keras_mixkd.cli.study`) drives the training; ``mixkd
+report`` draws the figures and the report.
 
 ```
 <study>/study.json                      the grid; another grid is refused
 <study>/teachers/<arch>-<mixup|plain>/  teacher run folder, analysis.json,
                                         test_logits.npy
 <study>/cells/<cell>/                   distillation run folder, analysis.json
+<study>/cells/<cell>--seed<s>/          the same cell with another seed
 <study>/results.csv, teachers.csv       one row per cell / per teacher
 <study>/figures/*.png                   heatmaps, teacher smoothness
 ```
 
 A run is *trained* once its ``summary.json`` exists and *done* once its
 ``analysis.json`` (test-set smoothness and calibration) exists as well.
+
+With ``seeds > 1`` every cell is distilled once per seed (the training
+seed, then the following ones); the teachers are trained once, with the
+training seed. The first seed's cell keeps the plain folder name, so seeds
+can be added to a finished study. `seed_summaries` gives each cell's mean and
+std over seeds and its difference to the study's baseline cell (no student
+mixup, T=4: classic KD from the same teacher), paired by seed, with a 95%
+Student-t interval (`keras_mixkd.statistics`).
 
 Example:
 
@@ -29,23 +39,32 @@ grid.cells()[0].name  # 'resnet14-plain--resnet8-plain--T1'
 ```
 """
 
-import csv
-import dataclasses
 import json
 import pathlib
 
 import numpy as np
 
 from keras_mixkd import analysis
+from keras_mixkd import statistics
+from keras_mixkd import tables
+from keras_mixkd.study_grid import STD
+from keras_mixkd.study_grid import Cell  # noqa: F401 (public API)
+from keras_mixkd.study_grid import StudyGrid
+from keras_mixkd.study_grid import TeacherSpec
+from keras_mixkd.study_grid import parse_switch
+from keras_mixkd.study_grid import parse_temperature
+from keras_mixkd.study_grid import temperature_key
+from keras_mixkd.study_grid import yes_no
 from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.config import upgrade_record
 
-#: The temperature value that means "each network's logit std" (MIXSTD).
-STD = "std"
+#: The baseline cell of the statistics over seeds: classic KD at this
+#: temperature, without student mixup, from the same teacher.
+BASELINE_TEMPERATURE = 4.0
 
 #: Columns of ``results.csv``, one row per cell.
 RESULT_COLUMNS = (
-    "cell", "teacher", "teacher_mixup", "student", "student_mixup",
+    "cell", "seed", "teacher", "teacher_mixup", "student", "student_mixup",
     "student_mixing", "temperature", "best_accuracy", "last_accuracy",
     "best_epoch", "epochs", "logit_std_mean", "entropy_mean",
     "confidence_mean", "ece", "nll", "brier", "teacher_accuracy",
@@ -62,192 +81,7 @@ TEACHER_COLUMNS = (
 ANALYSIS_KEYS = ("accuracy", "logit_std_mean", "entropy_mean",
                  "confidence_mean", "ece", "nll", "brier")
 
-_SWITCHES = {"yes": True, "true": True, "1": True, "no": False,
-             "false": False, "0": False}
 _TEXT_COLUMNS = ("cell", "teacher", "student", "student_mixing")
-
-
-def parse_switch(value):
-    """``yes``/``no`` (or true/false, 1/0, or a bool) as a bool.
-
-    Example:
-
-    >>> parse_switch("yes")  # True
-    """
-    if isinstance(value, bool):
-        return value
-    key = str(value).strip().lower()
-    if key not in _SWITCHES:
-        raise ValueError(f"Expected yes or no, got {value!r}.")
-    return _SWITCHES[key]
-
-
-def parse_temperature(value):
-    """A grid temperature: ``"std"`` (MIXSTD) or a positive float.
-
-    Example:
-
-    >>> parse_temperature("4"), parse_temperature("std")  # (4.0, 'std')
-    """
-    if str(value).strip().lower() in (STD, "mixstd"):
-        return STD
-    try:
-        temperature = float(value)
-    except (TypeError, ValueError):
-        temperature = float("nan")
-    if not temperature > 0:
-        raise ValueError(f"A temperature is a number > 0 or 'std' (the "
-                         f"std-scaled MIXSTD loss), got {value!r}.")
-    return temperature
-
-
-def temperature_key(temperature):
-    """Short text of a temperature: ``"4"``, ``"2.5"`` or ``"std"``."""
-    if temperature == STD:
-        return STD
-    return f"{float(temperature):g}"
-
-
-def yes_no(flag):
-    """``"yes"`` or ``"no"``."""
-    return "yes" if flag else "no"
-
-
-@dataclasses.dataclass(frozen=True)
-class TeacherSpec:
-    """One teacher of the grid: an architecture, trained with mixup or not."""
-
-    arch: str
-    mixup: bool
-
-    @property
-    def name(self):
-        """Folder name, e.g. ``resnet14-mixup`` or ``resnet14-plain``."""
-        return f"{self.arch}-{'mixup' if self.mixup else 'plain'}"
-
-
-    @property
-    def label(self):
-        """Readable label, e.g. ``resnet14, mixup``."""
-        return f"{self.arch}, {'mixup' if self.mixup else 'no mixup'}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One distillation run of the grid.
-
-    Attributes:
-        teacher: the `TeacherSpec`.
-        student: student architecture.
-        student_mixup: whether the student is distilled on mixed batches.
-        temperature: a float (classic KD at that temperature) or ``"std"``
-            (the MIXSTD loss).
-        mixing: the mixing of student-mixup cells (``"fmu"`` or ``"pmu"``).
-    """
-
-    teacher: TeacherSpec
-    student: str
-    student_mixup: bool
-    temperature: object
-    mixing: str = "fmu"
-
-    @property
-    def student_mixing(self):
-        """The ``--mixing`` of this cell: ``self.mixing`` or ``"none"``."""
-        return self.mixing if self.student_mixup else "none"
-
-    @property
-    def name(self):
-        """Folder name, e.g. ``resnet14-mixup--resnet8-fmu--T4``."""
-        student = self.student_mixing if self.student_mixup else "plain"
-        return (f"{self.teacher.name}--{self.student}-{student}--"
-                f"T{temperature_key(self.temperature)}")
-
-    def distill_flags(self):
-        """This cell's ``mixkd distill`` flags: loss, temperature, mixing."""
-        std = self.temperature == STD
-        return {"loss": "mixstd" if std else "kd",
-                "temperature": None if std else float(self.temperature),
-                "mixing": self.student_mixing}
-
-
-def _axis(name, values, parse=lambda v: v):
-    values = tuple(parse(v) for v in values)
-    if not values:
-        raise ValueError(f"The study axis `{name}` is empty; give at least "
-                         "one value.")
-    if len(set(values)) != len(values):
-        raise ValueError(f"The study axis `{name}` repeats a value: "
-                         f"{list(values)}.")
-    return values
-
-
-@dataclasses.dataclass(frozen=True)
-class StudyGrid:
-    """The axes of a study and the training settings shared by its runs.
-
-    Args:
-        dataset: dataset name.
-        teachers: teacher architectures.
-        students: student architectures.
-        teacher_mixup: teacher trained with mixup: ``(False, True)`` or a part.
-        student_mixup: student distilled with mixup, likewise.
-        temperatures: floats and/or ``"std"``.
-        mixing: the mixing of student-mixup cells, ``"fmu"`` or ``"pmu"``.
-        training: other settings (epochs, batch size, seed, ...); recorded
-            in ``study.json`` so a resumed study uses the same ones.
-    """
-
-    dataset: str
-    teachers: tuple
-    students: tuple
-    teacher_mixup: tuple = (False, True)
-    student_mixup: tuple = (False, True)
-    temperatures: tuple = (1.0, 4.0, STD)
-    mixing: str = "fmu"
-    training: dict = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        set_ = object.__setattr__
-        set_(self, "teachers", _axis("teachers", self.teachers, str))
-        set_(self, "students", _axis("students", self.students, str))
-        for axis in ("teacher_mixup", "student_mixup"):
-            set_(self, axis, _axis(axis, getattr(self, axis), parse_switch))
-        set_(self, "temperatures",
-             _axis("temperatures", self.temperatures, parse_temperature))
-        if self.mixing not in ("fmu", "pmu"):
-            raise ValueError(f"The mixing of student-mixup cells must be "
-                             f"'fmu' or 'pmu', got {self.mixing!r}.")
-        set_(self, "training", dict(self.training))
-
-    def teacher_specs(self):
-        """Every `TeacherSpec`, in training order."""
-        return [TeacherSpec(arch, mixup) for arch in self.teachers
-                for mixup in self.teacher_mixup]
-
-    def cells(self, teacher=None):
-        """Every `Cell` (of one `TeacherSpec` if given), in training order."""
-        specs = self.teacher_specs() if teacher is None else [teacher]
-        return [Cell(spec, student, mixup, temperature, self.mixing)
-                for spec in specs for student in self.students
-                for mixup in self.student_mixup
-                for temperature in self.temperatures]
-
-    def to_dict(self):
-        """The grid as JSON-ready data (what ``study.json`` holds)."""
-        return {"dataset": self.dataset, "teachers": list(self.teachers),
-                "students": list(self.students),
-                "teacher_mixup": [yes_no(m) for m in self.teacher_mixup],
-                "student_mixup": [yes_no(m) for m in self.student_mixup],
-                "temperatures": list(map(temperature_key, self.temperatures)),
-                "mixing": self.mixing, "training": self.training}
-
-    @classmethod
-    def from_dict(cls, config):
-        """The inverse of `to_dict` (also of an earlier version's)."""
-        config = dict(config)
-        config["training"] = upgrade_record(config.get("training") or {})
-        return cls(**config)
 
 
 def evaluate_logits(logits, labels):
@@ -310,7 +144,8 @@ class Study:
         if previous is not None and isinstance(previous.get("training"), dict):
             previous["training"] = upgrade_record(previous["training"])
         current = grid.to_dict()
-        if previous is not None and previous != current:
+        if previous is not None and _without_seeds(previous) != (
+                _without_seeds(current)):
             raise ValueError(
                 f"The study folder {self.root} holds another grid (differs in:"
                 f" {_differences(previous, current)}). Resume it with the "
@@ -329,8 +164,9 @@ class Study:
 
     def path(self, run):
         """The run folder of a `TeacherSpec` or a `Cell`."""
-        group = "teachers" if isinstance(run, TeacherSpec) else "cells"
-        return self.root / group / run.name
+        if isinstance(run, TeacherSpec):
+            return self.root / "teachers" / run.name
+        return self.root / "cells" / run.folder
 
     def status(self, run):
         """``"done"``, ``"trained"`` (not evaluated yet) or ``"pending"``."""
@@ -357,8 +193,10 @@ class Study:
             if self.status(cell) != "done":
                 continue
             teacher = teachers.get(cell.teacher, {})
+            seed = self.grid.base_seed if cell.seed is None else cell.seed
             rows.append({
-                "cell": cell.name, "teacher": cell.teacher.arch,
+                "cell": cell.name, "seed": seed,
+                "teacher": cell.teacher.arch,
                 "teacher_mixup": cell.teacher.mixup, "student": cell.student,
                 "student_mixup": cell.student_mixup,
                 "student_mixing": cell.student_mixing,
@@ -390,6 +228,51 @@ class Study:
         return rows, teachers
 
 
+def _without_seeds(config):
+    return {k: v for k, v in config.items() if k != "seeds"}
+
+
+def seed_summaries(rows, key="last_accuracy"):
+    """Statistics over seeds of each cell against its baseline cell.
+
+    Cells are grouped by teacher (architecture and mixup) and student; in
+    each group the baseline is the cell without student mixup at
+    `BASELINE_TEMPERATURE` (classic KD), and every cell's difference to it
+    is paired by seed (`keras_mixkd.statistics.summarize`).
+
+    Args:
+        rows: result rows (`Study.result_rows` or `read_csv`), with ``cell``
+            and ``seed``.
+        key: the measured value.
+
+    Returns:
+        ``{cell name: entry}`` with the entries of `statistics.summarize`
+        plus ``baseline`` (the baseline cell's name); cells of a group
+        without a finished baseline cell are left out.
+
+    Example:
+
+    >>> seed_summaries(read_csv("runs/study/results.csv"))
+    """
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["teacher"], row["teacher_mixup"],
+                           row["student"]), []).append(row)
+    out = {}
+    for group in groups.values():
+        base = [r["cell"] for r in group if not r["student_mixup"]
+                and r["temperature"] != STD
+                and float(r["temperature"]) == BASELINE_TEMPERATURE
+                and r.get(key) is not None]
+        if not base:
+            continue
+        summary = statistics.summarize(group, base[0], value=key,
+                                       group="cell")
+        for cell, entry in summary["methods"].items():
+            out[cell] = {**entry, "baseline": base[0]}
+    return out
+
+
 def _flatten(config):
     flat = {k: v for k, v in config.items() if k != "training"}
     training = config.get("training")
@@ -407,18 +290,9 @@ def _differences(previous, current):
 
 def write_csv(path, rows, columns):
     """Writes dict rows as CSV (bools as yes/no, temperatures as text)."""
-    lines = [",".join(columns)]
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column)
-            if isinstance(value, bool):
-                value = yes_no(value)
-            elif column == "temperature":
-                value = temperature_key(value)
-            cells.append("" if value is None else str(value))
-        lines.append(",".join(cells))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    formats = {c: yes_no for c in ("teacher_mixup", "student_mixup")}
+    tables.write_csv(path, rows, columns,
+                     {**formats, "temperature": temperature_key})
 
 
 def read_csv(path):
@@ -428,20 +302,9 @@ def read_csv(path):
 
     >>> rows = read_csv("runs/study/results.csv")
     """
-    rows = []
-    with open(path, newline="") as f:
-        for raw in csv.DictReader(f):
-            row = {}
-            for key, value in raw.items():
-                if value in ("", None):
-                    row[key] = None
-                elif key in ("teacher_mixup", "student_mixup"):
-                    row[key] = parse_switch(value)
-                elif key == "temperature":
-                    row[key] = parse_temperature(value)
-                elif key in _TEXT_COLUMNS:
-                    row[key] = value
-                else:
-                    row[key] = float(value)
-            rows.append(row)
-    return rows
+    parsers = {c: str for c in _TEXT_COLUMNS}
+    parsers.update({"teacher_mixup": parse_switch,
+                    "student_mixup": parse_switch,
+                    "temperature": parse_temperature,
+                    "seed": lambda text: int(float(text))})
+    return tables.read_csv(path, parsers)

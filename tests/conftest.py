@@ -15,15 +15,13 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
-REFERENCE_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+#: Reference vectors of the official implementation (see tests/data/README.md).
+REFERENCE_DIR = pathlib.Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
 def reference_dir():
-    """``../shared/reference`` next to the project; skips where it is absent."""
-    if not REFERENCE_DIR.is_dir():
-        pytest.skip(f"official reference vectors not found at {REFERENCE_DIR} "
-                    "(they live in ../shared/reference beside the project)")
+    """``tests/data``: the official reference vectors, part of every clone."""
     return REFERENCE_DIR
 
 

@@ -16,7 +16,7 @@ nbformat = pytest.importorskip("nbformat")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-REFERENCE_CHECKPOINT = ROOT.parent / "shared" / "reference" / "resnet20.pth"
+REFERENCE_CHECKPOINT = ROOT / "tests" / "data" / "resnet20.pth"
 
 
 def generator():
@@ -86,16 +86,13 @@ def test_official_teacher_checkpoint_notebook(tmp_path, monkeypatch):
                       monkeypatch)
     assert "UnsafeCheckpointError" in text
     assert "this ran while loading" not in text
-    if REFERENCE_CHECKPOINT.is_file():
-        assert "matches the official logits" in text
-        counts = json.loads((REFERENCE_CHECKPOINT.parent /
-                             "model_params.json").read_text())
-        count = f"{counts['resnet20']['trainable_params']:,}"
-        assert (f"trainable parameters: checkpoint {count}, keras {count}, "
-                f"official {count}") in text
-        assert "CheckpointMismatchError" in text
-        assert text.count("same logits as the imported model: True") == 2
-    else:
-        assert "skipping parts 2 and 3" in text
+    assert "matches the official logits" in text
+    counts = json.loads((REFERENCE_CHECKPOINT.parent /
+                         "model_params.json").read_text())
+    count = f"{counts['resnet20']['trainable_params']:,}"
+    assert (f"trainable parameters: checkpoint {count}, keras {count}, "
+            f"official {count}") in text
+    assert "CheckpointMismatchError" in text
+    assert text.count("same logits as the imported model: True") == 2
     assert "student resnet8" in text
     assert list(tmp_path.glob("mixkd-notebook-*/student/summary.json"))

@@ -204,3 +204,81 @@ def test_study_report_from_fabricated_results(tmp_path):
         assert (tmp_path / "figures" / name).stat().st_size > 0
     assert "12 of 12 cells finished" in text and "## Observations" in text
     assert "resnet14-mixup--resnet8-fmu--Tstd | 89.00" in text
+
+
+def test_seeds_repeat_each_cell_and_can_grow(tmp_path):
+    grid = _grid(teachers=["resnet14"], teacher_mixup=["no"],
+                 training={"epochs": 2, "seed": 5})
+    study = Study(tmp_path, grid)
+    assert [c.folder for c in grid.cells()] == [c.name for c in grid.cells()]
+    grown = _grid(teachers=["resnet14"], teacher_mixup=["no"],
+                  training={"epochs": 2, "seed": 5}, seeds=3)
+    Study(tmp_path, grown)  # more seeds: the same study
+    assert Study.load(tmp_path).grid.seeds == 3
+    assert grown.seed_values() == [5, 6, 7]
+    cells = grown.cells()
+    assert len(cells) == 3 * len(grid.cells())
+    assert cells[:len(grid.cells())] == grid.cells()  # seed 5: old folders
+    repeat = cells[len(grid.cells())]
+    assert (repeat.seed, repeat.name) == (6, grid.cells()[0].name)
+    assert study.path(repeat).name == f"{repeat.name}--seed6"
+    assert len({study.path(c) for c in cells}) == len(cells)
+    assert "seeds" not in grid.to_dict()  # older study.json files resume
+    with pytest.raises(ValueError, match="`seeds` must be"):
+        _grid(seeds=0)
+
+
+def test_seed_statistics_against_the_kd_cell(tmp_path):
+    grid = _grid(teachers=["resnet14"], teacher_mixup=["no"], seeds=3,
+                 temperatures=["4", "std"])
+    study = Study(tmp_path, grid)
+    _fabricate(study, grid.teacher_specs()[0], 0.95)
+    accuracy = {}
+    for cell in grid.cells():
+        seed = cell.seed or 0
+        value = 0.80 + 0.01 * seed + (0.03 + 0.002 * seed) * (
+            cell.temperature == "std") - 0.001 * seed * cell.student_mixup
+        accuracy[cell.name, seed] = value
+        _fabricate(study, cell, value)
+    study.write_tables()
+    rows = study_lib.read_csv(tmp_path / "results.csv")
+    assert sorted({r["seed"] for r in rows}) == [0, 1, 2]
+    out = study_lib.seed_summaries(rows)
+    kd = "resnet14-plain--resnet8-plain--T4"
+    std = "resnet14-plain--resnet8-plain--Tstd"
+    assert out[kd]["diff_ci95"] == [0.0, 0.0] and out[kd]["baseline"] == kd
+    diffs = [accuracy[std, s] - accuracy[kd, s] for s in range(3)]
+    expected = stats_interval(diffs)
+    assert out[std]["diff_ci95"] == pytest.approx(expected)
+    assert out[std]["excludes_zero"] and out[std]["n"] == 3
+    fmu = "resnet14-plain--resnet8-fmu--T4"
+    # d = (0, -0.001, -0.002): mean -0.001, half-width 0.0025: not marked.
+    assert out[fmu]["diff_mean"] == pytest.approx(-0.001)
+    assert out[fmu]["diff_ci95"][0] < 0.0 < out[fmu]["diff_ci95"][1]
+    assert not out[fmu]["excludes_zero"]
+
+
+def stats_interval(d):
+    from scipy import stats
+
+    d = np.asarray(d)
+    return list(stats.t.interval(0.95, len(d) - 1, loc=d.mean(),
+                                 scale=stats.sem(d)))
+
+
+def test_study_report_marks_cells_beyond_their_interval(tmp_path):
+    test_seed_statistics_against_the_kd_cell(tmp_path)
+    study = Study.load(tmp_path)
+    rows = study_lib.read_csv(tmp_path / "results.csv")
+    sentence = study_report.seed_observation(rows)
+    assert sentence.startswith("Cells that differ from their classic-KD")
+    assert "resnet14-plain--resnet8-plain--Tstd (+3.20 points)" in sentence
+    assert "fmu--T4" not in sentence
+    # The heatmap shows the mean over seeds.
+    grid = study_report.accuracy_grid(rows, "resnet8", False,
+                                      study.grid.teacher_specs(), [4.0])
+    assert grid[0, 0] == pytest.approx(100 * np.mean([0.80, 0.81, 0.82]))
+    text = study_report.write(tmp_path).read_text()
+    assert "## Over seeds" in text and "over 3 seeds per cell" in text
+    assert "| resnet14-plain--resnet8-plain--Tstd | 3 |" in text
+    assert "+3.20 [" in text and "] *" in text

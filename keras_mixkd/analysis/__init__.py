@@ -55,6 +55,7 @@ from keras_mixkd.analysis.fidelity import model_fidelity
 from keras_mixkd.analysis.fidelity import mean_kl
 from keras_mixkd.analysis.fidelity import top1_agreement
 from keras_mixkd.analysis.plots import plot_heatmap
+from keras_mixkd.analysis.plots import plot_method_comparison
 from keras_mixkd.analysis.plots import plot_reliability_diagram
 from keras_mixkd.analysis.plots import plot_robustness_curves
 from keras_mixkd.analysis.plots import plot_smoothness_comparison

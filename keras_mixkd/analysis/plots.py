@@ -314,3 +314,65 @@ def plot_training_curves(panels, path, title=None):
         ax.legend(fontsize=8)
         _label(ax, ylabel, "Epoch", ylabel)
     return _save(fig, path, title)
+
+
+def plot_method_comparison(summary, path, title="Methods over seeds",
+                           scale=100.0, ylabel="Test accuracy (%)"):
+    """Means with std error bars, and paired differences with intervals.
+
+    Left: each method's mean over seeds with its sample std as error bar
+    (none for one run). Right: each method minus the baseline, paired by
+    seed, with its 95% Student-t interval; a dashed line marks 0, and a
+    filled marker an interval that excludes it.
+
+    Args:
+        summary: the dict of `keras_mixkd.statistics.summarize`
+            (``baseline``, ``methods`` with ``n``, ``mean``, ``std``,
+            ``diff_mean``, ``diff_ci95``).
+        path: PNG file to write (None: only return the figure).
+        title: figure title.
+        scale: multiplies every value (100 shows fractions in percent).
+        ylabel: label of the measured value.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+
+    Example:
+
+    >>> plot_method_comparison(statistics.summarize(rows, "kd"), "cmp.png")
+    """
+    methods = summary["methods"]
+    names = list(methods)
+    x = np.arange(len(names))
+    fig, axes = _figure(1, 2, figsize=(max(8.0, 1.4 * len(names) + 4.0), 4.5))
+    means, diffs = axes[0]
+    for i, name in enumerate(names):
+        m = methods[name]
+        if m["mean"] is None:
+            continue
+        std = m["std"]
+        means.errorbar(i, scale * m["mean"],
+                       yerr=None if std is None else scale * std, fmt="o",
+                       capsize=5, color="tab:blue", markersize=7)
+        if m["diff_mean"] is None:
+            continue
+        interval = m["diff_ci95"]
+        mid = scale * m["diff_mean"]
+        yerr = (None if interval is None else
+                [[mid - scale * interval[0]], [scale * interval[1] - mid]])
+        excluded = interval is not None and (interval[0] > 0
+                                             or interval[1] < 0)
+        diffs.errorbar(i, mid, yerr=yerr, fmt="o", capsize=5,
+                       color="tab:red" if excluded else "tab:gray",
+                       markerfacecolor=None if excluded else "white",
+                       markersize=7)
+    diffs.axhline(0.0, color="black", linestyle="--", linewidth=1)
+    labels = [f"{n}\n(n={methods[n]['n']})" for n in names]
+    for ax in (means, diffs):
+        ax.set_xticks(x, labels, rotation=30 if len(names) > 5 else 0)
+        ax.set_xlim(-0.6, len(names) - 0.4)
+        ax.grid(alpha=0.3, axis="y")
+    _label(means, "Mean ± std over seeds", ylabel=ylabel)
+    _label(diffs, f"Minus {summary['baseline']}, paired by seed (95% CI)",
+           ylabel=f"Difference ({'points' if scale == 100 else 'units'})")
+    return _save(fig, path, title)

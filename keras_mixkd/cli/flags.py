@@ -34,6 +34,9 @@ flags.DEFINE_integer("train_size", None,
                      "training images (the same for every --seed).")
 flags.DEFINE_integer("epochs", _default("epochs"),
                      "Training epochs (the paper: 240).")
+flags.DEFINE_integer("seeds", 1,
+                     "study, compare: repeat each run with seeds --seed .. "
+                     "--seed + N - 1, for means, stds and intervals.")
 flags.DEFINE_integer("batch_size", _default("batch_size"),
                      "Batch size per replica (paper: 64).")
 flags.DEFINE_float("learning_rate", None,

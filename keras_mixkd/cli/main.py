@@ -4,7 +4,7 @@
     mixkd report RUN_OR_STUDY_DIR
 
 Commands: train-teacher, distill, evaluate, convert, quickstart, study,
-report.
+compare, report.
 ``mixkd <command> --help`` lists the flags.
 """
 
@@ -22,14 +22,16 @@ COMMANDS = {
     "convert": "convert",
     "quickstart": "quickstart",
     "study": "study",
+    "compare": "compare",
     "report": "report",
 }
 
 USAGE = (f"usage: mixkd <command> [--flags]\n\ncommands: "
          f"{', '.join(COMMANDS)}\n\n'mixkd <command> --help' lists the flags;"
          " 'mixkd quickstart' runs offline in minutes; 'mixkd study --quick'"
-         " the paper's grid in about 10; 'mixkd report DIR' summarises a run"
-         " or study folder in report.md.")
+         " the paper's grid in about 10; 'mixkd compare' student methods over"
+         " seeds with confidence intervals; 'mixkd report DIR' summarises a"
+         " run or study folder in report.md.")
 
 
 def command_help(command, module):

@@ -14,8 +14,11 @@ import json
 import pathlib
 import time
 
+from keras_mixkd import data
+from keras_mixkd import tables
 from keras_mixkd import training
 from keras_mixkd.cli import flags
+from keras_mixkd.data import fashion_mnist
 
 FLAGS_USED = tuple(n for n in flags.TRAINING if n not in (
     "dataset", "data_dir", "image_size"))
@@ -24,6 +27,13 @@ UNUSED_HINT = "the quick start fixes its own dataset, models and losses"
 TEACHER = "resnet14"
 STUDENT = "resnet8"
 DEFAULT_EPOCHS = 8
+
+#: Teacher accuracy from which digits counts as saturated.
+SATURATED = 0.97
+
+#: The measurement the quick start points to (RESULTS.md has its figures).
+COMPARE_COMMAND = ("mixkd compare --dataset=fashion_mnist --teacher=resnet20 "
+                   "--student=resnet8 --train_size=5000 --epochs=15 --seeds=3")
 
 #: The student runs: (run name, table label, distillation settings or None).
 STUDENT_RUNS = (
@@ -43,6 +53,69 @@ def table(rows):
         lines.append(f"| {label} | {100 * summary['best_accuracy']:.2f}% | "
                      f"{100 * summary['last_accuracy']:.2f}% |")
     return "\n".join(lines)
+
+
+def _late_gain(run_dir, epochs=2):
+    """Test-accuracy gain over a run's last ``epochs`` epochs, or None."""
+    path = pathlib.Path(run_dir) / "metrics.csv"
+    if not path.exists():
+        return None
+    accuracy = [row["val_accuracy"] for row in tables.read_csv(path)
+                if row.get("val_accuracy") is not None]
+    if len(accuracy) <= epochs:
+        return None
+    return accuracy[-1] - accuracy[-1 - epochs]
+
+
+def reading(rows, run_dirs, num_test, epochs, fashion_folder):
+    """What the quick start's table can and cannot show, from its numbers.
+
+    Args:
+        rows: `run`'s ``[(label, summary), ...]``, the teacher first.
+        run_dirs: the students' run folders, in the order of ``rows[1:]``.
+        num_test: the number of test images.
+        epochs: epochs per run.
+        fashion_folder: the local Fashion-MNIST folder, or None.
+
+    Returns:
+        A list of Markdown paragraphs.
+    """
+    teacher = rows[0][1]["last_accuracy"]
+    last = [summary["last_accuracy"] for _, summary in rows[1:]]
+    spread = max(last) - min(last)
+    lines = [
+        f"What this table can show: one seed, {num_test} test images, so one "
+        f"image is {100 / num_test:.2f} points. The students' last "
+        f"accuracies span {100 * spread:.2f} points "
+        f"({round(spread * num_test)} test images), and the teacher makes "
+        f"{round((1 - teacher) * num_test)} errors"
+        + (": digits is nearly saturated" if teacher >= SATURATED else
+           ", short of digits' ceiling: the runs are far from converged")
+        + ". One seed on so few images cannot rank methods."]
+    gains = [g for g in (_late_gain(d) for d in run_dirs) if g is not None]
+    if gains:
+        lines.append(
+            f"After {epochs} epochs the students still gained "
+            f"{100 * sum(gains) / len(gains):+.2f} points on average over "
+            "their last two epochs: at this length the ranking reflects how "
+            "fast each run converges (mixup slows early training), not what "
+            "it converges to.")
+    else:
+        lines.append(f"With {epochs} epochs the ranking reflects how fast "
+                     "each run converges (mixup slows early training), not "
+                     "what it converges to.")
+    lines.append(
+        "For the method's effect, measured over seeds with confidence "
+        "intervals on harder data, see RESULTS.md, or run "
+        f"`{COMPARE_COMMAND}`.")
+    if fashion_folder:
+        lines.append(f"Fashion-MNIST's files are on this machine "
+                     f"({fashion_folder}): that command runs offline.")
+    else:
+        lines.append("Fashion-MNIST is not on this machine: "
+                     "`apt-get install dataset-fashion-mnist` (or "
+                     "--data_dir=FOLDER with its four IDX files) first.")
+    return lines
 
 
 def run(config):
@@ -85,8 +158,13 @@ def main():
     wall = time.time() - start
     footer = (f"digits (bundled with scikit-learn), {config.epochs} epochs "
               f"per run, seed {config.seed}, {wall:.0f} s in all.")
-    print(f"\n{text}\n\n{footer}")
-    training.atomic_write_text(root / "results.md", f"{text}\n\n{footer}\n")
+    notes = "\n\n".join(reading(
+        rows, [root / name for name, _, _ in STUDENT_RUNS],
+        data.dataset_info(config.dataset).num_test, config.epochs,
+        fashion_mnist.local_folder()))
+    print(f"\n{text}\n\n{footer}\n\n{notes}")
+    training.atomic_write_text(root / "results.md",
+                               f"{text}\n\n{footer}\n\n{notes}\n")
     training.atomic_write_text(root / "results.json", json.dumps(
         {"rows": [{"model": label, **summary} for label, summary in rows],
          "epochs": config.epochs, "seed": config.seed, "wall_time_s": wall},

@@ -60,7 +60,7 @@ absl_flags.DEFINE_bool("quick", False,
 
 #: The grid's own flags.
 GRID_FLAGS = ("teachers", "students", "teacher_mixup", "student_mixup",
-              "temperatures", "teacher_mixup_alpha", "quick")
+              "temperatures", "teacher_mixup_alpha", "quick", "seeds")
 
 FLAGS_USED = flags.TRAINING + GRID_FLAGS + tuple(
     n for n in flags.DISTILLATION if n not in ("loss", "temperature"))
@@ -107,30 +107,35 @@ def config_from_flags():
     settings = {name: getattr(config, name) for name in SETTINGS}
     settings["mixup_alpha"] = config.resolved_mixup_alpha("distill")
     settings["teacher_mixup_alpha"] = FLAGS.teacher_mixup_alpha
+    if config.train_size is not None:  # recorded only when set
+        settings["train_size"] = config.train_size
     grid = study_lib.StudyGrid(
         config.dataset, FLAGS.teachers or (), FLAGS.students or (),
         FLAGS.teacher_mixup or (), FLAGS.student_mixup or (),
-        FLAGS.temperatures or (), config.mixing, settings)
+        FLAGS.temperatures or (), config.mixing, settings, FLAGS.seeds)
     return config, grid
 
 
 class _Evaluator:
-    """Test-set analysis of finished runs (the test data loaded once)."""
+    """Test-set analysis of finished runs (the test data loaded once per
+    seed: the digits split depends on it)."""
 
     def __init__(self, config):
         self._config = config
-        self._test_ds = None
+        self._test_ds = {}
 
-    def __call__(self, model, path, save_logits=False):
-        if self._test_ds is None:
+    def __call__(self, model, path, save_logits=False, seed=None):
+        seed = self._config.seed if seed is None else seed
+        if seed not in self._test_ds:
             strategy = tf.distribute.get_strategy()
-            _, self._test_ds, *_ = load_data(self._config, strategy)
+            _, self._test_ds[seed], *_ = load_data(
+                dataclasses.replace(self._config, seed=seed), strategy)
         logger = tf.get_logger()
         level = logger.level
         logger.setLevel("ERROR")  # predict_on_batch retracing warnings
         try:
-            logits, labels = analysis.collect_logits(model, self._test_ds,
-                                                     return_labels=True)
+            logits, labels = analysis.collect_logits(
+                model, self._test_ds[seed], return_labels=True)
         finally:
             logger.setLevel(level)
         if save_logits:
@@ -185,13 +190,15 @@ def ensure_cell(study, cell, config, evaluate):
     if status == "done":
         return False
     if status == "pending":
-        print(f"\n== cell {cell.name}")
+        print(f"\n== cell {cell.folder}")
         teacher_dir = study.path(cell.teacher)
         settings = cell.distill_flags()
         if settings["mixing"] == "none":  # inert there: the defaults
             settings.update({name: training.config.default(name) for name
                              in ("mixup_alpha", "mix_fraction",
                                  "mix_sampling")})
+        if cell.seed is not None:
+            settings["seed"] = cell.seed
         cell_config = dataclasses.replace(
             config, output_dir=str(path), teacher=cell.teacher.arch,
             student=cell.student,
@@ -203,7 +210,7 @@ def ensure_cell(study, cell, config, evaluate):
                                 teacher_dir))
     else:
         model = _load(path)
-    evaluate(model, path)
+    evaluate(model, path, seed=cell.seed)
     return True
 
 

@@ -160,7 +160,8 @@ def _tfds_class_names(name, data_dir):
 
 
 def load(name, batch_size=64, data_dir=None, seed=0, download=True,
-         shuffle_buffer=50_000, image_size=None, train_size=None):
+         shuffle_buffer=50_000, image_size=None, train_size=None,
+         augment_train=True):
     """Train and test pipelines of a dataset, ready for `model.fit`.
 
     Args:
@@ -184,6 +185,9 @@ def load(name, batch_size=64, data_dir=None, seed=0, download=True,
         train_size: train on a class-stratified subset of this many training
             images, chosen with a fixed seed (the same subset for every
             ``seed``); mean and std stay those of the full training set.
+        augment_train: False builds the train pipeline like the test one
+            (no shuffling, no augmentation), to measure the clean
+            training-set accuracy of a trained model.
 
     Returns:
         ``(train_ds, test_ds, info)``: `tf.data.Dataset`s of ``(images,
@@ -206,6 +210,7 @@ def load(name, batch_size=64, data_dir=None, seed=0, download=True,
         size = None  # the source already yields that size
     kwargs = dict(seed=seed, flip=source.flip, shuffle_buffer=shuffle_buffer,
                   image_size=size)
-    train_ds = pipeline.build(train, info, batch_size, True, **kwargs)
+    train_ds = pipeline.build(train, info, batch_size, augment_train,
+                              **kwargs)
     test_ds = pipeline.build(source.test, info, batch_size, False, **kwargs)
     return train_ds, test_ds, info

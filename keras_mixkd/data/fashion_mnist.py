@@ -47,6 +47,22 @@ def _has_files(folder):
         (pathlib.Path(folder) / name).is_file() for name in FILES.values())
 
 
+def local_folder(data_dir=None):
+    """The first local folder holding Fashion-MNIST's four IDX files.
+
+    Args:
+        data_dir: a folder tried first, or None.
+
+    Returns:
+        ``data_dir``, Debian's package folder or Keras's cache folder,
+        whichever has the files first; None when none has them.
+    """
+    for folder in (data_dir, DEBIAN_DIR, keras_cache_dir()):
+        if _has_files(folder):
+            return str(folder)
+    return None
+
+
 def read_folder(folder):
     """The four IDX files of ``folder`` as arrays.
 
@@ -104,10 +120,9 @@ def load_arrays(data_dir=None, download=True):
         FileNotFoundError: no source has the files (within seconds offline).
         idx.IDXFormatError: a source's files are corrupt.
     """
-    folders = [data_dir, DEBIAN_DIR, keras_cache_dir()]
-    for folder in folders:
-        if _has_files(folder):
-            return read_folder(folder)
+    folder = local_folder(data_dir)
+    if folder is not None:
+        return read_folder(folder)
     tried = [f"--data_dir={data_dir}"] if data_dir else []
     tried += [DEBIAN_DIR, keras_cache_dir()]
     if download and network.online():

@@ -126,10 +126,14 @@ def take_indices(dataset, indices, total):
     """Keeps the examples of ``dataset`` at ``indices`` (out of ``total``)."""
     mask = np.zeros(int(total), bool)
     mask[np.asarray(indices)] = True
+    kept = int(mask.sum())
     mask = tf.constant(mask)
+    # The filter hides the length; declaring it spares Keras a first epoch
+    # that runs out of data ("Your input ran out of data").
     return dataset.enumerate().filter(
         lambda i, example: tf.gather(mask, i)).map(
-            lambda i, example: example)
+            lambda i, example: example).apply(
+                tf.data.experimental.assert_cardinality(kept))
 
 
 def channel_stats(images, batch=4096):

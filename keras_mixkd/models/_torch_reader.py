@@ -15,171 +15,47 @@ Two formats are read:
 - the legacy format (PyTorch < 1.6): consecutive pickles (magic number,
   protocol version, system info, the object, the storage keys), then each
   storage as an int64 element count followed by its bytes.
+
+A hostile or corrupt file cannot make the reader allocate more than a small
+multiple of its own size: the unpickler checks every tensor view against its
+storage (`keras_mixkd.models._torch_pickle`); every size and count is checked
+against the bytes actually there, and the totals against ``_MAX_EXPANSION``
+times the file size, before anything is allocated.
 """
 
 import collections
 import io
-import pickle
+import reprlib
 import zipfile
 
 import numpy as np
 
+from keras_mixkd.models._torch_pickle import RESAVE_HINT
+from keras_mixkd.models._torch_pickle import CheckpointFormatError
+from keras_mixkd.models._torch_pickle import RestrictedUnpickler
+from keras_mixkd.models._torch_pickle import TensorRef
+from keras_mixkd.models._torch_pickle import UnsafeCheckpointError
+from keras_mixkd.models._torch_pickle import corrupt
+from keras_mixkd.models._torch_pickle import itemsize
+
+__all__ = ["CheckpointFormatError", "RestrictedUnpickler",
+           "UnsafeCheckpointError", "read_checkpoint"]
+
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
-_RESAVE_HINT = ("Load it in PyTorch and re-save the state dict with "
-                "torch.save({'model': model.state_dict()}, path).")
-
-
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint names a global that a state dict never needs."""
-
-
-class CheckpointFormatError(ValueError):
-    """A file is not a readable PyTorch checkpoint (other file, truncated)."""
-
-
-class _Frozen:
-    """Base of the unpickling stand-ins: immutable to the pickle."""
-
-    __slots__ = ()
-
-    def __init__(self, **values):
-        for key, value in values.items():
-            object.__setattr__(self, key, value)
-
-    def __setattr__(self, key, value):
-        raise UnsafeCheckpointError(
-            f"The checkpoint tries to set attribute {key!r} on "
-            f"{type(self).__name__}; this is not a state dict.")
-
-
-class _StorageType(_Frozen):
-    """Stand-in for ``torch.FloatStorage`` and friends: a numpy dtype."""
-
-    __slots__ = ("name", "dtype")
-
-
-class _Storage(_Frozen):
-    """A storage named by a persistent id: key, type, length, view offset."""
-
-    __slots__ = ("key", "type", "numel", "base")
-
-
-class _TensorRef(_Frozen):
-    """A tensor to rebuild from a storage: offset, size, stride (elements)."""
-
-    __slots__ = ("storage", "offset", "size", "stride")
-
-
-class _Rebuild(_Frozen):
-    """Stand-in for an allow-listed ``torch._utils`` rebuild function."""
-
-    __slots__ = ("name", "fn")
-
-    def __call__(self, *args, **kwargs):
-        return self.fn(*args, **kwargs)
-
-
-def _int_tuple(value, what):
-    if not isinstance(value, tuple) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0
-            for v in value):
-        raise CheckpointFormatError(
-            f"Corrupt checkpoint: tensor {what} {value!r} is not a tuple of "
-            "non-negative integers.")
-    return value
-
-
-def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
-    if not isinstance(storage, _Storage) or not isinstance(storage_offset, int):
-        raise CheckpointFormatError(
-            "Corrupt checkpoint: a tensor is rebuilt from something that is "
-            "not a storage.")
-    size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
-    if len(size) != len(stride):
-        raise CheckpointFormatError(
-            f"Corrupt checkpoint: tensor size {size} and stride {stride} "
-            "have different lengths.")
-    return _TensorRef(storage=storage, offset=storage_offset, size=size,
-                      stride=stride)
-
-
-def _rebuild_parameter(data, *unused):
-    return data
-
-
-_DTYPES = {
-    "DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2",
-    "BFloat16Storage": "bf16", "LongStorage": "i8", "IntStorage": "i4",
-    "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1",
-    "BoolStorage": "?",
-}
-_ALLOWED_GLOBALS = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    **{("torch._utils", name): _Rebuild(name=name, fn=fn) for name, fn in (
-        ("_rebuild_tensor", _rebuild_tensor),
-        ("_rebuild_tensor_v2", _rebuild_tensor),
-        ("_rebuild_parameter", _rebuild_parameter))},
-    **{("torch", name): _StorageType(name=name, dtype=code)
-       for name, code in _DTYPES.items()},
-}
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals of a state dict.
-
-    Allowed: ``collections.OrderedDict``, ``torch._utils._rebuild_tensor``,
-    ``_rebuild_tensor_v2``, ``_rebuild_parameter`` and the typed storage
-    classes (``torch.FloatStorage`` ...), each mapped to a local stand-in.
-    Any other global raises `UnsafeCheckpointError` naming it, before it is
-    imported or called.
-
-    Args:
-        file: a binary file object positioned at a pickle.
-        legacy: whether persistent ids carry the legacy view metadata.
-    """
-
-    def __init__(self, file, legacy=False):
-        super().__init__(file)
-        self.legacy = legacy
-        self.storages = {}
-
-    def find_class(self, module, name):
-        allowed = _ALLOWED_GLOBALS.get((module, name))
-        if allowed is None:
-            raise UnsafeCheckpointError(
-                f"Refusing to load global '{module}.{name}' from the "
-                "checkpoint: a state dict only needs tensors, storages and "
-                "OrderedDict, so the file holds other Python objects (a whole "
-                "pickled model, a TorchScript archive, or code planted to run "
-                f"on load). Nothing was executed. {_RESAVE_HINT}")
-        return allowed
-
-    def persistent_load(self, pid):
-        length = 6 if self.legacy else 5
-        if (not isinstance(pid, tuple) or len(pid) != length
-                or pid[0] != "storage" or not isinstance(pid[1], _StorageType)
-                or not isinstance(pid[4], int)):
-            raise CheckpointFormatError(
-                f"Corrupt checkpoint: unexpected persistent id {pid!r}.")
-        key, numel = str(pid[2]), pid[4]
-        base = 0
-        if self.legacy and pid[5] is not None:
-            _, base, _ = pid[5]  # (view key, offset, view size)
-        storage = self.storages.setdefault(
-            key, _Storage(key=key, type=pid[1], numel=numel, base=0))
-        return _Storage(key=key, type=storage.type, numel=storage.numel,
-                        base=int(base))
+#: No file makes the reader decompress, or rebuild as tensors, more than this
+#: many times its own size (an honest checkpoint needs at most 2: bfloat16
+#: storages widen to float32).
+_MAX_EXPANSION = 4
 
 
 def _array_from_bytes(raw, storage_type, numel, byteorder):
     """Decodes ``numel`` elements of a storage type from raw bytes."""
     code = storage_type.dtype
-    itemsize = 2 if code == "bf16" else np.dtype(code).itemsize
-    if len(raw) != numel * itemsize:
-        raise CheckpointFormatError(
-            f"Corrupt checkpoint: a {storage_type.name} of {numel} elements "
-            f"has {len(raw)} bytes instead of {numel * itemsize}.")
+    if len(raw) != numel * itemsize(storage_type):
+        raise corrupt(
+            f"a {storage_type.name} of {numel} elements has {len(raw)} bytes "
+            f"instead of {numel * itemsize(storage_type)}.")
     if code == "bf16":
         bits = np.frombuffer(raw, dtype=byteorder + "u2").astype(np.uint32)
         return (bits << 16).view(np.float32)
@@ -187,62 +63,107 @@ def _array_from_bytes(raw, storage_type, numel, byteorder):
 
 
 def _materialize(ref, arrays):
-    """Rebuilds a `_TensorRef` as a new numpy array (offset, size, stride)."""
+    """Rebuilds a checked `TensorRef` as a new numpy array."""
     flat = arrays[ref.storage.key]
-    offset = ref.storage.base + ref.offset
     if 0 in ref.size:
         return np.zeros(ref.size, dtype=flat.dtype)
-    last = offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride))
-    if offset < 0 or last >= flat.size:
-        raise CheckpointFormatError(
-            f"Corrupt checkpoint: a tensor of size {ref.size}, stride "
-            f"{ref.stride} and offset {offset} overruns its storage of "
-            f"{flat.size} elements.")
     view = np.lib.stride_tricks.as_strided(
-        flat[offset:], shape=ref.size,
+        flat[ref.storage.base + ref.offset:], shape=ref.size,
         strides=[s * flat.itemsize for s in ref.stride], writeable=False)
     return np.array(view)
 
 
-def _resolve(obj, arrays):
-    """Replaces every `_TensorRef` in dicts, lists and tuples by an array."""
-    if isinstance(obj, _TensorRef):
-        return _materialize(obj, arrays)
-    if isinstance(obj, dict):
-        resolved = type(obj)() if type(obj) is collections.OrderedDict else {}
-        for key, value in obj.items():
-            resolved[key] = _resolve(value, arrays)
-        return resolved
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_resolve(value, arrays) for value in obj)
-    return obj
+def _resolve(obj, arrays, done=None, busy=None):
+    """Replaces every `TensorRef` in dicts, lists and tuples by an array.
+
+    Each object is resolved once (shared references stay shared, so a pickle
+    cannot multiply the work by referencing one container many times), and a
+    container that contains itself is refused.
+    """
+    done = {} if done is None else done
+    busy = set() if busy is None else busy
+    key = id(obj)
+    if key in done:
+        return done[key]
+    if isinstance(obj, TensorRef):
+        result = _materialize(obj, arrays)
+    elif isinstance(obj, (dict, list, tuple)):
+        if key in busy:
+            raise corrupt("a container contains itself.")
+        busy.add(key)
+        if isinstance(obj, dict):
+            result = (collections.OrderedDict()
+                      if type(obj) is collections.OrderedDict else {})
+            for name, value in obj.items():
+                result[name] = _resolve(value, arrays, done, busy)
+        else:
+            result = type(obj)(_resolve(value, arrays, done, busy)
+                               for value in obj)
+        busy.discard(key)
+    else:
+        return obj
+    done[key] = result
+    return result
+
+
+def _check_budget(unpickler, limit):
+    """Refuses a pickle whose tensors would take more than ``limit`` bytes."""
+    needed = unpickler.tensor_bytes()
+    if needed > limit:
+        raise corrupt(
+            f"its tensors would take {needed} bytes, more than "
+            f"{_MAX_EXPANSION} times the file's size; they overlap each other "
+            "or the file is corrupt.")
+
+
+def _read_entry(archive, info, limit):
+    if info.file_size > limit:
+        raise corrupt(f"the zip entry {info.filename!r} would expand to "
+                      f"{info.file_size} bytes, more than the file allows.")
+    return archive.read(info)
 
 
 def _read_zip(data):
+    limit = _MAX_EXPANSION * len(data)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = archive.namelist()
-        pickles = [n for n in names if n.endswith("data.pkl")
+        entries = {info.filename: info for info in archive.infolist()}
+        pickles = [n for n in entries if n.endswith("data.pkl")
                    and n.count("/") == 1]
         if len(pickles) != 1:
             hint = (" It looks like a TorchScript archive (torch.jit.save)."
-                    if any("/code/" in n for n in names) else "")
+                    if any("/code/" in n for n in entries) else "")
             raise CheckpointFormatError(
                 "Not a PyTorch checkpoint: the zip archive has no single "
-                f"'<root>/data.pkl'.{hint} {_RESAVE_HINT}")
+                f"'<root>/data.pkl'.{hint} {RESAVE_HINT}")
         root = pickles[0][:-len("data.pkl")]
-        order = (archive.read(root + "byteorder").decode().strip()
-                 if root + "byteorder" in names else "little")
-        unpickler = RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])))
+        order = "little"
+        if root + "byteorder" in entries:
+            order = _read_entry(archive, entries[root + "byteorder"],
+                                16).decode("ascii").strip()
+        if order not in ("little", "big"):
+            raise corrupt(f"unknown byte order {order!r}.")
+        unpickler = RestrictedUnpickler(io.BytesIO(
+            _read_entry(archive, entries[pickles[0]], limit)))
         obj = unpickler.load()
-        arrays = {}
+        _check_budget(unpickler, limit)
+        storages = []
         for key, storage in unpickler.storages.items():
-            entry = f"{root}data/{key}"
-            if entry not in names:
-                raise CheckpointFormatError(
-                    f"Corrupt checkpoint: storage {entry!r} is missing.")
-            arrays[key] = _array_from_bytes(
-                archive.read(entry), storage.type, storage.numel,
-                "<" if order == "little" else ">")
+            info = entries.get(f"{root}data/{key}")
+            if info is None:
+                raise corrupt(f"storage {root}data/{key!r} is missing.")
+            if info.file_size != storage.numel * itemsize(storage.type):
+                raise corrupt(
+                    f"storage {info.filename!r} holds {info.file_size} bytes "
+                    f"but is declared as {storage.numel} elements of "
+                    f"{storage.type.name}.")
+            storages.append((key, storage, info))
+        if sum(info.file_size for _, _, info in storages) > limit:
+            raise corrupt("its storages would expand to more than "
+                          f"{_MAX_EXPANSION} times the file's size.")
+        arrays = {key: _array_from_bytes(
+            archive.read(info), storage.type, storage.numel,
+            "<" if order == "little" else ">")
+            for key, storage, info in storages}
     return _resolve(obj, arrays)
 
 
@@ -257,21 +178,33 @@ def _read_legacy(data):
         raise CheckpointFormatError(
             f"Unsupported legacy checkpoint protocol {protocol!r}.")
     sys_info = RestrictedUnpickler(stream).load()
+    if not isinstance(sys_info, dict):
+        raise corrupt(
+            f"system information {reprlib.repr(sys_info)} is not a dict.")
     order = "<" if sys_info.get("little_endian", True) else ">"
     unpickler = RestrictedUnpickler(stream, legacy=True)
     obj = unpickler.load()
+    _check_budget(unpickler, _MAX_EXPANSION * len(data))
     keys = RestrictedUnpickler(stream).load()
+    if not isinstance(keys, list):
+        raise corrupt(f"the storage keys {reprlib.repr(keys)} are not a list.")
     arrays = {}
     for key in keys:
         storage = unpickler.storages.get(str(key))
-        if storage is None:
-            raise CheckpointFormatError(
-                f"Corrupt checkpoint: unknown storage key {key!r}.")
+        if storage is None or str(key) in arrays:
+            raise corrupt(f"unknown or repeated storage key {key!r}.")
         numel = int(np.frombuffer(stream.read(8), dtype=order + "i8")[0])
-        code = storage.type.dtype
-        itemsize = 2 if code == "bf16" else np.dtype(code).itemsize
+        nbytes = numel * itemsize(storage.type)
+        if numel != storage.numel or nbytes > len(data) - stream.tell():
+            raise corrupt(
+                f"storage {key!r} claims {numel} elements; it was declared "
+                f"with {storage.numel} and {len(data) - stream.tell()} bytes "
+                "remain in the file.")
         arrays[str(key)] = _array_from_bytes(
-            stream.read(numel * itemsize), storage.type, numel, order)
+            stream.read(nbytes), storage.type, numel, order)
+    missing = set(unpickler.storages) - set(arrays)
+    if missing:
+        raise corrupt(f"storages {sorted(missing)} are missing.")
     return _resolve(obj, arrays)
 
 
@@ -314,11 +247,11 @@ def read_checkpoint(path):
         raise CheckpointFormatError(
             f"{str(path)!r} is not a PyTorch checkpoint (neither the zip "
             "format of torch.save nor the legacy pickle format). Pre-0.4 "
-            "tar checkpoints are not supported: " + _RESAVE_HINT)
+            "tar checkpoints are not supported: " + RESAVE_HINT)
     try:
         return reader(data)
-    except (UnsafeCheckpointError, CheckpointFormatError):
-        raise
+    except (UnsafeCheckpointError, CheckpointFormatError, MemoryError):
+        raise  # a MemoryError would be a bug in the checks above: not hidden
     except Exception as e:  # Truncated or corrupt: zip, pickle or EOF errors.
         raise CheckpointFormatError(
             f"Cannot read checkpoint {str(path)!r}: the file is truncated or "

@@ -6,11 +6,11 @@ stages ``layer1`` ... ``layer3`` that each halve the resolution, and a
 linear layer ``linear``. Both keep PyTorch's default initialization.
 
 Channel shuffle and split act on the channel axis exactly as the official
-NCHW code orders channels, so imported weights give identical outputs.
+NCHW code orders channels, so imported weights give identical outputs; both
+are built from Keras's own layers, so a saved model loads anywhere.
 """
 
 import keras
-from keras import ops
 
 from keras_mixkd.models._blocks import TORCH_DEFAULT
 from keras_mixkd.models._blocks import batch_norm
@@ -21,70 +21,64 @@ from keras_mixkd.models._blocks import relu
 from keras_mixkd.models._registry import register_variant
 
 
-@keras.saving.register_keras_serializable(package="keras_mixkd")
-class ChannelShuffle(keras.layers.Layer):
+def channel_shuffle(x, groups, name):
     """The official ``ShuffleBlock``: interleaves ``groups`` channel groups.
 
     Channels ``(g, C / g)`` are transposed to ``(C / g, g)``, as
-    ``x.view(N, g, C // g, H, W).permute(0, 2, 1, 3, 4)`` does in NCHW.
+    ``x.view(N, g, C // g, H, W).permute(0, 2, 1, 3, 4)`` does in NCHW. Built
+    from `keras.layers.Reshape` and `keras.layers.Permute` only, so a saved
+    model loads with plain Keras.
 
     Args:
+        x: input tensor (NHWC, static height, width and channels).
         groups: number of channel groups.
-        **kwargs: base `keras.layers.Layer` arguments.
+        name: the block's name (``"layer1.0.shuffle"``).
+
+    Returns:
+        The shuffled tensor, of the input's shape.
 
     Example:
 
-    >>> x = keras.ops.reshape(keras.ops.arange(4.0), (1, 1, 1, 4))
-    >>> y = ChannelShuffle(2)(x)  # channels [0, 1, 2, 3] -> [0, 2, 1, 3]
+    >>> x = keras.Input((1, 1, 4))  # channels [0, 1, 2, 3] -> [0, 2, 1, 3]
+    >>> y = channel_shuffle(x, 2, "shuffle")
     """
-
-    def __init__(self, groups, **kwargs):
-        super().__init__(**kwargs)
-        self.groups = int(groups)
-
-    def call(self, x):
-        channels = x.shape[-1]
-        shape = ops.shape(x)
-        x = ops.reshape(x, (-1, shape[1], shape[2], self.groups,
-                            channels // self.groups))
-        x = ops.transpose(x, (0, 1, 2, 4, 3))
-        return ops.reshape(x, (-1, shape[1], shape[2], channels))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "groups": self.groups}
+    height, width, channels = x.shape[1:]
+    x = keras.layers.Reshape((height, width, groups, channels // groups),
+                             name=f"{name}.groups")(x)
+    x = keras.layers.Permute((1, 2, 4, 3), name=f"{name}.transpose")(x)
+    return keras.layers.Reshape((height, width, channels), name=name)(x)
 
 
-@keras.saving.register_keras_serializable(package="keras_mixkd")
-class ChannelSplit(keras.layers.Layer):
-    """The official ``SplitBlock``: the first ``int(C * ratio)`` channels, rest.
+def channel_split(x, ratio, name):
+    """The official ``SplitBlock``: the first ``int(C * ratio)`` channels.
+
+    The channel axis is cropped with `keras.layers.Cropping3D` on a view of
+    the map with a trailing axis of 1 (built-in layers only, so a saved model
+    loads with plain Keras).
 
     Args:
+        x: input tensor (NHWC, static height, width and channels).
         ratio: fraction of the channels in the first output.
-        **kwargs: base `keras.layers.Layer` arguments.
+        name: the block's name (``"layer1.1.split"``).
+
+    Returns:
+        ``(first, rest)``: the first ``int(C * ratio)`` channels, the others.
 
     Example:
 
-    >>> x1, x2 = ChannelSplit(0.5)(keras.ops.ones((1, 4, 4, 6)))  # 3 + 3
+    >>> x1, x2 = channel_split(keras.Input((4, 4, 6)), 0.5, "split")  # 3 + 3
     """
-
-    def __init__(self, ratio=0.5, **kwargs):
-        super().__init__(**kwargs)
-        self.ratio = float(ratio)
-
-    def call(self, x):
-        split = int(x.shape[-1] * self.ratio)
-        return [x[..., :split], x[..., split:]]
-
-    def compute_output_shape(self, input_shape):
-        split = int(input_shape[-1] * self.ratio)
-        return [(*input_shape[:-1], split),
-                (*input_shape[:-1], input_shape[-1] - split)]
-
-    def get_config(self):
-        return {**super().get_config(), "ratio": self.ratio}
+    height, width, channels = x.shape[1:]
+    split = int(channels * ratio)
+    x = keras.layers.Reshape((height, width, channels, 1),
+                             name=f"{name}.expand")(x)
+    parts = []
+    for index, crop in enumerate(((0, channels - split), (split, 0))):
+        part = keras.layers.Cropping3D(((0, 0), (0, 0), crop),
+                                       name=f"{name}.crop{index}")(x)
+        parts.append(keras.layers.Reshape(
+            (height, width, part.shape[3]), name=f"{name}.{index}")(part))
+    return tuple(parts)
 
 
 def _conv_bn(x, filters, prefix, conv, bn, groups=1, relu_name=None):
@@ -132,7 +126,7 @@ def shuffle_v1_bottleneck(x, out_planes, strides, groups, prefix):
     out = _conv_bn(x, mid_planes, p, "conv1", "bn1", groups=g,
                    relu_name="relu1")
     if g > 1:
-        out = ChannelShuffle(g, name=f"{p}shuffle1")(out)
+        out = channel_shuffle(out, g, f"{p}shuffle1")
     out = relu(_dw_bn(out, strides, p, "conv2", "bn2"), f"{p}relu2")
     out = _conv_bn(out, out_planes, p, "conv3", "bn3", groups=groups)
     if strides == 2:
@@ -160,13 +154,13 @@ def shuffle_v2_basic_block(x, prefix):
         The block output.
     """
     p = f"{prefix}."
-    x1, x2 = ChannelSplit(0.5, name=f"{p}split")(x)
+    x1, x2 = channel_split(x, 0.5, f"{p}split")
     width = x2.shape[-1]
     out = _conv_bn(x2, width, p, "conv1", "bn1", relu_name="relu1")
     out = _dw_bn(out, 1, p, "conv2", "bn2")
     out = _conv_bn(out, width, p, "conv3", "bn3", relu_name="relu3")
     out = keras.layers.Concatenate(name=f"{p}cat")([x1, out])
-    return ChannelShuffle(2, name=f"{p}shuffle")(out)
+    return channel_shuffle(out, 2, f"{p}shuffle")
 
 
 def shuffle_v2_down_block(x, out_channels, prefix):
@@ -193,7 +187,7 @@ def shuffle_v2_down_block(x, out_channels, prefix):
     right = _dw_bn(right, 2, p, "conv4", "bn4")
     right = _conv_bn(right, mid, p, "conv5", "bn5", relu_name="relu5")
     out = keras.layers.Concatenate(name=f"{p}cat")([left, right])
-    return ChannelShuffle(2, name=f"{p}shuffle")(out)
+    return channel_shuffle(out, 2, f"{p}shuffle")
 
 
 def _head(x, num_classes, name, inputs):

@@ -254,7 +254,7 @@ def convert_torch_checkpoint(name, pth_path, out_path, num_classes=None):
 
     Returns:
         The converted `keras.Model` (also saved to ``out_path``; load it with
-        `keras.saving.load_model` after importing ``keras_mixkd.models``).
+        `keras.saving.load_model`, with or without keras_mixkd).
 
     Example:
 

@@ -3,12 +3,15 @@
     mixkd report runs/study-digits        # a study of 'mixkd study'
     mixkd report runs/quickstart/kd       # one run folder
     mixkd report runs/quickstart          # a folder of run folders
+    mixkd report runs/compare-digits      # a comparison of 'mixkd compare'
 
 Writes ``report.md`` in the folder, with its figures (PNG) beside it: for a
 run, its configuration, summary, per-epoch metrics and training curves; for a
 study, the results, the accuracy heatmaps, the teachers' smoothness, the
 students' calibration and observations computed from the numbers
-(`keras_mixkd.report.study_report`).
+(`keras_mixkd.report.study_report`). A comparison folder gets its
+``results.csv``, ``summary.json``, ``summary.md`` and ``comparison.png``
+(`keras_mixkd.report.compare_report`).
 
 Example:
 
@@ -21,6 +24,7 @@ report.write_report("runs/quickstart")  # runs/quickstart/report.md
 
 import pathlib
 
+from keras_mixkd.report import compare_report
 from keras_mixkd.report import study_report
 from keras_mixkd.report.markdown import number
 from keras_mixkd.report.markdown import percent
@@ -32,13 +36,14 @@ from keras_mixkd.report.study_report import write as study_report_write
 
 
 def write_report(path):
-    """Writes ``report.md`` for a study, a run, or a folder of runs.
+    """Writes ``report.md`` for a study, a run, or a folder of runs (for a
+    comparison folder, ``summary.md`` and the files beside it).
 
     Args:
         path: the folder.
 
     Returns:
-        The path of ``report.md``.
+        The path of ``report.md`` (``summary.md``).
 
     Raises:
         ValueError: when the folder holds none of these.
@@ -48,6 +53,8 @@ def write_report(path):
     >>> write_report("runs/quickstart")
     """
     root = pathlib.Path(path)
+    if (root / "compare.json").is_file():
+        return compare_report.write(root)
     if (root / "study.json").is_file():
         return study_report_write(root)
     if (root / "config.json").is_file():
@@ -57,7 +64,8 @@ def write_report(path):
     if runs:
         return folder_report(root, [p.parent for p in runs])
     raise ValueError(
-        f"{root} holds no run: expected a study folder (study.json), a run "
+        f"{root} holds no run: expected a comparison folder (compare.json), "
+        "a study folder (study.json), a run "
         "folder (config.json) or a folder of run folders, as written by "
         "'mixkd study', 'mixkd train-teacher' / 'mixkd distill' or "
         "'mixkd quickstart'.")

@@ -23,7 +23,7 @@ def table(header, rows):
 
 def _numeric(value):
     try:
-        float(str(value).rstrip("%"))
+        float(str(value).rstrip("%").split(" ")[0])  # also "90.1 ± 0.2"
         return True
     except ValueError:
         return False

@@ -10,6 +10,7 @@ temperatures) and ``figures/teacher_smoothness.png``, and writes
 import numpy as np
 
 from keras_mixkd import analysis
+from keras_mixkd import statistics
 from keras_mixkd import study as study_lib
 from keras_mixkd.report.markdown import number
 from keras_mixkd.report.markdown import percent
@@ -17,7 +18,7 @@ from keras_mixkd.report.markdown import table
 from keras_mixkd.report.markdown import write_markdown
 
 _IDENTITY = ("teacher", "teacher_mixup", "student", "student_mixup",
-             "temperature")
+             "temperature", "seed")
 
 
 def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
@@ -33,18 +34,22 @@ def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
         key: the row value shown (a fraction, multiplied by 100).
 
     Returns:
-        A float array, NaN where no finished cell holds the value.
+        A float array (the mean over a cell's seeds), NaN where no finished
+        cell holds the value.
     """
     values = np.full((len(teachers), len(temperatures)), np.nan)
     key_of = study_lib.temperature_key
-    index = {(r["teacher"], r["teacher_mixup"], key_of(r["temperature"])): r
-             for r in rows
-             if (r["student"], r["student_mixup"]) == (student, student_mixup)}
+    index = {}
+    for r in rows:
+        if ((r["student"], r["student_mixup"]) == (student, student_mixup)
+                and r.get(key) is not None):
+            index.setdefault((r["teacher"], r["teacher_mixup"],
+                              key_of(r["temperature"])), []).append(r[key])
     for i, spec in enumerate(teachers):
         for j, temperature in enumerate(temperatures):
-            row = index.get((spec.arch, spec.mixup, key_of(temperature)))
-            if row is not None and row.get(key) is not None:
-                values[i, j] = 100.0 * float(row[key])
+            found = index.get((spec.arch, spec.mixup, key_of(temperature)))
+            if found:
+                values[i, j] = 100.0 * float(np.mean(found))
     return values
 
 
@@ -101,7 +106,7 @@ def paired_difference(rows, axis, first, second, where=None):
     def value(row, key):
         if key == "temperature":
             return study_lib.temperature_key(row[key])
-        return row[key]
+        return row.get(key)  # no seed in the rows of older studies
 
     groups = {}
     for row in rows:
@@ -204,6 +209,9 @@ def observations(rows, teacher_rows):
     if result:
         versus = _versus("a mixup teacher", "a plain teacher", result)
         lines.append(f"Over the grid, {versus}.")
+    over_seeds = seed_observation(rows)
+    if over_seeds:
+        lines.append(over_seeds)
     rows = [r for r in rows if r["last_accuracy"] is not None
             and r["ece"] is not None]
     if rows:
@@ -216,14 +224,57 @@ def observations(rows, teacher_rows):
 
 
 def results_table(rows):
-    """A Markdown table of the cells' accuracy."""
+    """A Markdown table of the cells' accuracy (one row per seed)."""
     return table(
-        ["teacher", "teacher mixup", "student", "student mixing", "T",
+        ["teacher", "teacher mixup", "student", "student mixing", "T", "seed",
          "teacher acc. %", "best acc. %", "last acc. %"],
         [[r["teacher"], study_lib.yes_no(r["teacher_mixup"]), r["student"],
           r["student_mixing"], study_lib.temperature_key(r["temperature"]),
-          percent(r["teacher_accuracy"]), percent(r["best_accuracy"]),
-          percent(r["last_accuracy"])] for r in rows])
+          r.get("seed"), percent(r["teacher_accuracy"]),
+          percent(r["best_accuracy"]), percent(r["last_accuracy"])]
+         for r in rows])
+
+
+def seed_section(rows):
+    """The statistics over seeds: per cell, last-epoch accuracy mean ± std
+    and the difference to the classic-KD cell of the same teacher and
+    student (no student mixup, T=4), paired by seed, with its 95% interval;
+    ``*`` marks the cells whose interval excludes 0.
+
+    Returns:
+        Markdown lines (a sentence when no cell has a baseline).
+    """
+    entries = study_lib.seed_summaries(rows)
+    if not entries:
+        return ["No cell without student mixup at T=4 finished, so no cell "
+                "is compared over seeds."]
+    lines = [
+        table(["cell", "n", "last acc. %", "minus KD cell, points [95% CI]"],
+              [[cell, e["n"], *statistics.format_entry(e)]
+               for cell, e in entries.items()]), "",
+        "Each cell minus the classic-KD cell (no student mixup, T=4) of the "
+        "same teacher and student, on the same seed, with a two-sided 95% "
+        "Student-t interval; * marks an interval that excludes 0."]
+    if max(e["n"] for e in entries.values()) < 2:
+        lines.append("One seed: no std and no interval (rerun with "
+                     "--seeds=3 to add seeds).")
+    return lines
+
+
+def seed_observation(rows):
+    """A sentence naming the cells that differ from their KD cell beyond
+    their interval, or None."""
+    entries = study_lib.seed_summaries(rows)
+    marked = [f"{cell} ({100 * e['diff_mean']:+.2f} points)"
+              for cell, e in entries.items() if e["excludes_zero"]]
+    if not any(e["diff_ci95"] for c, e in entries.items()
+               if c != e["baseline"]):
+        return None
+    if not marked:
+        return ("No cell differs from its classic-KD cell beyond its 95% "
+                "interval over seeds.")
+    return ("Cells that differ from their classic-KD cell beyond their 95% "
+            f"interval over seeds: {', '.join(marked)}.")
 
 
 def _smoothness_rows(rows, first):
@@ -264,8 +315,10 @@ def write(root):
             f"temperatures {', '.join(grid['temperatures'])}. Settings: "
             + ", ".join(f"{k}={v}" for k, v in grid["training"].items()
                         if v is not None) + ".", "",
-            "Accuracies are clean test accuracy; one seed, so differences "
-            "of a few tenths of a point may be noise.", "",
+            "Accuracies are clean test accuracy of the last epoch"
+            + ("; one seed, so differences of a few tenths of a point may be"
+               " noise." if study.grid.seeds == 1 else
+               f", over {study.grid.seeds} seeds per cell.") + "", "",
             "## Observations", ""]
     text += [f"- {line}" for line in observations(rows, teacher_rows)]
     text += ["", "## Student accuracy", ""]
@@ -276,6 +329,9 @@ def write(root):
         percent(r["last_accuracy"])])
     students = _smoothness_rows(rows, lambda r: [
         r["cell"], percent(r["last_accuracy"])])
+    if study.grid.seeds > 1 or any(r.get("seed") != study.grid.base_seed
+                                   for r in rows):
+        text += ["", "## Over seeds", "", *seed_section(rows)]
     text += ["", results_table(rows), "", "## Teachers", "",
              table(["teacher", "mixup", "acc. %", *_SMOOTH_HEADER], teachers),
              ""]

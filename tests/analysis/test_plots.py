@@ -97,3 +97,23 @@ def test_training_curves(tmp_path):
     accuracy, loss = fig.axes
     assert accuracy.get_ylabel() == "Accuracy" and len(loss.lines) == 2
     np.testing.assert_array_equal(loss.lines[1].get_ydata(), [2.1, 1.4, 1.1])
+
+
+def test_method_comparison(tmp_path):
+    from keras_mixkd import statistics
+
+    rows = [{"method": m, "seed": s,
+             "test_accuracy": a + 0.003 * s * (m == "kd")}
+            for m, a in (("kd", 0.90), ("mixkd", 0.91), ("alone", 0.89))
+            for s in range(3)]
+    rows.append({"method": "one", "seed": 0, "test_accuracy": 0.905})
+    summary = statistics.summarize(rows, baseline="kd")
+    path = tmp_path / "comparison.png"
+    figure = analysis.plot_method_comparison(summary, path)
+    _check_png(path)
+    means, diffs = figure.axes
+    assert [t.get_text() for t in means.get_xticklabels()][3] == "one\n(n=1)"
+    # One marker per method on the left; the right panel's first marker is
+    # the baseline at 0.
+    assert len(means.lines) >= 4
+    assert diffs.lines[0].get_ydata()[0] == pytest.approx(0.0)

@@ -191,6 +191,7 @@ def test_quickstart(tmp_path, capsys):
     assert (config["loss"], config["temperature"], config["mixing"]) == (
         "kd", 4.0, "none")
     assert (tmp_path / "results.md").read_text().startswith("| model |")
+    assert "RESULTS.md" in printed and "mixkd compare" in printed
 
 
 def test_help_lists_the_flags_of_a_command(capsys):

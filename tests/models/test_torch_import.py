@@ -1,7 +1,5 @@
 """Tests of the torch-free checkpoint importer against the official outputs."""
 
-import collections
-import io
 import json
 import os
 import pickle
@@ -14,20 +12,12 @@ import pytest
 from keras_mixkd import models
 from keras_mixkd.models import torch_import
 from keras_mixkd.models._torch_reader import read_checkpoint
+from tests.models.torch_files import View
+from tests.models.torch_files import write_legacy
+from tests.models.torch_files import write_zip
 
-REFERENCE_ARCHS = ["resnet8x4", "resnet20", "wrn_16_2", "vgg8", "MobileNetV2",
-                   "ShuffleV1", "ShuffleV2"]
-
-
-def _create(name, **kwargs):
-    """`models.create`, skipping while the architecture is not written yet."""
-    try:
-        names = models.available()
-    except ImportError as e:
-        pytest.skip(f"model zoo incomplete ({e}); cannot build {name!r} yet")
-    if name not in names:
-        pytest.skip(f"architecture {name!r} is not registered yet")
-    return models.create(name, **kwargs)
+#: The official checkpoints copied into tests/data (see its README.md).
+REFERENCE_ARCHS = ["resnet20", "ShuffleV1", "ShuffleV2"]
 
 
 def _logits(model, reference_dir, arch):
@@ -43,92 +33,6 @@ def _assert_reference_logits(model, reference_dir, arch, classes=None):
     assert error <= 1e-4 * np.abs(expected).max(), (arch, error)
 
 
-# --- Writers of torch.save files, with pickle and zipfile only. -------------
-
-def _global(module, name):
-    """A class that pickles as the global ``module.name``."""
-    return type(name, (), {"__module__": module, "__qualname__": name})
-
-
-_FLOAT_STORAGE = _global("torch", "FloatStorage")
-_REBUILD_V2 = _global("torch._utils", "_rebuild_tensor_v2")
-
-
-class _StorageId:
-    def __init__(self, key, numel):
-        self.key, self.numel = key, numel
-
-
-class _View:
-    """A tensor of ``size`` and ``stride`` at ``offset`` into a flat storage."""
-
-    def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset = storage, offset
-        self.size, self.stride = size, stride
-
-
-class _TorchPickler(pickle._Pickler):
-    """Pickles float32 arrays as torch.save does: rebuild call + storage id."""
-
-    def __init__(self, file, legacy=False):
-        super().__init__(file, protocol=2)
-        self.legacy = legacy
-        self.storages = []
-
-    def save_global(self, obj, name=None):
-        if obj in (_FLOAT_STORAGE, _REBUILD_V2):
-            # Written directly: torch is not importable to verify the name.
-            self.write(f"c{obj.__module__}\n{obj.__qualname__}\n".encode())
-            self.memoize(obj)
-        else:
-            super().save_global(obj, name)
-
-    def persistent_id(self, obj):
-        if isinstance(obj, _StorageId):
-            pid = ("storage", _FLOAT_STORAGE, obj.key, "cpu", obj.numel)
-            return pid + (None,) if self.legacy else pid
-        return None
-
-    def reducer_override(self, obj):
-        if isinstance(obj, np.ndarray):
-            obj = _View(obj.ravel(), 0, obj.shape,
-                        tuple(s // obj.itemsize for s in obj.strides))
-        if not isinstance(obj, _View):
-            return NotImplemented
-        array = np.ascontiguousarray(obj.storage, dtype="<f4")
-        key = str(len(self.storages))
-        self.storages.append((key, array))
-        return _REBUILD_V2, (_StorageId(key, array.size), obj.offset, obj.size,
-                             obj.stride, False, collections.OrderedDict())
-
-
-def _write_zip(path, obj):
-    buffer = io.BytesIO()
-    pickler = _TorchPickler(buffer)
-    pickler.dump(obj)
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("archive/data.pkl", buffer.getvalue())
-        archive.writestr("archive/byteorder", "little")
-        for key, array in pickler.storages:
-            archive.writestr(f"archive/data/{key}", array.tobytes())
-        archive.writestr("archive/version", "3\n")
-    return path
-
-
-def _write_legacy(path, obj):
-    with open(path, "wb") as f:
-        for header in (0x1950A86A20F9469CFC6C, 1001,
-                       {"protocol_version": 1001, "little_endian": True}):
-            pickle.dump(header, f, protocol=2)
-        pickler = _TorchPickler(f, legacy=True)
-        pickler.dump(obj)
-        pickle.dump([key for key, _ in pickler.storages], f, protocol=2)
-        for _, array in pickler.storages:
-            f.write(np.int64(array.size).astype("<i8").tobytes())
-            f.write(array.tobytes())
-    return path
-
-
 def _state(reference_dir, arch):
     return torch_import.load_torch_state_dict(reference_dir / f"{arch}.pth")
 
@@ -137,7 +41,7 @@ def _state(reference_dir, arch):
 
 @pytest.mark.parametrize("arch", REFERENCE_ARCHS)
 def test_reference_checkpoint_logits(reference_dir, arch):
-    model = _create(arch)
+    model = models.create(arch)
     models.load_torch_weights(model, reference_dir / f"{arch}.pth")
     _assert_reference_logits(model, reference_dir, arch)
 
@@ -146,7 +50,7 @@ def test_reference_checkpoint_logits(reference_dir, arch):
 def test_parameter_and_bn_counts(reference_dir, arch):
     params = json.loads((reference_dir / "model_params.json").read_text())
     expected = params[arch]
-    model = _create(arch)
+    model = models.create(arch)
     count = lambda ws: sum(int(np.prod(w.shape)) for w in ws)  # noqa: E731
     bn = [l for l in model.layers
           if isinstance(l, keras.layers.BatchNormalization)]
@@ -157,19 +61,19 @@ def test_parameter_and_bn_counts(reference_dir, arch):
 
 
 def test_bare_state_dict_and_legacy_format(reference_dir, tmp_path):
-    state = _state(reference_dir, "resnet8x4")
-    for path in (_write_zip(tmp_path / "bare.pth", state),
-                 _write_legacy(tmp_path / "legacy.pth",
+    state = _state(reference_dir, "resnet20")
+    for path in (write_zip(tmp_path / "bare.pth", state),
+                 write_legacy(tmp_path / "legacy.pth",
                                {"epoch": 240, "model": state})):
-        model = models.load_torch_weights(_create("resnet8x4"), path)
-        _assert_reference_logits(model, reference_dir, "resnet8x4")
+        model = models.load_torch_weights(models.create("resnet20"), path)
+        _assert_reference_logits(model, reference_dir, "resnet20")
 
 
 def test_reader_honours_offset_and_stride(tmp_path):
     storage = np.arange(12.0)
-    path = _write_zip(tmp_path / "views.pth", {
-        "x": _View(storage, 2, (2, 3), (1, 2)),  # storage[2 + i + 2 * j]
-        "empty": _View(storage, 0, (0, 5), (5, 1))})
+    path = write_zip(tmp_path / "views.pth", {
+        "x": View(storage, 2, (2, 3), (1, 2)),  # storage[2 + i + 2 * j]
+        "empty": View(storage, 0, (0, 5), (5, 1))})
     state = read_checkpoint(path)
     expected = storage[2 + np.arange(2)[:, None] + 2 * np.arange(3)]
     np.testing.assert_array_equal(state["x"], expected)
@@ -185,15 +89,15 @@ def test_convert_round_trip(reference_dir, tmp_path):
 
 
 def test_convert_reads_num_classes(reference_dir, tmp_path):
-    state = _state(reference_dir, "resnet8x4")
+    state = _state(reference_dir, "resnet20")
     for key in ("fc.weight", "fc.bias"):
         state[key] = state[key][:10]
-    _create("resnet8x4")
+    models.create("resnet20")
     model = torch_import.convert_torch_checkpoint(
-        "resnet8x4", _write_zip(tmp_path / "c10.pth", state),
+        "resnet20", write_zip(tmp_path / "c10.pth", state),
         tmp_path / "c10.keras")
     assert model.output.shape == (None, 10)
-    _assert_reference_logits(model, reference_dir, "resnet8x4", classes=10)
+    _assert_reference_logits(model, reference_dir, "resnet20", classes=10)
 
 
 # --- Refusals and errors. -----------------------------------------------------
@@ -218,7 +122,7 @@ def test_malicious_checkpoint_is_refused(tmp_path, fmt, protocol):
             archive.writestr("archive/data.pkl", payload)
     else:
         path.write_bytes(payload)
-    model = _create("resnet8x4")
+    model = models.create("resnet20")
     # UnsafeCheckpointError is a pickle.UnpicklingError.
     with pytest.raises(pickle.UnpicklingError,
                        match=r"Refusing to load global '(posix|os)\.system'"):
@@ -239,23 +143,23 @@ def _assert_refused(model, path, error, match):
 
 
 def test_missing_and_unexpected_keys(reference_dir, tmp_path):
-    state = _state(reference_dir, "resnet8x4")
-    model = _create("resnet8x4")
+    state = _state(reference_dir, "resnet20")
+    model = models.create("resnet20")
     missing = dict(state)
     del missing["layer1.0.bn2.running_var"]
-    _assert_refused(model, _write_zip(tmp_path / "missing.pth", missing),
+    _assert_refused(model, write_zip(tmp_path / "missing.pth", missing),
                     torch_import.CheckpointMismatchError,
                     r"missing from the checkpoint \(1\): "
                     r"'layer1.0.bn2.running_var'")
     extra = {**state, "head.weight": np.zeros((3, 4), "float32")}
-    _assert_refused(model, _write_zip(tmp_path / "extra.pth", extra),
+    _assert_refused(model, write_zip(tmp_path / "extra.pth", extra),
                     torch_import.CheckpointMismatchError,
                     r"unexpected in the checkpoint \(1\): 'head.weight'")
 
 
 def test_other_architecture_shape_mismatch(reference_dir):
     _assert_refused(
-        _create("resnet8x4"), reference_dir / "resnet20.pth",
+        models.create("resnet8x4"), reference_dir / "resnet20.pth",
         torch_import.CheckpointMismatchError,
         r"(?s)layer 'conv1': 'conv1.weight' has shape \(16, 3, 3, 3\) in the "
         r"checkpoint but the model expects \(32, 3, 3, 3\).*another "
@@ -263,8 +167,8 @@ def test_other_architecture_shape_mismatch(reference_dir):
 
 
 def test_unreadable_files(reference_dir, tmp_path):
-    model = _create("resnet8x4")
-    data = (reference_dir / "resnet8x4.pth").read_bytes()
+    model = models.create("resnet20")
+    data = (reference_dir / "resnet20.pth").read_bytes()
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(data[:len(data) // 2])
     _assert_refused(model, truncated, torch_import.CheckpointFormatError,
@@ -276,15 +180,31 @@ def test_unreadable_files(reference_dir, tmp_path):
     plain = tmp_path / "plain.pkl"
     plain.write_bytes(pickle.dumps({"weights": [1, 2, 3]}, protocol=2))
     _assert_refused(model, plain, ValueError, "Not a PyTorch checkpoint")
-    no_state = _write_zip(tmp_path / "no_state.pth", {"epoch": 3})
+    no_state = write_zip(tmp_path / "no_state.pth", {"epoch": 3})
     _assert_refused(model, no_state, ValueError, "No state dict")
     _assert_refused(model, tmp_path / "absent.pth", FileNotFoundError,
                     "No checkpoint file at .*absent.pth")
 
 
-@pytest.mark.parametrize("offset, stride", [(0, (9,)), (3, (1,)), (-1, (1,))])
-def test_out_of_bounds_view_is_corrupt(tmp_path, offset, stride):
-    view = _View(np.arange(4.0), offset, (2,), stride)
-    path = _write_zip(tmp_path / "overrun.pth", {"x": view})
-    with pytest.raises(torch_import.CheckpointFormatError, match="overruns"):
+@pytest.mark.parametrize("offset, size, stride, match", [
+    (0, (2,), (9,), "overruns its storage of 4 elements"),
+    (3, (2,), (1,), "describes 2 elements but its storage holds 1"),
+    (-1, (2,), (1,), "non-negative offset"),
+    (0, (5,), (1,), "describes 5 elements but its storage holds 4"),
+    (0, (2 ** 40,), (0,), "describes 1099511627776 elements"),
+    (0, (2, 2), (0, 1), "overlaps itself"),
+    (0, (2, 2), (1, 1), "overlaps itself"),
+    (0, (2, 2, 1), (1, 2, 0), None),  # stride 0 on a dimension of 1: fine
+    (1, (3, 1), (1, 0), None),
+])
+def test_views_that_overrun_or_overlap_are_corrupt(tmp_path, offset, size,
+                                                   stride, match):
+    path = write_zip(tmp_path / "view.pth",
+                     {"x": View(np.arange(4.0), offset, size, stride)})
+    if match is None:
+        expected = np.lib.stride_tricks.as_strided(
+            np.arange(4.0)[offset:], size, [8 * s for s in stride])
+        np.testing.assert_array_equal(read_checkpoint(path)["x"], expected)
+        return
+    with pytest.raises(torch_import.CheckpointFormatError, match=match):
         read_checkpoint(path)

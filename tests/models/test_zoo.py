@@ -1,6 +1,5 @@
 """The model zoo against the official architectures' reference counts."""
 
-import importlib
 import json
 import re
 
@@ -8,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-from keras_mixkd.models import _registry
 from keras_mixkd.models import available
 from keras_mixkd.models import create
 from keras_mixkd.models import feature_model
@@ -46,41 +44,10 @@ AUTO_NAME = re.compile(
     r"^(conv2d|depthwise_conv2d|batch_normalization|dense)(_\d+)?$")
 
 
-def _missing_families():
-    """Family modules not written yet (they land independently)."""
-    missing = []
-    for family in sorted({family for family, _ in ARCHITECTURES.values()}):
-        module = f"keras_mixkd.models.{family}"
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            missing.append(family)
-    return missing
-
-
-MISSING_FAMILIES = _missing_families()
-
-
-@pytest.fixture(autouse=True)
-def _partial_zoo(monkeypatch):
-    """While a family module is missing, `create` uses the others alone."""
-    if MISSING_FAMILIES:
-        monkeypatch.setattr(_registry, "_load_families", lambda: None)
-
-
 @pytest.fixture(scope="module")
 def model_params(reference_dir):
     with open(reference_dir / "model_params.json") as f:
         return json.load(f)
-
-
-def _require(name):
-    family = ARCHITECTURES[name][0]
-    if family in MISSING_FAMILIES:
-        pytest.skip(f"{name}: family module keras_mixkd.models.{family} "
-                    "is not written yet")
 
 
 def _count(weights):
@@ -92,8 +59,6 @@ def test_reference_lists_the_same_architectures(model_params):
 
 
 def test_available_lists_exactly_the_official_names():
-    if MISSING_FAMILIES:
-        pytest.skip(f"family modules not written yet: {MISSING_FAMILIES}")
     assert available() == sorted(ARCHITECTURES, key=str.lower)
 
 
@@ -111,7 +76,6 @@ def test_invalid_num_classes_raises():
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_architecture_matches_reference(name, model_params):
-    _require(name)
     reference = model_params[name]
     model = create(name)  # The reference counts use 100 classes.
     assert model.name == name
@@ -136,7 +100,6 @@ def test_architecture_matches_reference(name, model_params):
 
 @pytest.mark.parametrize("name", SMALL)
 def test_forward_pass(name):
-    _require(name)
     model = create(name, num_classes=10)
     assert model.output_shape == (None, 10)
     images = np.random.default_rng(0).normal(
@@ -156,7 +119,6 @@ def _dense(name):
 
 
 def test_resnet_classifier_has_torch_default_init():
-    _require("resnet20")
     kernel, bias = _dense("resnet20")
     bound = 1 / np.sqrt(64)
     assert np.abs(kernel).max() <= bound and np.abs(bias).max() <= bound
@@ -165,21 +127,18 @@ def test_resnet_classifier_has_torch_default_init():
 
 
 def test_wide_resnet_classifier_has_zero_bias():
-    _require("wrn_16_1")
     kernel, bias = _dense("wrn_16_1")
     assert np.abs(kernel).max() <= 1 / np.sqrt(64)
     np.testing.assert_array_equal(bias, 0)
 
 
 def test_vgg_classifier_is_normal_with_std_0_01():
-    _require("vgg8")
     kernel, bias = _dense("vgg8")
     assert np.std(kernel) == pytest.approx(0.01, rel=0.05)
     np.testing.assert_array_equal(bias, 0)
 
 
 def test_vgg_pools_four_times_only_on_64x64_inputs():
-    _require("vgg8")
     small = create("vgg8", input_shape=(32, 32, 3))
     large = create("vgg8", input_shape=(64, 64, 3))
     assert small.get_layer("block4.0").input.shape[1:3] == (4, 4)

@@ -1,0 +1,119 @@
+"""The results of a comparison folder: ``results.csv`` and ``summary.json``.
+
+`write` gathers the ``result.json`` of the (method, seed) runs the folder's
+``compare.json`` asks for into ``results.csv`` (floats written in full, as
+``repr``), reads that file back and computes ``summary.json`` from the values
+as written (`keras_mixkd.statistics.summarize`), so that anyone can recompute
+it from the CSV. `keras_mixkd.compare.compare` calls it after its runs;
+`keras_mixkd.report.write_report` (``mixkd report DIR``) too, before writing
+``summary.md`` and ``comparison.png``.
+
+Example:
+
+```python
+summary = write("runs/compare-fashion_mnist")
+summary["methods"]["mixkd"]["diff_ci95"]
+```
+"""
+
+import json
+import pathlib
+
+from keras_mixkd import statistics
+from keras_mixkd import tables
+from keras_mixkd.training.atomic import atomic_write_text
+
+#: Columns of ``results.csv``, one row per student run.
+RESULT_COLUMNS = ("method", "seed", "test_accuracy", "best_accuracy",
+                  "train_accuracy", "gap", "epochs", "wall_s", "ece", "nll",
+                  "ece_raw", "nll_raw")
+
+#: Columns whose mean over seeds ``summary.json`` adds (``<column>_mean``).
+MEAN_COLUMNS = ("best_accuracy", "train_accuracy", "gap", "ece", "nll",
+                "ece_raw", "nll_raw", "wall_s")
+
+
+def read_json(path):
+    """The JSON content of ``path``, or None when there is no such file."""
+    path = pathlib.Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_json(path, value):
+    """Writes ``value`` as indented JSON (no NaN), atomically."""
+    atomic_write_text(path, json.dumps(value, indent=2, allow_nan=False))
+
+
+def write_results(path, rows):
+    """Writes result rows as ``results.csv``, floats in full (``repr``)."""
+    tables.write_csv(path, rows, RESULT_COLUMNS)
+
+
+def read_results(path):
+    """Reads ``results.csv`` back: method as text, seed and epochs as
+    integers, the rest as floats (None where empty)."""
+    def integer(text):
+        return int(float(text))
+
+    return tables.read_csv(path, {"method": str, "seed": integer,
+                                  "epochs": integer})
+
+
+def summarize_rows(rows, baseline, methods, descriptions=None):
+    """`keras_mixkd.statistics.summarize` of the test accuracy, in the order
+    of ``methods``, each entry with the means of the other columns
+    (``<column>_mean``, ``gap_std``), its ``seeds`` and its
+    ``description``."""
+    summary = statistics.summarize(rows, baseline, value="test_accuracy")
+    summary["value"] = "test_accuracy"
+    for name, entry in summary["methods"].items():
+        own = [r for r in rows if r["method"] == name]
+        for key in MEAN_COLUMNS:
+            entry[f"{key}_mean"] = statistics.describe(
+                r[key] for r in own if r.get(key) is not None)["mean"]
+        entry["gap_std"] = statistics.describe(
+            r["gap"] for r in own if r.get("gap") is not None)["std"]
+        entry["seeds"] = sorted(r["seed"] for r in own)
+        if descriptions and name in descriptions:
+            entry["description"] = descriptions[name]
+    summary["methods"] = {m: summary["methods"][m] for m in methods
+                          if m in summary["methods"]}
+    return summary
+
+
+def request_of(root):
+    """The ``compare.json`` of a comparison folder.
+
+    Raises:
+        ValueError: when ``root`` is not a comparison folder.
+    """
+    request = read_json(pathlib.Path(root) / "compare.json")
+    if request is None:
+        raise ValueError(f"{root} is not a comparison folder: it has no "
+                         "compare.json (run 'mixkd compare' first).")
+    return request
+
+
+def write(root):
+    """Writes ``results.csv`` and ``summary.json`` of a comparison folder.
+
+    Args:
+        root: the comparison folder (with its ``compare.json``).
+
+    Returns:
+        The summary (``summary.json``'s content).
+
+    Raises:
+        ValueError: when the folder is not a comparison or the baseline has
+            no finished run yet.
+    """
+    root = pathlib.Path(root)
+    request = request_of(root)
+    rows = [read_json(root / "runs" / m / f"seed-{s}" / "result.json")
+            for m in request["methods"] for s in request["seeds"]]
+    write_results(root / "results.csv", [r for r in rows if r])
+    summary = summarize_rows(read_results(root / "results.csv"),
+                             request["baseline"], request["methods"],
+                             request.get("descriptions"))
+    write_json(root / "summary.json", summary)
+    return summary
