@@ -4,8 +4,9 @@ Implements and extends "Understanding the Role of Mixup in Knowledge
 Distillation: An Empirical Study" (Choi et al., WACV 2023): the `Distiller`
 (mixup only while distilling, teacher on the same mixed batch), partial mixup
 (`mixing.PartialMixUp`), the MIXSTD adaptive-temperature losses, classic KD
-and the DKD and DIST baselines (`losses`), and the RepDistiller CIFAR model
-zoo (`models`).
+and the DKD and DIST baselines (`losses`), the RepDistiller CIFAR model
+zoo (`models`), and the training engine behind the ``mixkd`` command
+(`training`: `RunConfig`, `train_teacher`, `distill`).
 """
 
 from keras_mixkd import analysis
@@ -17,6 +18,7 @@ from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd import recipe
 from keras_mixkd import statistics
+from keras_mixkd import training
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.exporting import export
 from keras_mixkd.keras_distillation import KDDistillationLoss

@@ -57,12 +57,15 @@ class LocalBatchBuild:
     `MultiWorkerMirroredStrategy` that reduction fails
     (keras-team/keras#20585). This replica's own part of the batch has the
     same shapes. Place the mixin before `keras.Model` in the bases.
+
+    Keras's epoch iterator yields ``(step, batches)`` up to Keras 3.10 and
+    ``(begin_step, end_step, batches)`` since: the batches come last.
     """
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = self._distribute_strategy
         if iterator is not None and strategy is not None:
-            for _, _, batches in iterator:
+            for *_, batches in iterator:
                 data_batch = tf.nest.map_structure(
                     lambda v: strategy.experimental_local_results(v)[0],
                     next(batches))

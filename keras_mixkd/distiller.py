@@ -37,6 +37,13 @@ def _per_sample(loss, y_true, y_pred):
     return values
 
 
+def check_weights(ce_weight, kd_weight):
+    """Raises `ValueError` unless both loss weights are >= 0."""
+    for name, value in (("ce_weight", ce_weight), ("kd_weight", kd_weight)):
+        if not value >= 0:
+            raise ValueError(f"`{name}` must be >= 0, got {value}.")
+
+
 def _categorical(metrics):
     """Metrics always receive one-hot targets: "accuracy" is categorical.
 
@@ -132,9 +139,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 f"The student outputs {widths[0]} logits but the teacher "
                 f"outputs {widths[1]}: both must classify the same classes. "
                 "Build the student with the teacher's number of classes.")
-        for name, value in (("ce_weight", ce_weight), ("kd_weight", kd_weight)):
-            if not value >= 0:
-                raise ValueError(f"`{name}` must be >= 0, got {value}.")
+        check_weights(ce_weight, kd_weight)
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
@@ -174,13 +179,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 "Distiller.compile takes no `loss`: pass `distillation_loss`, "
                 "`student_loss`, `ce_weight` and `kd_weight` to the "
                 "Distiller constructor instead.")
-        if kwargs.get("jit_compile") is True and isinstance(
-                self.mixer, (keras.layers.MixUp, keras.layers.CutMix)):
-            raise ValueError(
-                f"{type(self.mixer).__name__} samples its mixing weights with "
-                "TensorFlow's gamma op, which XLA cannot compile. Use "
-                "keras_mixkd.mixing.PartialMixUp (mix_fraction=1.0 for full "
-                "mixup), which compiles, or jit_compile=False.")
+        if kwargs.get("jit_compile") is True:
+            mixing_module.check_jit_compile(self.mixer)
         metrics = _categorical(metrics)
         if "weighted_metrics" in kwargs:
             kwargs["weighted_metrics"] = _categorical(kwargs["weighted_metrics"])

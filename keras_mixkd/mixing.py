@@ -4,7 +4,8 @@ import keras
 
 from keras_mixkd._keras_compat import BaseImagePreprocessingLayer
 
-_SAMPLINGS = ("official", "exact")
+#: ``sampling`` of partial mixup: the official code's, or exact.
+SAMPLINGS = ("official", "exact")
 #: Candidates per sample of the Marsaglia-Tsang gamma sampler. Each is
 #: accepted with probability > 0.95, so all are rejected with p < 1e-10.
 _GAMMA_CANDIDATES = 8
@@ -123,18 +124,7 @@ class PartialMixUp(BaseImagePreprocessingLayer):
                  seed=None, data_format=None, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(data_format=data_format, **kwargs)
-        if not alpha > 0:
-            raise ValueError(
-                f"`alpha` must be > 0 (it parametrises Beta(alpha, alpha)), "
-                f"got {alpha}. The paper uses 1.0.")
-        if not 0.0 <= mix_fraction <= 1.0:
-            raise ValueError(
-                f"`mix_fraction` must be in [0, 1] (the share of each batch "
-                f"to mix; 1.0 is full mixup), got {mix_fraction}. For the "
-                "official --partmixup P use mix_fraction = 1 - P.")
-        if sampling not in _SAMPLINGS:
-            raise ValueError(
-                f"`sampling` must be one of {_SAMPLINGS}, got {sampling!r}.")
+        check_arguments(alpha, mix_fraction, sampling)
         self.alpha = float(alpha)
         self.mix_fraction = float(mix_fraction)
         self.sampling = sampling
@@ -231,6 +221,42 @@ class PartialMixUp(BaseImagePreprocessingLayer):
         config = {"alpha": self.alpha, "mix_fraction": self.mix_fraction,
                   "sampling": self.sampling, "seed": self.seed}
         return {**super().get_config(), **config}
+
+
+def check_arguments(alpha=1.0, mix_fraction=0.1, sampling="official"):
+    """Raises `ValueError` on a mixing argument out of range.
+
+    The rules of `PartialMixUp` (and of the mixers `get` builds), checked
+    without building a layer.
+    """
+    if not alpha > 0:
+        raise ValueError(
+            f"`alpha` must be > 0 (it parametrises Beta(alpha, alpha)), "
+            f"got {alpha}. The paper uses 1.0.")
+    if not 0.0 <= mix_fraction <= 1.0:
+        raise ValueError(
+            f"`mix_fraction` must be in [0, 1] (the share of each batch "
+            f"to mix; 1.0 is full mixup), got {mix_fraction}. For the "
+            "official --partmixup P use mix_fraction = 1 - P.")
+    if sampling not in SAMPLINGS:
+        raise ValueError(
+            f"`sampling` must be one of {SAMPLINGS}, got {sampling!r}.")
+
+
+def check_jit_compile(mixer):
+    """Raises `ValueError` if XLA cannot compile ``mixer`` (a name or layer).
+
+    Keras's `MixUp` and `CutMix` sample with TensorFlow's gamma op, which
+    XLA cannot compile; the package's layers compile.
+    """
+    keras_layers = (keras.layers.MixUp, keras.layers.CutMix)
+    if isinstance(mixer, keras_layers) or mixer in ("mixup", "cutmix"):
+        name = mixer if isinstance(mixer, str) else type(mixer).__name__
+        raise ValueError(
+            f"{name} (Keras's layer) samples its mixing weights with "
+            "TensorFlow's gamma op, which XLA cannot compile. Use "
+            "keras_mixkd.mixing.PartialMixUp (\"pmu\", or \"fmu\" for full "
+            "mixup), which compiles, or jit_compile=False.")
 
 
 def available():

@@ -23,6 +23,16 @@ DECAY_FACTOR = 0.1
 _LOW_LR_MODELS = ("MobileNetV2", "ShuffleV1", "ShuffleV2")
 
 
+def check_hyperparameters(learning_rate=None, weight_decay=None):
+    """Raises `ValueError` on a learning rate <= 0 or a weight decay < 0
+    (None: not checked)."""
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(f"The learning rate must be > 0, got "
+                         f"{learning_rate}.")
+    if weight_decay is not None and not weight_decay >= 0:
+        raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay}.")
+
+
 def learning_rate_for(model_name):
     """The official base learning rate of a student architecture.
 
@@ -139,9 +149,7 @@ class TorchSGD(keras.optimizers.SGD):
         kwargs.pop("weight_decay", None)
         super().__init__(learning_rate=learning_rate, momentum=momentum,
                          nesterov=nesterov, name=name, **kwargs)
-        if not weight_decay >= 0:
-            raise ValueError(
-                f"`weight_decay` must be >= 0, got {weight_decay}.")
+        check_hyperparameters(weight_decay=weight_decay)
         self.coupled_weight_decay = float(weight_decay)
 
     def update_step(self, gradient, variable, learning_rate):
@@ -189,8 +197,7 @@ def paper_optimizer(model_name, steps_per_epoch, epochs=EPOCHS,
     """
     base = learning_rate_for(model_name) if learning_rate is None else (
         learning_rate)
-    if not base > 0:
-        raise ValueError(f"The learning rate must be > 0, got {base}.")
+    check_hyperparameters(learning_rate=base)
     base = scaled_learning_rate(base, global_batch_size)
     schedule = learning_rate_schedule(base, steps_per_epoch, epochs,
                                       milestones)

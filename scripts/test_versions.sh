@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL=2
 
 # TensorFlow 2.18 pins protobuf < 6; tensorflow-metadata >= 1.17 (which
 # tensorflow-datasets pulls in) needs protobuf >= 6.31.
-OLDEST=("keras==3.8.0" "tensorflow==2.18.1" "tensorflow-metadata<1.17")
+OLDEST=("keras==3.12.0" "tensorflow==2.18.1" "tensorflow-metadata<1.17")
 NEWEST=("keras" "tensorflow")
 WHICH="${1:-both}"
 shift || true

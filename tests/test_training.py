@@ -38,13 +38,16 @@ def test_fields_are_the_flags_with_their_defaults():
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"loss": "mixstd", "temperature": 4.0}, None),  # checked by distill
-    ({"mix_fraction": 1.5}, "--mix_fraction must be in [0, 1], got 1.5"),
-    ({"ce_weight": -1.0}, "--ce_weight must be >= 0"),
-    ({"temperature": 0.0}, "--temperature must be > 0"),
-    ({"learning_rate": -0.1}, "--learning_rate must be > 0"),
+    ({"mixup_alpha": 0.0}, None),  # a teacher without mixup
+    ({"mix_fraction": 1.5}, "`mix_fraction` must be in [0, 1]"),
+    ({"mixup_alpha": -1.0}, "--mixup_alpha, --mix_fraction, --mix_sampling:"
+     " `alpha` must be > 0"),
+    ({"mix_sampling": "any"}, "`sampling` must be one of"),
+    ({"ce_weight": -1.0}, "--ce_weight, --kd_weight: `ce_weight` must be"),
+    ({"learning_rate": -0.1}, "The learning rate must be > 0"),
+    ({"weight_decay": -0.1}, "`weight_decay` must be >= 0"),
     ({"epochs": 0}, "--epochs must be >= 1"),
-    ({"train_size": 0}, "--train_size must be >= 1"),
-    ({"dataset": "imagenet"}, "--dataset=imagenet: Unknown dataset"),
+    ({"dataset": "imagenet"}, "--dataset: Unknown dataset 'imagenet'"),
     ({"dataset": "folder:/nonexistent"}, "/nonexistent is not a folder"),
     ({"loss": "nope"}, "--loss=nope is not one of"),
     ({"mixing": "blend"}, "--mixing=blend is not one of"),
@@ -63,12 +66,13 @@ def test_bad_settings_fail_when_the_config_is_made(kwargs, message):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"loss": "mixstd", "temperature": 4.0}, "does not apply to --loss=mixstd"),
+    ({"loss": "mixstd", "temperature": 4.0}, "does not apply to 'mixstd'"),
+    ({"loss": "kd", "temperature": 0.0}, "--loss, --temperature: "),
     ({"mixing": "none", "mix_fraction": 0.3}, "applies to --mixing=pmu only"),
     ({"mixing": "fmu", "mix_sampling": "exact"}, "applies to --mixing=pmu"),
     ({"mixing": "none", "mixup_alpha": 0.5}, "no effect with --mixing=none"),
     ({"mixup_alpha": 0.0}, "--mixup_alpha must be > 0 to mix"),
-    ({"jit_compile": True, "mixing": "mixup"}, "cannot be compiled by XLA"),
+    ({"jit_compile": True, "mixing": "mixup"}, "XLA cannot compile"),
 ])
 def test_distillation_rules(kwargs, message):
     config = RunConfig(**{"student": "resnet8", **kwargs})

@@ -140,7 +140,7 @@ flags.DEFINE_float("mix_fraction", _default("mix_fraction"),
                    "distill, pmu: share of each batch to mix (official "
                    "--partmixup 0.9 is 0.1).")
 flags.DEFINE_enum("mix_sampling", _default("mix_sampling"),
-                  config_lib.SAMPLINGS,
+                  mixing.SAMPLINGS,
                   "distill, pmu: official (with replacement: ~41% mixed at "
                   "batch 64) or exact sampling.")
 flags.DEFINE_float("temperature", None,

@@ -8,12 +8,13 @@ field (written like its flag, ``--name``) and the fix.
 """
 
 import dataclasses
-import math
 
 from keras_mixkd import data
+from keras_mixkd import distiller
 from keras_mixkd import exporting
 from keras_mixkd import losses
 from keras_mixkd import mixing
+from keras_mixkd import recipe
 from keras_mixkd.data.pipeline import image_size_of
 
 #: ``mixed_precision`` names -> Keras dtype policies.
@@ -25,9 +26,6 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 
 #: ``verbose`` values (Keras's, and "auto": 1 on a terminal, 2 otherwise).
 VERBOSITIES = ("auto", "0", "1", "2")
-
-#: ``mix_sampling`` names of partial mixup.
-SAMPLINGS = ("official", "exact")
 
 #: What ``preset="paper"`` fixes: the official MIX-KD settings.
 PRESETS = {"paper": {"mixing": "pmu", "mix_fraction": 0.1,
@@ -160,16 +158,11 @@ class RunConfig:
                                image_size_of(self.image_size))
         except ValueError as e:
             raise ValueError(f"--image_size={self.image_size}: {e}") from e
-        try:
-            data.check_name(self.dataset)
-        except ValueError as e:
-            raise ValueError(f"--dataset={self.dataset}: {e}") from e
         for name, choices in (("strategy", STRATEGIES),
                               ("mixed_precision", tuple(PRECISION_POLICIES)),
                               ("verbose", VERBOSITIES),
                               ("loss", tuple(losses.available())),
                               ("mixing", tuple(mixing.available())),
-                              ("mix_sampling", SAMPLINGS),
                               ("preset", (None, *PRESETS)),
                               ("format", (None, *exporting.FORMATS)),
                               ("quantize", exporting.QUANTIZATIONS),
@@ -180,13 +173,16 @@ class RunConfig:
                     getattr(self, name)) >= 1:
                 raise ValueError(f"--{name} must be >= 1, got "
                                  f"{getattr(self, name)}.")
-        _check_range("learning_rate", self.learning_rate, low=0, strict=True)
-        _check_range("temperature", self.temperature, low=0, strict=True)
-        _check_range("weight_decay", self.weight_decay, low=0)
-        _check_range("mixup_alpha", self.mixup_alpha, low=0)
-        _check_range("ce_weight", self.ce_weight, low=0)
-        _check_range("kd_weight", self.kd_weight, low=0)
-        _check_range("mix_fraction", self.mix_fraction, low=0, high=1)
+        # The library's own rules, each checked where it lives.
+        _checked("dataset", data.check_name, self.dataset)
+        _checked("learning_rate/weight_decay", recipe.check_hyperparameters,
+                 self.learning_rate, self.weight_decay)
+        _checked("ce_weight/kd_weight", distiller.check_weights,
+                 self.ce_weight, self.kd_weight)
+        _checked("mixup_alpha/mix_fraction/mix_sampling",
+                 mixing.check_arguments,
+                 self.mixup_alpha or 1.0,  # 0: a teacher without mixup
+                 self.mix_fraction, self.mix_sampling)
         self._check_preset()
 
     def _check_preset(self):
@@ -218,11 +214,8 @@ class RunConfig:
         Settings that only apply to some mixings must keep their defaults
         under the others (a changed one would be silently ignored).
         """
-        if self.loss == "mixstd" and self.temperature is not None:
-            raise ValueError(
-                "--temperature does not apply to --loss=mixstd (its "
-                "temperature is each sample's logit std). Use --loss=kd or "
-                "--loss=ls, or drop --temperature.")
+        _checked("loss/temperature", losses.get, self.loss,
+                 self.temperature)
         if self.mixing != "pmu":
             for name in ("mix_fraction", "mix_sampling"):
                 if getattr(self, name) != default(name):
@@ -234,11 +227,9 @@ class RunConfig:
         if self.mixup_alpha is not None and not self.mixup_alpha > 0:
             raise ValueError(f"--mixup_alpha must be > 0 to mix, got "
                              f"{self.mixup_alpha}.")
-        if self.jit_compile and self.mixing in ("mixup", "cutmix"):
-            raise ValueError(
-                f"--mixing={self.mixing} (Keras's layer) cannot be compiled "
-                "by XLA; use --mixing=fmu or pmu with --jit_compile, or "
-                "drop --jit_compile.")
+        if self.jit_compile:
+            _checked("mixing/jit_compile", mixing.check_jit_compile,
+                     self.mixing)
 
     def check_train_teacher(self):
         """Raises `ValueError` on settings a teacher run cannot use."""
@@ -305,16 +296,10 @@ def _check_choice(name, value, choices):
         raise ValueError(f"--{name}={value} is not one of: {shown}.")
 
 
-def _check_range(name, value, low=None, high=None, strict=False):
-    if value is None:
-        return
-    bad = not math.isfinite(float(value))
-    bad = bad or (low is not None and (value <= low if strict
-                                       else value < low))
-    bad = bad or (high is not None and value > high)
-    if bad:
-        if high is not None:
-            wanted = f"in [{low}, {high}]"
-        else:
-            wanted = f"{'>' if strict else '>='} {low}"
-        raise ValueError(f"--{name} must be {wanted}, got {value}.")
+def _checked(fields, check, *values):
+    """Runs a library check, naming the fields in its `ValueError`."""
+    flags = ", ".join(f"--{f}" for f in fields.split("/"))
+    try:
+        check(*values)
+    except ValueError as e:
+        raise ValueError(f"{flags}: {e}") from e

@@ -104,7 +104,7 @@ def test_resume_after_interruption(teacher_run, tmp_path, monkeypatch):
       "--student=resnet8", "--dataset=digits"], "no file at"),
     (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
       "--student=resnet8", "--loss=mixstd", "--temperature=4"],
-     "does not apply to --loss=mixstd"),
+     "does not apply to 'mixstd'"),
     (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
       "--student=resnet8", "--preset=paper", "--loss=kd"],
      "--preset=paper fixes --loss=mixstd"),
