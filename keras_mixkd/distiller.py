@@ -124,9 +124,10 @@ class Distiller(keras.Model):
             rounding, refreshed at the start of every `fit`). ``None``
             (default): fold when the teacher computes below float32 (its
             policy or ``teacher_dtype``), where folding also removes the
-            float32 casts around each BatchNorm, and every layer of it is a
-            built-in Keras layer in a functional model; ``True``: always
-            (an error if the teacher is not functional); ``False``: never.
+            float32 casts around each BatchNorm, and the teacher is a
+            functional model of Keras and keras_mixkd layers only (no side
+            effect a copy would lose); ``True``: always (an error if the
+            teacher is not functional); ``False``: never.
         **kwargs: `keras.Model` arguments (``name``...).
 
     Example:

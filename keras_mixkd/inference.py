@@ -190,9 +190,12 @@ class FrozenInference:
 
 
 def _builtin_functional(model):
-    """Whether ``model`` is functional and made of built-in Keras layers."""
+    """Whether ``model`` is functional, made of Keras's and our own layers.
+
+    (Those layers have no side effect a copy would lose.)
+    """
     return bool(getattr(model, "inputs", None)) and all(
-        type(layer).__module__.startswith("keras.")
+        type(layer).__module__.startswith(("keras.", "keras_mixkd."))
         for layer in model.layers)
 
 

@@ -9,6 +9,8 @@ module path plus a suffix (``"layer1.0.pad1"``, ``"layer1.0.relu1"``).
 
 import keras
 
+from keras_mixkd.models.batch_norm import FusedBatchNormalization
+
 #: PyTorch's BatchNorm2d default epsilon.
 BN_EPSILON = 1e-5
 #: Keras momentum equivalent to PyTorch's BatchNorm2d momentum of 0.1.
@@ -95,7 +97,7 @@ def batch_norm(x, name):
     Returns:
         The output tensor.
     """
-    return keras.layers.BatchNormalization(
+    return FusedBatchNormalization(
         epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)
 
 
