@@ -150,6 +150,12 @@ def main(argv=None):
         pipeline = run_json("input_pipeline.py", [f"--consumption={fastest}"])
         records.append(pipeline)
         printed.append(pipeline_table(pipeline))
+        deviation = run_json("precision_deviation.py", [])
+        records.append(deviation)
+        printed.append("max relative deviation of the loss from float32 "
+                       "(5 steps): " + ", ".join(
+                           f"{k} {v:.1e}" for k, v in
+                           deviation["max_relative_deviation"].items()))
     records += [{"configuration": n, **r} for n, r in results.items()]
     with open(out, "a") as f:
         for record in records:

@@ -10,6 +10,7 @@ zoo (`models`).
 
 from keras_mixkd import analysis
 from keras_mixkd import data
+from keras_mixkd import inference
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import models

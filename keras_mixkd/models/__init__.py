@@ -13,5 +13,6 @@ Example:
 from keras_mixkd.models._registry import available
 from keras_mixkd.models._registry import create
 from keras_mixkd.models._registry import feature_model
+from keras_mixkd.models.batch_norm import FusedBatchNormalization
 from keras_mixkd.models.torch_import import convert_torch_checkpoint
 from keras_mixkd.models.torch_import import load_torch_weights
