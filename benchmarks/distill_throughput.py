@@ -256,7 +256,7 @@ def make_fit(args, strategy, teacher, global_batch, images, labels):
     def fit_epoch(warmup=args.warmup, steps=args.steps):
         timer.seconds = []
         distiller.fit(ds, epochs=1, steps_per_epoch=spe * (warmup + steps + 1),
-                      verbose=0, callbacks=[timer])
+                      verbose=0, shuffle=False, callbacks=[timer])
         return [s / spe for s in timer.seconds[warmup:]]
 
     return fit_epoch
