@@ -113,21 +113,15 @@ class Distiller(keras.Model):
             error with ``"mixstd"``. DKD and DIST are published with
             ``ce_weight=1.0, kd_weight=1.0``.
         seed: seed of a mixer built from a name.
-        teacher_dtype: precision of the frozen teacher's forward pass,
-            e.g. ``"bfloat16"`` under a float32 student (about 2x faster
-            on CPUs with bfloat16 instructions; it changes the teacher's
-            logits by bfloat16 rounding, hence the loss: opt in knowingly).
-            ``None`` (default): the teacher's own dtype policy.
+        teacher_dtype: precision of the frozen teacher's forward pass, e.g.
+            ``"bfloat16"`` under a float32 student (opt-in: it moves the
+            loss by bfloat16 rounding). ``None``: the teacher's own policy.
         fold_teacher: run the teacher through a copy with each BatchNorm
-            folded into the preceding convolution
-            (`keras_mixkd.inference.FrozenInference`; same logits up to
-            rounding, refreshed at the start of every `fit`). ``None``
-            (default): fold when the teacher computes below float32 (its
-            policy or ``teacher_dtype``), where folding also removes the
-            float32 casts around each BatchNorm, and the teacher is a
-            functional model of Keras and keras_mixkd layers only (no side
-            effect a copy would lose); ``True``: always (an error if the
-            teacher is not functional); ``False``: never.
+            folded into its convolution (`keras_mixkd.inference`; same
+            logits up to rounding, refreshed at each `fit`). ``None``: fold
+            when the teacher computes below float32 and is a functional
+            model of Keras and keras_mixkd layers; ``True``/``False``: always
+            (the teacher must be functional) / never.
         **kwargs: `keras.Model` arguments (``name``...).
 
     Example:
