@@ -48,6 +48,9 @@ setup(
         "test": ["pytest>=7", "pytest-timeout>=2", "nbclient>=0.7",
                  "nbformat>=5", "ipykernel>=6"],
         "kerascv": ["keras-cv>=0.9"],
+        # The PyTorch reference of benchmarks/torch_reference.py (the speed
+        # comparison with the official code); nothing in keras_mixkd uses it.
+        "bench": ["torch>=2.1"],
     },
     entry_points={"console_scripts": ["mixkd=keras_mixkd.cli.main:main"]},
     classifiers=[

@@ -2,7 +2,9 @@
 
 Measures, in one process and after warm-up, in images per second:
 
-(a) the teacher's forward pass (inference, one compiled `tf.function`);
+(a) the teacher's forward pass (inference, one compiled `tf.function`;
+    through the Distiller's inference copy of the teacher when it makes
+    one: ``--teacher_dtype``, ``--fold_teacher``);
 (b) the student's training step alone (cross-entropy, backward pass and the
     paper's SGD update, compiled);
 (c) `keras_mixkd.Distiller.fit` with the paper's recipe (PMU + MIXSTD, the
@@ -20,10 +22,14 @@ epoch and never again (``fit_retraces_after_warmup`` 0), so the timed epochs
 run no per-step Python but Keras's loop.
 
 Data are random normalised images and labels of ``--num_classes`` classes,
-a few distinct batches cycled in memory. Run from the repository root:
+one fixed batch in memory. Each figure is the median step (the median of
+``--steps`` steps after ``--warmup`` untimed ones, as the PyTorch reference
+``torch_reference.py`` is timed); a fit step ends when Keras has read its
+logs, as the official loop reads ``loss.item()``. Run from the repository
+root:
 
     python benchmarks/distill_throughput.py [--json] [--mixed_precision=bfloat16]
-        [--jit_compile] [--strategy=mirrored] [--steps=8] [--repeats=3]
+        [--jit_compile] [--strategy=mirrored] [--steps=15] [--repeats=1]
 
 ``python benchmarks/run_all.py`` runs the whole set of BENCHMARKS.md.
 """
@@ -43,12 +49,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_mixkd import inference  # noqa: E402
 from keras_mixkd import models  # noqa: E402
 from keras_mixkd import recipe  # noqa: E402
 from keras_mixkd.distiller import Distiller  # noqa: E402
 
-#: Distinct in-memory batches, cycled (enough to defeat caching effects).
-DISTINCT_BATCHES = 4
+#: Distinct in-memory batches, cycled: one fixed batch, as the PyTorch
+#: reference (benchmarks/torch_reference.py) times its step.
+DISTINCT_BATCHES = 1
 #: Python-side trace counts of the compiled functions (Python runs only
 #: while TensorFlow traces).
 TRACES = collections.Counter()
@@ -63,10 +71,13 @@ def parse_args(argv):
     parser.add_argument("--num_classes", type=int, default=100)
     parser.add_argument("--batch_size", type=int, default=64,
                         help="batch per replica (the paper: 64)")
-    parser.add_argument("--steps", type=int, default=8,
-                        help="steps per timed repeat (and warm-up epoch)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed repeats; the median is reported")
+    parser.add_argument("--steps", type=int, default=15,
+                        help="timed steps per repeat of each part")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed steps before each timed fit epoch")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="timed repeats, interleaved; the median step "
+                        "of all repeats is reported")
     parser.add_argument("--jit_compile", action="store_true",
                         help="compile every step with XLA")
     parser.add_argument("--mixed_precision", default="none",
@@ -75,12 +86,19 @@ def parse_args(argv):
                         choices=["default", "mirrored"])
     parser.add_argument("--steps_per_execution", type=int, default=1,
                         help="fit: steps per compiled call")
+    parser.add_argument("--teacher_dtype", default=None,
+                        choices=["float32", "bfloat16", "float16"],
+                        help="Distiller(teacher_dtype=...): the teacher's "
+                        "precision (default: the policy's)")
+    parser.add_argument("--fold_teacher", default="auto",
+                        choices=["auto", "on", "off"],
+                        help="Distiller(fold_teacher=None/True/False)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON line")
     args = parser.parse_args(argv)
-    for name in ("batch_size", "steps", "repeats", "steps_per_execution",
-                 "num_classes"):
+    for name in ("batch_size", "steps", "warmup", "repeats",
+                 "steps_per_execution", "num_classes"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1.")
     return args
@@ -94,22 +112,27 @@ class CountingDistiller(Distiller):
         return super().train_step(data)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch.
+class StepTimer(keras.callbacks.Callback):
+    """Wall time between the ends of consecutive training steps.
 
-    It overrides no batch hook, so Keras keeps dispatching asynchronously.
+    Overriding ``on_train_batch_end`` makes Keras read each step's logs
+    before the next step starts, as the official loop's ``loss.item()``
+    does, so each interval is one whole step.
     """
 
     def __init__(self):
         super().__init__()
         self.seconds = []
-        self._start = None
+        self._last = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._last = None
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self._last is not None:
+            self.seconds.append(now - self._last)
+        self._last = now
 
 
 def random_data(args, global_batch):
@@ -179,6 +202,11 @@ def student_step(student, optimizer, global_batch):
     return step
 
 
+def fold_option(args):
+    """``--fold_teacher`` as the Distiller's ``fold_teacher``."""
+    return {"auto": None, "on": True, "off": False}[args.fold_teacher]
+
+
 def make_optimizer(args, global_batch):
     """The paper's optimizer, loss-scaled under mixed_float16 (as Keras)."""
     optimizer = recipe.paper_optimizer(args.student, args.steps, epochs=240,
@@ -192,8 +220,10 @@ def make_parts(args, strategy, teacher, global_batch, images, labels):
     """Calls running one batch through (a) the teacher, (b) the student step."""
     batches = distributed_batches(strategy, images, labels, global_batch,
                                   args.num_classes)
-    forward = compiled(strategy, lambda x, y: teacher(x, training=False),
-                       args.jit_compile, "teacher_forward")
+    frozen = inference.frozen_teacher(teacher, args.teacher_dtype,
+                                      fold_option(args), None, strategy)
+    forward = compiled(strategy, lambda x, y: frozen(x) if frozen else teacher(
+        x, training=False), args.jit_compile, "teacher_forward")
     with strategy.scope():
         student = models.create(args.student, num_classes=args.num_classes)
         optimizer = make_optimizer(args, global_batch)
@@ -204,32 +234,32 @@ def make_parts(args, strategy, teacher, global_batch, images, labels):
 
 
 def make_fit(args, strategy, teacher, global_batch, images, labels):
-    """A call timing one `Distiller.fit` epoch of ``--steps`` steps.
+    """A call timing one `Distiller.fit` epoch, step by step.
 
     Returns:
-        ``(fit_epoch, steps)``: ``fit_epoch()`` returns the epoch's images
-        per second (from the epoch's first to its last callback, so the
-        per-``fit`` set-up is not counted).
+        ``fit_epoch()``, which runs ``--warmup`` untimed and ``--steps``
+        timed steps and returns the timed steps' seconds each.
     """
     with strategy.scope():
         student = models.create(args.student, num_classes=args.num_classes)
-        distiller = CountingDistiller(student=student, teacher=teacher,
-                                      seed=args.seed)
+        distiller = CountingDistiller(
+            student=student, teacher=teacher, seed=args.seed,
+            teacher_dtype=args.teacher_dtype, fold_teacher=fold_option(args))
         distiller.compile(optimizer=make_optimizer(args, global_batch),
                           metrics=["accuracy"], jit_compile=args.jit_compile,
                           steps_per_execution=args.steps_per_execution)
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().batch(
         global_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     spe = args.steps_per_execution
-    steps = max(spe, args.steps - args.steps % spe)
-    timer = EpochTimer()
+    timer = StepTimer()
 
-    def fit_epoch():
-        distiller.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0,
-                      callbacks=[timer])
-        return global_batch * steps / timer.seconds[-1]
+    def fit_epoch(warmup=args.warmup, steps=args.steps):
+        timer.seconds = []
+        distiller.fit(ds, epochs=1, steps_per_epoch=spe * (warmup + steps + 1),
+                      verbose=0, shuffle=False, callbacks=[timer])
+        return [s / spe for s in timer.seconds[warmup:]]
 
-    return fit_epoch, steps
+    return fit_epoch
 
 
 def run(args):
@@ -252,23 +282,22 @@ def run(args):
         teacher.trainable = False
     forward, step = make_parts(args, strategy, teacher, global_batch, images,
                                labels)
-    fit_epoch, fit_steps = make_fit(args, strategy, teacher, global_batch,
-                                    images, labels)
+    fit_epoch = make_fit(args, strategy, teacher, global_batch, images,
+                         labels)
     for call in (forward, step, forward, step):
         call()
-    fit_epoch()  # the warm-up epoch: traces and compiles
+    fit_epoch(warmup=0, steps=1)  # the warm-up epoch: traces, compiles
     traced = TRACES["fit_train_step"]
-    rates = collections.defaultdict(list)
+    seconds = collections.defaultdict(list)
     for _ in range(args.repeats):
-        rates["teacher_forward"].append(
-            harness.rate(forward, global_batch, args.steps))
-        rates["student_step"].append(harness.rate(step, global_batch,
-                                                  args.steps))
-        rates["fit"].append(fit_epoch())
-    spread = {name: harness.summarise(values)
-              for name, values in rates.items()}
-    teacher_v, student_v, fit_v = (spread[name]["median"] for name in (
-        "teacher_forward", "student_step", "fit"))
+        seconds["teacher_forward"] += harness.step_seconds(forward, args.steps)
+        seconds["student_step"] += harness.step_seconds(step, args.steps)
+        seconds["fit"] += fit_epoch()
+    spread = {name: harness.summarise([global_batch / s for s in values])
+              for name, values in seconds.items()}
+    teacher_v, student_v, fit_v = (
+        harness.median_rate(seconds[name], global_batch) for name in (
+            "teacher_forward", "student_step", "fit"))
     bound = 1.0 / (1.0 / teacher_v + 1.0 / student_v)
     env = harness.environment()
     return {
@@ -284,7 +313,6 @@ def run(args):
                                                  - traced),
                    "teacher_forward": TRACES["teacher_forward"],
                    "student_step": TRACES["student_step"]},
-        "fit_steps_per_epoch": fit_steps,
         "replicas": strategy.num_replicas_in_sync,
         "global_batch": global_batch,
         "device": env["device"],

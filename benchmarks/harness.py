@@ -33,20 +33,27 @@ def cpu_model():
     return name, [flag for flag in wanted if flag in flags]
 
 
-def environment():
+def environment(with_tensorflow=True):
     """Where the figures come from: machine, devices, library versions.
+
+    Args:
+        with_tensorflow: whether to list TensorFlow's GPUs and the versions
+            of TensorFlow and Keras (False: imports neither, e.g. for the
+            PyTorch reference).
 
     Returns:
         A JSON-serialisable dict.
     """
-    import keras
-    import tensorflow as tf
-
     name, flags = cpu_model()
-    gpus = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(gpu)
-        gpus.append(details.get("device_name", gpu.name))
+    gpus, versions = [], {}
+    if with_tensorflow:
+        import keras
+        import tensorflow as tf
+
+        for gpu in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(gpu)
+            gpus.append(details.get("device_name", gpu.name))
+        versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
     try:
         load = [round(v, 2) for v in os.getloadavg()]
     except OSError:
@@ -60,8 +67,7 @@ def environment():
         "gpus": gpus,
         "device": (", ".join(gpus) if gpus
                    else f"CPU: {name} ({os.cpu_count()} cores)"),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **versions,
         "python": platform.python_version(),
     }
 
@@ -82,16 +88,23 @@ def summarise(rates):
             "max": max(rates), "repeats": [round(r, 2) for r in rates]}
 
 
-def rate(call, images_per_call, calls):
-    """Images per second of ``calls`` back-to-back calls of ``call()``.
+def step_seconds(call, calls):
+    """Wall time of each of ``calls`` back-to-back calls of ``call()``.
 
     ``call`` must return only once its work is done (e.g. it reads its
     result), so that the clock stops when the last image is processed.
     """
-    start = time.perf_counter()
+    seconds = []
     for _ in range(calls):
+        start = time.perf_counter()
         call()
-    return images_per_call * calls / (time.perf_counter() - start)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def median_rate(seconds, images_per_step):
+    """Images per second of the median step (as the PyTorch reference)."""
+    return images_per_step / statistics.median(seconds)
 
 
 def emit(result, as_json, lines):

@@ -1,41 +1,98 @@
 """Runs every benchmark of BENCHMARKS.md and prints its tables.
 
 Each configuration runs in its own process (precision policies and XLA are
-process-wide): float32 and mixed_bfloat16, each with XLA off and on, then the
-input pipelines against the fastest training rate. The JSON lines go to
-``benchmarks/results/<date>.jsonl``; the Markdown tables to stdout.
+process-wide). The comparison with the official code comes first: for each
+precision, the PyTorch reference (``torch_reference.py``) and
+``distill_throughput.py`` run one after the other, ``--rounds`` times
+alternating (A/B/A/B), so a change of machine load affects both alike; the
+ratio is that of the medians. Then the other configurations (XLA, the
+teacher at a lower precision) and the input pipelines against the fastest
+training rate. The JSON lines go to ``benchmarks/results/<date>.jsonl``;
+the Markdown tables to stdout. Without PyTorch installed
+(``pip install keras_mixkd[bench]``) the comparison is left out.
 
-    python benchmarks/run_all.py [--steps=8] [--repeats=3]
+    python benchmarks/run_all.py [--rounds=2] [--only_reference]
 """
 
 import argparse
 import datetime
+import importlib.util
 import json
+import os
 import pathlib
+import statistics
 import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-CONFIGS = (("float32", ["--mixed_precision=none"]),
-           ("mixed_bfloat16", ["--mixed_precision=bfloat16"]),
-           ("float32 + XLA", ["--mixed_precision=none", "--jit_compile"]),
-           ("mixed_bfloat16 + XLA", ["--mixed_precision=bfloat16",
-                                     "--jit_compile"]))
+#: (name, distill_throughput flags, torch_reference precision or None).
+REFERENCE_CONFIGS = (
+    ("float32", ["--mixed_precision=none"], "float32"),
+    ("mixed_bfloat16", ["--mixed_precision=bfloat16"], "bfloat16"))
+OTHER_CONFIGS = (
+    ("float32, teacher bfloat16", ["--mixed_precision=none",
+                                   "--teacher_dtype=bfloat16"]),
+    ("float32 + XLA", ["--mixed_precision=none", "--jit_compile"]),
+    ("mixed_bfloat16 + XLA", ["--mixed_precision=bfloat16", "--jit_compile"]))
+KEYS = ("teacher_forward_img_per_s", "student_step_img_per_s",
+        "bound_img_per_s", "fit_img_per_s")
 
 
 def run_json(script, args):
     """Runs a benchmark script with ``--json``; returns its result dict."""
     out = subprocess.run([sys.executable, str(HERE / script), "--json", *args],
-                         check=True, stdout=subprocess.PIPE, text=True).stdout
+                         check=True, stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                             filter(None, [str(HERE.parent), os.environ.get(
+                                 "PYTHONPATH")]))}).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def ratio(a, b):
-    return f"{a / b:.2f}x"
+def merged(runs):
+    """One result from several runs of a configuration: median figures."""
+    result = dict(runs[-1])
+    for key in KEYS:
+        result[key] = statistics.median(r[key] for r in runs)
+    result["fit_over_bound"] = result["fit_img_per_s"] / result[
+        "bound_img_per_s"]
+    result["rounds"] = [{k: r[k] for k in KEYS} for r in runs]
+    result["load_average"] = [r["environment"]["load_average"] for r in runs]
+    return result
 
 
-def tables(results, pipeline):
-    """The Markdown tables of BENCHMARKS.md."""
+def reference_rows(rounds):
+    """The PyTorch reference and the Distiller, alternating, per precision."""
+    keras_runs, torch_runs = {}, {}
+    for _ in range(rounds):
+        for name, flags, precision in REFERENCE_CONFIGS:
+            print(f"running PyTorch {precision} ...", file=sys.stderr,
+                  flush=True)
+            torch_runs.setdefault(name, []).append(run_json(
+                "torch_reference.py", [f"--precision={precision}"]))
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            keras_runs.setdefault(name, []).append(run_json(
+                "distill_throughput.py", flags))
+    lines = ["| precision | PyTorch step | Distiller.fit | ratio | "
+             "per round (fit / PyTorch) | load average (1 min) |",
+             "|---|---:|---:|---:|---|---|"]
+    for name, _, _ in REFERENCE_CONFIGS:
+        t = [r["step_img_per_s"] for r in torch_runs[name]]
+        k = [r["fit_img_per_s"] for r in keras_runs[name]]
+        per_round = ", ".join(f"{b:.1f} / {a:.1f}" for a, b in zip(t, k))
+        loads = [r["environment"]["load_average"][0]
+                 for pair in zip(torch_runs[name], keras_runs[name])
+                 for r in pair]
+        lines.append(
+            f"| {name} | {statistics.median(t):.1f} | "
+            f"{statistics.median(k):.1f} | "
+            f"{statistics.median(k) / statistics.median(t):.2f}x | "
+            f"{per_round} | {min(loads):.1f}-{max(loads):.1f} |")
+    results = {name: merged(runs) for name, runs in keras_runs.items()}
+    return results, torch_runs, "\n".join(lines)
+
+
+def tables(results):
+    """The Keras-side table of BENCHMARKS.md."""
     lines = ["| configuration | teacher forward | student step | bound | "
              "Distiller.fit | fit / bound | fit traces (after warm-up) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -46,21 +103,12 @@ def tables(results, pipeline):
             f"{r['student_step_img_per_s']:.1f} | {r['bound_img_per_s']:.1f} "
             f"| {r['fit_img_per_s']:.1f} | {100 * r['fit_over_bound']:.1f}% | "
             f"{t['fit_train_step']} ({t['fit_retraces_after_warmup']}) |")
-    lines += ["", "| ratio | teacher forward | student step | Distiller.fit |",
-              "|---|---:|---:|---:|"]
-    keys = ("teacher_forward_img_per_s", "student_step_img_per_s",
-            "fit_img_per_s")
-    for label, a, b in (
-            ("mixed_bfloat16 / float32", "mixed_bfloat16", "float32"),
-            ("mixed_bfloat16 / float32, XLA", "mixed_bfloat16 + XLA",
-             "float32 + XLA"),
-            ("XLA on / off, float32", "float32 + XLA", "float32"),
-            ("XLA on / off, mixed_bfloat16", "mixed_bfloat16 + XLA",
-             "mixed_bfloat16")):
-        lines.append(f"| {label} | " + " | ".join(
-            ratio(results[a][k], results[b][k]) for k in keys) + " |")
-    lines += ["", "| input pipeline (train) | images/s | first epoch | "
-              "headroom over the fastest fit |", "|---|---:|---:|---:|"]
+    return "\n".join(lines)
+
+
+def pipeline_table(pipeline):
+    lines = ["| input pipeline (train) | images/s | first epoch | "
+             "headroom over the fastest fit |", "|---|---:|---:|---:|"]
     for name, r in pipeline["datasets"].items():
         lines.append(f"| {name} | {r['img_per_s']:.0f} | "
                      f"{r['first_epoch_img_per_s']:.0f} | {r['headroom']}x |")
@@ -74,23 +122,45 @@ def tables(results, pipeline):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternating rounds of PyTorch and Distiller")
+    parser.add_argument("--only_reference", action="store_true",
+                        help="only the comparison with PyTorch")
     args = parser.parse_args(argv)
-    timing = [f"--steps={args.steps}", f"--repeats={args.repeats}"]
-    results = {}
-    for name, flags in CONFIGS:
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        results[name] = run_json("distill_throughput.py", flags + timing)
-    fastest = max(r["fit_img_per_s"] for r in results.values())
-    pipeline = run_json("input_pipeline.py", [f"--consumption={fastest}"])
     out = HERE / "results" / f"{datetime.date.today().isoformat()}.jsonl"
     out.parent.mkdir(exist_ok=True)
+    records, printed, results = [], [], {}
+    if importlib.util.find_spec("torch") is not None:
+        results, torch_runs, table = reference_rows(args.rounds)
+        printed.append(table)
+        for name, runs in torch_runs.items():
+            records += [{"configuration": f"PyTorch {name}", **r}
+                        for r in runs]
+    else:
+        print("PyTorch is not installed: no comparison "
+              "(pip install keras_mixkd[bench]).", file=sys.stderr)
+    if not args.only_reference:
+        for name, flags in (OTHER_CONFIGS if results else (
+                *((n, f) for n, f, _ in REFERENCE_CONFIGS), *OTHER_CONFIGS)):
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            results[name] = run_json("distill_throughput.py", flags)
+    printed.append(tables(results))
+    if not args.only_reference:
+        fastest = max(r["fit_img_per_s"] for r in results.values())
+        pipeline = run_json("input_pipeline.py", [f"--consumption={fastest}"])
+        records.append(pipeline)
+        printed.append(pipeline_table(pipeline))
+        deviation = run_json("precision_deviation.py", [])
+        records.append(deviation)
+        printed.append("max relative deviation of the loss from float32 "
+                       "(5 steps): " + ", ".join(
+                           f"{k} {v:.1e}" for k, v in
+                           deviation["max_relative_deviation"].items()))
+    records += [{"configuration": n, **r} for n, r in results.items()]
     with open(out, "a") as f:
-        for name, r in results.items():
-            f.write(json.dumps({"configuration": name, **r}) + "\n")
-        f.write(json.dumps(pipeline) + "\n")
-    print(tables(results, pipeline))
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+    print("\n\n".join(printed))
     print(f"\n(JSON lines appended to {out})")
 
 

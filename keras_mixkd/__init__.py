@@ -13,6 +13,7 @@ from keras_mixkd import analysis
 from keras_mixkd import data
 from keras_mixkd import exporting
 from keras_mixkd import keras_distillation
+from keras_mixkd import inference
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import models

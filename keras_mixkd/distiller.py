@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_mixkd import _keras_compat
 from keras_mixkd import _validation
+from keras_mixkd import inference as inference_module
 from keras_mixkd import losses as losses_module
 from keras_mixkd import mixing as mixing_module
 
@@ -113,6 +114,15 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             error with ``"mixstd"``. DKD and DIST are published with
             ``ce_weight=1.0, kd_weight=1.0``.
         seed: seed of a mixer built from a name.
+        teacher_dtype: precision of the frozen teacher's forward pass, e.g.
+            ``"bfloat16"`` under a float32 student (opt-in: it moves the
+            loss by bfloat16 rounding). ``None``: the teacher's own policy.
+        fold_teacher: run the teacher through a copy with each BatchNorm
+            folded into its convolution (`keras_mixkd.inference`; same
+            logits up to rounding, refreshed at each `fit`). ``None``: fold
+            when the teacher computes below float32 and is a functional
+            model of Keras and keras_mixkd layers; ``True``/``False``: always
+            (the teacher must be functional) / never.
         **kwargs: `keras.Model` arguments (``name``...).
 
     Example:
@@ -127,7 +137,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
 
     def __init__(self, student, teacher, mixer="pmu",
                  distillation_loss="mixstd", student_loss=None, ce_weight=0.1,
-                 kd_weight=0.9, temperature=None, seed=None, **kwargs):
+                 kd_weight=0.9, temperature=None, seed=None,
+                 teacher_dtype=None, fold_teacher=None, **kwargs):
         super().__init__(**kwargs)
         for role, model in (("student", student), ("teacher", teacher)):
             if not isinstance(model, keras.Model):
@@ -158,6 +169,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
         self.kd_loss_tracker = keras.metrics.Mean(name="kd_loss")
         self._num_classes = widths[0] or widths[1]
+        self.teacher_dtype = teacher_dtype
+        self.fold_teacher = fold_teacher
+        self._teacher_inference = None  # built by `fit`; a plain object
+        inference_module.check_options(teacher, teacher_dtype, fold_teacher)
         if student.built:
             self.built = True
 
@@ -207,6 +222,9 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         created while tracing make TensorFlow trace the step a second time.
         """
         _validation.check_not_empty(x)
+        self._teacher_inference = inference_module.frozen_teacher(
+            self.teacher, self.teacher_dtype, self.fold_teacher,
+            self._teacher_inference, self.distribute_strategy)
         if (self.optimizer is not None and not self.optimizer.built
                 and self.student.built):
             with self.distribute_strategy.scope():
@@ -267,8 +285,9 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, y = self._prepare(x, y)
         x, y, sample_weight = self._mix(x, y, sample_weight)
-        teacher_logits = ops.stop_gradient(
-            ops.cast(self.teacher(x, training=False), "float32"))
+        teacher = self._teacher_inference or (
+            lambda images: self.teacher(images, training=False))
+        teacher_logits = ops.stop_gradient(ops.cast(teacher(x), "float32"))
         local_size = ops.cast(ops.shape(y)[0], "float32")
         replica = tf.distribute.get_replica_context()
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -339,6 +358,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             "student_loss": _serialize(self.student_loss),
             "ce_weight": self.ce_weight,
             "kd_weight": self.kd_weight,
+            "teacher_dtype": self.teacher_dtype,
+            "fold_teacher": self.fold_teacher,
         })
         return config
 

@@ -9,6 +9,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]
 
 import distill_throughput  # noqa: E402
 import input_pipeline  # noqa: E402
+import precision_deviation  # noqa: E402
 
 
 def _json(main, argv, capsys):
@@ -39,3 +40,14 @@ def test_input_pipeline_reports_its_keys(capsys):
     for name in ("digits", "cifar10"):
         numbers = result["datasets"][name]
         assert numbers["img_per_s"] > 0 and numbers["headroom"] > 0
+
+
+def test_precision_deviation_reports_each_configuration(capsys):
+    result = _json(precision_deviation.main, [
+        "--teacher=resnet8", "--student=resnet8", "--num_classes=10",
+        "--batch_size=4", "--steps=2"], capsys)
+    for name, _, _ in precision_deviation.CONFIGS:
+        assert len(result[name]) == 2 and all(v > 0 for v in result[name])
+    deviation = result["max_relative_deviation"]
+    # bfloat16 moves the loss, but little (~3 significant digits).
+    assert all(0 < v < 0.05 for v in deviation.values())

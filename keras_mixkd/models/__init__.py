@@ -18,5 +18,8 @@ from keras_mixkd.models._registry import check_name
 from keras_mixkd.models._registry import create
 from keras_mixkd.models._registry import feature_model
 from keras_mixkd.models.applications import load
+from keras_mixkd.models.batch_norm import FusedBatchNormalization
+from keras_mixkd.models.batch_norm import use_fused_batch_norm
+from keras_mixkd.models.batch_norm import use_fused_kernel
 from keras_mixkd.models.torch_import import convert_torch_checkpoint
 from keras_mixkd.models.torch_import import load_torch_weights

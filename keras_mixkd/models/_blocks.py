@@ -9,6 +9,8 @@ module path plus a suffix (``"layer1.0.pad1"``, ``"layer1.0.relu1"``).
 
 import keras
 
+from keras_mixkd.models.batch_norm import use_fused_kernel
+
 #: PyTorch's BatchNorm2d default epsilon.
 BN_EPSILON = 1e-5
 #: Keras momentum equivalent to PyTorch's BatchNorm2d momentum of 0.1.
@@ -88,6 +90,9 @@ def conv2d(x, filters, kernel_size, name, strides=1, padding=0, use_bias=False,
 def batch_norm(x, name):
     """A PyTorch-exact ``nn.BatchNorm2d`` (epsilon 1e-5, momentum 0.1).
 
+    A built-in `keras.layers.BatchNormalization` (saved files load with
+    plain Keras) computed by the fused kernel (`use_fused_kernel`).
+
     Args:
         x: input tensor.
         name: the PyTorch module path.
@@ -95,8 +100,9 @@ def batch_norm(x, name):
     Returns:
         The output tensor.
     """
-    return keras.layers.BatchNormalization(
-        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)
+    layer = keras.layers.BatchNormalization(
+        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+    return use_fused_kernel(layer)(x)
 
 
 def relu(x, name):

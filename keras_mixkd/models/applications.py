@@ -14,6 +14,8 @@ import pathlib
 
 import keras
 
+from keras_mixkd.models import batch_norm
+
 #: The prefix of the names resolved in `keras.applications`.
 PREFIX = "keras.applications."
 
@@ -129,4 +131,4 @@ def load(path, num_classes=None, input_shape=None):
     if problems:
         raise ValueError(f"{path} holds model {model.name!r}, which does not "
                          f"fit the data: {'; '.join(problems)}.")
-    return model
+    return batch_norm.use_fused_batch_norm(model)
