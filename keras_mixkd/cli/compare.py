@@ -30,7 +30,7 @@ absl_flags.DEFINE_integer("teacher_epochs", None,
 
 FLAGS = flags.FLAGS
 
-FLAGS_USED = flags.TRAINING + (
+FLAGS_USED = flags.TRAINING + flags.TEACHER_SPEED + (
     "teacher", "teacher_weights", "student", "mixup_alpha", "ce_weight",
     "kd_weight", "seeds", "methods", "baseline",
     "teacher_epochs")

@@ -62,8 +62,9 @@ absl_flags.DEFINE_bool("quick", False,
 GRID_FLAGS = ("teachers", "students", "teacher_mixup", "student_mixup",
               "temperatures", "teacher_mixup_alpha", "quick", "seeds")
 
-FLAGS_USED = flags.TRAINING + GRID_FLAGS + tuple(
-    n for n in flags.DISTILLATION if n not in ("loss", "temperature"))
+FLAGS_USED = (flags.TRAINING + flags.TEACHER_SPEED + GRID_FLAGS
+              + tuple(n for n in flags.DISTILLATION
+                      if n not in ("loss", "temperature")))
 UNUSED_HINT = ("the study sets the models, losses and temperatures itself "
                "for each run; choose the grid with --teachers, --students, "
                "--teacher_mixup, --student_mixup and --temperatures")

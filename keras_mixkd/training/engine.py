@@ -33,6 +33,7 @@ from keras_mixkd import recipe
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import SyncReplicaStatistics
+from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.weights import build_model
@@ -79,6 +80,10 @@ def setup_runtime(config):
                 "--strategy=multiworker needs the TF_CONFIG environment "
                 "variable describing the cluster (see the README).")
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) == 1:
+        # Its distributed iterator prefetches each batch onto the GPU.
+        return tf.distribute.OneDeviceStrategy(gpus[0].name)
     return tf.distribute.get_strategy()
 
 
@@ -217,7 +222,8 @@ def train_teacher(config):
             optimizer=optimizer_for(config, config.model, steps, batch),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile)
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution)
     summary = fit(config, run, model, model, train_ds, test_ds)
     print(f"{config.model} on {config.dataset}: best "
           f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
@@ -287,10 +293,14 @@ def distill(config, teacher=None):
         distiller = Distiller(
             student=student, teacher=teacher, mixer=mixer,
             distillation_loss=config.loss, temperature=config.temperature,
-            ce_weight=config.ce_weight, kd_weight=config.kd_weight)
+            ce_weight=config.ce_weight, kd_weight=config.kd_weight,
+            teacher_dtype=(None if config.teacher_dtype == "none"
+                           else config.teacher_dtype),
+            fold_teacher=FOLD_TEACHER[config.fold_teacher])
         distiller.compile(
             optimizer=optimizer_for(config, student_name, steps, batch),
-            metrics=["accuracy"], jit_compile=config.jit_compile)
+            metrics=["accuracy"], jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution)
     summary = fit(config, run, distiller, student, train_ds, test_ds)
     print(f"{teacher.name} -> {student_name} on {config.dataset}: best "
           f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
