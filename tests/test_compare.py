@@ -309,3 +309,8 @@ def test_compare_with_teacher_weights_trains_no_teacher(compared, tmp_path):
         original["test_accuracy"])  # the same teacher, evaluated again
     assert not (tmp_path / "teacher").exists()
     assert summary["methods"]["kd"]["n"] == 1
+    report.write_report(tmp_path)
+    line = next(line for line in (tmp_path / "summary.md").read_text()
+                .splitlines() if line.startswith("Teacher "))
+    accuracy = f"{100 * teacher['test_accuracy']:.2f}%"
+    assert f"test accuracy {accuracy}, clean" in line  # no empty "best"

@@ -31,9 +31,10 @@ def _teacher_line(teacher, base):
         return f"Teacher {base.get('teacher')}: not evaluated yet."
     source = (f"weights {teacher['weights']}" if teacher.get("weights")
               else f"epochs {base.get('teacher_epochs')}")
+    best = (f" (best {percent(teacher['best_accuracy'])}%)"
+            if teacher.get("best_accuracy") is not None else "")
     return (f"Teacher {teacher['teacher']} ({source}): test accuracy "
-            f"{percent(teacher.get('test_accuracy'))}% (best "
-            f"{percent(teacher.get('best_accuracy'))}%), clean training "
+            f"{percent(teacher.get('test_accuracy'))}%{best}, clean training "
             f"accuracy {percent(teacher.get('train_accuracy'))}%, ECE "
             f"{percent(teacher.get('ece'))}% (written to teacher.json).")
 
