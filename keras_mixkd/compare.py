@@ -181,6 +181,14 @@ def base_record(config, teacher_epochs=None):
     return record
 
 
+def _with_defaults(record):
+    """``record`` with every `RunConfig` field it omits at its default: an
+    earlier version may have recorded a default that today's leaves out."""
+    defaults = {f.name: f.default for f in dataclasses.fields(
+        training.RunConfig) if f.name not in PER_RUN_KEYS}
+    return {**defaults, **record}
+
+
 class ComparisonFolder:
     """A comparison folder: its base configuration and its runs.
 
@@ -194,11 +202,15 @@ class ComparisonFolder:
     def __init__(self, root, base):
         self.root = pathlib.Path(root)
         previous = (read_json(self.root / "compare.json") or {}).get("base")
-        if previous is not None and previous != base:
+        if previous is not None:
+            previous = _with_defaults(
+                training.config.upgrade_record(previous))
+        if previous is not None and previous != _with_defaults(base):
+            current = _with_defaults(base)
             changed = "; ".join(
-                f"{k}: {previous.get(k)!r} then {base.get(k)!r}"
-                for k in sorted(set(previous) | set(base))
-                if previous.get(k) != base.get(k))
+                f"{k}: {previous.get(k)!r} then {current.get(k)!r}"
+                for k in sorted(set(previous) | set(current))
+                if previous.get(k) != current.get(k))
             raise ValueError(
                 f"The comparison folder {self.root} was started with another "
                 f"base configuration (differs in: {changed}). Rerun with the "

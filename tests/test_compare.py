@@ -314,3 +314,19 @@ def test_compare_with_teacher_weights_trains_no_teacher(compared, tmp_path):
                 .splitlines() if line.startswith("Teacher "))
     accuracy = f"{100 * teacher['test_accuracy']:.2f}%"
     assert f"test accuracy {accuracy}, clean" in line  # no empty "best"
+
+
+def test_a_folder_of_an_earlier_version_still_resumes(tmp_path):
+    config = training.RunConfig(dataset="digits", teacher="resnet8",
+                                student="resnet8", epochs=1)
+    base = compare.base_record(config)
+    # Earlier versions also recorded settings left at their defaults, and
+    # named the Beta parameter beta_alpha.
+    earlier = {**base, "ce_weight": 0.1, "kd_weight": 0.9,
+               "deterministic": False, "beta_alpha": None}
+    (tmp_path / "compare.json").write_text(json.dumps({"base": earlier}))
+    compare.ComparisonFolder(tmp_path, base)  # no error
+    changed = {**earlier, "kd_weight": 0.5}
+    (tmp_path / "compare.json").write_text(json.dumps({"base": changed}))
+    with pytest.raises(ValueError, match="kd_weight: 0.5 then 0.9"):
+        compare.ComparisonFolder(tmp_path, base)
