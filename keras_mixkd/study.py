@@ -84,32 +84,43 @@ ANALYSIS_KEYS = ("accuracy", "logit_std_mean", "entropy_mean",
 _TEXT_COLUMNS = ("cell", "teacher", "student", "student_mixing")
 
 
-def evaluate_logits(logits, labels):
+def evaluate_logits(logits, labels, loss=None):
     """Accuracy, smoothness and calibration of test logits.
+
+    Entropy, confidence and the calibration measures are computed on the
+    probabilities the model was trained to produce
+    (`keras_mixkd.analysis.trained_probabilities`): softmax(logits /
+    std(logits)) for a MIXSTD student (``loss="mixstd"``, the study's
+    T=std cells), softmax(logits) otherwise; the raw softmax's ECE and NLL
+    are kept beside them (``ece_raw``, ``nll_raw``).
 
     Args:
         logits: ``(samples, classes)`` logits.
         labels: ``(samples,)`` integer labels.
+        loss: the loss the model was trained with (None: cross-entropy).
 
     Returns:
         A dict with the `ANALYSIS_KEYS`: ``accuracy``, the means of the logit
         std, entropy and confidence (`analysis.smoothness_summary`), ``ece``,
-        ``nll`` and ``brier``.
+        ``nll`` and ``brier``; and ``ece_raw``, ``nll_raw``.
 
     Example:
 
     >>> evaluate_logits(*analysis.collect_logits(model, test_ds,
-    ...                                     return_labels=True))
+    ...                                     return_labels=True), "mixstd")
     """
     logits = np.asarray(logits, dtype="float64")
     labels = np.asarray(labels).reshape(-1)
-    probs = analysis.softmax(logits)
-    smooth = analysis.smoothness_summary(logits)
+    probs = analysis.trained_probabilities(logits, loss)
+    raw = analysis.softmax(logits)
+    smooth = analysis.smoothness_summary(logits, loss=loss)
     return {"accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
             **{k: smooth[k] for k in ANALYSIS_KEYS[1:4]},
             "ece": analysis.expected_calibration_error(labels, probs),
             "nll": analysis.negative_log_likelihood(labels, probs),
-            "brier": analysis.brier_score(labels, probs)}
+            "brier": analysis.brier_score(labels, probs),
+            "ece_raw": analysis.expected_calibration_error(labels, raw),
+            "nll_raw": analysis.negative_log_likelihood(labels, raw)}
 
 
 def _read_json(path):

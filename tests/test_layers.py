@@ -17,7 +17,8 @@ LAYERS = {"_keras_compat": 0, "_validation": 0, "version": 0,
           "inference": 1,
           "distiller": 2, "exporting": 2, "keras_distillation": 2,
           "analysis": 3, "training": 3, "statistics": 3, "tables": 3,
-          "study": 4, "study_grid": 4, "compare": 4, "compare_results": 4,
+          "study": 4, "study_grid": 4, "study_runner": 4, "compare": 4,
+          "compare_results": 4,
           "report": 4, "cli": 5, "__init__": 5}
 
 

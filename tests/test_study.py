@@ -164,7 +164,9 @@ def test_evaluate_logits_matches_the_analysis_functions():
     logits, labels = rng.normal(size=(50, 4)) * 3, rng.integers(0, 4, 50)
     measured = study_lib.evaluate_logits(logits, labels)
     probs = analysis.softmax(logits)
-    assert set(measured) == set(study_lib.ANALYSIS_KEYS)
+    assert set(measured) == set(study_lib.ANALYSIS_KEYS) | {"ece_raw",
+                                                            "nll_raw"}
+    assert measured["ece_raw"] == measured["ece"]  # cross-entropy: the same
     assert measured["accuracy"] == np.mean(logits.argmax(1) == labels)
     assert measured["ece"] == analysis.expected_calibration_error(labels,
                                                                   probs)
@@ -282,3 +284,18 @@ def test_study_report_marks_cells_beyond_their_interval(tmp_path):
     assert "## Over seeds" in text and "over 3 seeds per cell" in text
     assert "| resnet14-plain--resnet8-plain--Tstd | 3 |" in text
     assert "+3.20 [" in text and "] *" in text
+
+
+def test_evaluate_logits_of_a_mixstd_student_uses_its_trained_outputs():
+    rng = np.random.default_rng(1)
+    logits, labels = rng.normal(size=(60, 5)) * 0.05, rng.integers(0, 5, 60)
+    measured = study_lib.evaluate_logits(logits, labels, "mixstd")
+    z = (logits - logits.mean(1, keepdims=True)) / logits.std(
+        1, ddof=1, keepdims=True)
+    trained = analysis.softmax(z)
+    assert measured["ece"] == pytest.approx(
+        analysis.expected_calibration_error(labels, trained))
+    assert measured["ece_raw"] == pytest.approx(
+        analysis.expected_calibration_error(labels, analysis.softmax(logits)))
+    assert measured["confidence_mean"] == pytest.approx(
+        trained.max(1).mean())

@@ -13,23 +13,17 @@ cells are skipped, and a cell stopped mid-training resumes from its backup.
     mixkd study --quick    # digits, resnet14 -> resnet8: ~10 minutes on a CPU
 """
 
-import dataclasses
 import os
-import pathlib
 import time
 
-import keras
-import numpy as np
-import tensorflow as tf
 from absl import flags as absl_flags
 
-from keras_mixkd import analysis
 from keras_mixkd import study as study_lib
+from keras_mixkd import study_runner
 from keras_mixkd import training
 from keras_mixkd.cli import flags
 from keras_mixkd.report import study_report
 from keras_mixkd.training.engine import check_model_name
-from keras_mixkd.training.engine import load_data
 
 FLAGS = flags.FLAGS
 
@@ -74,23 +68,21 @@ SETTINGS = tuple(n for n in training.config.TRAINING_KEYS
                  if n != "dataset") + (
     "mixup_alpha", "mix_fraction", "mix_sampling", "ce_weight", "kd_weight")
 
-_CHECKPOINT = pathlib.Path("checkpoints") / "last.keras"
-
-
 def config_from_flags():
     """The `RunConfig` shared by the study's runs, and its `StudyGrid`.
 
     Raises:
         ValueError: on a bad flag, before anything runs.
     """
-    overrides = {}
+    overrides, grid_values = {}, {n: FLAGS[n].value for n in GRID_FLAGS}
     if FLAGS.quick:
         if flags.present("dataset") and FLAGS.dataset != "digits":
             raise ValueError("--quick runs on digits; drop --dataset or "
                              "--quick.")
         for name, value in QUICK.items():
             if not flags.present(name):
-                FLAGS[name].value = value
+                target = grid_values if name in grid_values else overrides
+                target[name] = value
     if not flags.present("mixing"):
         overrides["mixing"] = "fmu"
     config = flags.run_config(**overrides)
@@ -99,7 +91,7 @@ def config_from_flags():
                          "student-mixup cells with fmu or pmu; students "
                          "without mixup come from --student_mixup=no.")
     for flag in ("teachers", "students"):
-        for name in FLAGS[flag].value or []:
+        for name in grid_values[flag] or []:
             check_model_name(name, flag)
     if not FLAGS.teacher_mixup_alpha > 0:
         raise ValueError("--teacher_mixup_alpha must be > 0, got "
@@ -111,128 +103,11 @@ def config_from_flags():
     if config.train_size is not None:  # recorded only when set
         settings["train_size"] = config.train_size
     grid = study_lib.StudyGrid(
-        config.dataset, FLAGS.teachers or (), FLAGS.students or (),
-        FLAGS.teacher_mixup or (), FLAGS.student_mixup or (),
-        FLAGS.temperatures or (), config.mixing, settings, FLAGS.seeds)
+        config.dataset, grid_values["teachers"] or (),
+        grid_values["students"] or (), grid_values["teacher_mixup"] or (),
+        grid_values["student_mixup"] or (), grid_values["temperatures"] or (),
+        config.mixing, settings, grid_values["seeds"])
     return config, grid
-
-
-class _Evaluator:
-    """Test-set analysis of finished runs (the test data loaded once per
-    seed: the digits split depends on it)."""
-
-    def __init__(self, config):
-        self._config = config
-        self._test_ds = {}
-
-    def __call__(self, model, path, save_logits=False, seed=None):
-        seed = self._config.seed if seed is None else seed
-        if seed not in self._test_ds:
-            strategy = tf.distribute.get_strategy()
-            _, self._test_ds[seed], *_ = load_data(
-                dataclasses.replace(self._config, seed=seed), strategy)
-        logger = tf.get_logger()
-        level = logger.level
-        logger.setLevel("ERROR")  # predict_on_batch retracing warnings
-        try:
-            logits, labels = analysis.collect_logits(
-                model, self._test_ds[seed], return_labels=True)
-        finally:
-            logger.setLevel(level)
-        if save_logits:
-            np.save(path / "test_logits.npy", logits.astype("float32"))
-        measured = study_lib.evaluate_logits(logits, labels)
-        study_lib.write_json(path / "analysis.json", measured)
-        return measured
-
-
-def _guarded(what, function, *args, **kwargs):
-    """Runs a training function, naming the run in its errors."""
-    try:
-        return function(*args, **kwargs)
-    except ValueError as e:
-        raise ValueError(f"{what}: {e}") from e
-
-
-def _load(path):
-    return keras.saving.load_model(path / _CHECKPOINT, compile=False)
-
-
-def ensure_teacher(study, spec, config, evaluate):
-    """Trains (or resumes) a teacher unless done; evaluates it.
-
-    Returns:
-        Whether anything was trained or evaluated.
-    """
-    status, path = study.status(spec), study.path(spec)
-    if status == "done":
-        return False
-    if status == "pending":
-        print(f"\n== teacher {spec.name}")
-        alpha = study.grid.training["teacher_mixup_alpha"] if spec.mixup else (
-            0.0)
-        model, _ = _guarded(f"teacher {spec.name}", training.train_teacher,
-                            dataclasses.replace(
-                                config, output_dir=str(path), model=spec.arch,
-                                mixup_alpha=alpha))
-    else:
-        model = _load(path)
-    evaluate(model, path, save_logits=True)
-    return True
-
-
-def ensure_cell(study, cell, config, evaluate):
-    """Distils (or resumes) one cell unless done; evaluates its student.
-
-    Returns:
-        Whether anything was trained or evaluated.
-    """
-    status, path = study.status(cell), study.path(cell)
-    if status == "done":
-        return False
-    if status == "pending":
-        print(f"\n== cell {cell.folder}")
-        teacher_dir = study.path(cell.teacher)
-        settings = cell.distill_flags()
-        if settings["mixing"] == "none":  # inert there: the defaults
-            settings.update({name: training.config.default(name) for name
-                             in ("mixup_alpha", "mix_fraction",
-                                 "mix_sampling")})
-        if cell.seed is not None:
-            settings["seed"] = cell.seed
-        cell_config = dataclasses.replace(
-            config, output_dir=str(path), teacher=cell.teacher.arch,
-            student=cell.student,
-            # Relative to the cell folder, so a moved study still resumes.
-            teacher_weights=os.path.relpath(teacher_dir / _CHECKPOINT, path),
-            **settings)
-        model, _ = _guarded(f"cell {cell.name}", training.distill,
-                            cell_config, teacher=lambda info: _load(
-                                teacher_dir))
-    else:
-        model = _load(path)
-    evaluate(model, path, seed=cell.seed)
-    return True
-
-
-def run_study(study, config):
-    """Trains and evaluates every unfinished run of a study, in grid order.
-
-    Args:
-        study: the `keras_mixkd.study.Study`.
-        config: the `RunConfig` shared by its runs.
-
-    Returns:
-        ``(runs_done_now, runs_skipped)``.
-    """
-    evaluate = _Evaluator(config)
-    done = skipped = 0
-    for spec in study.grid.teacher_specs():
-        ran = [ensure_teacher(study, spec, config, evaluate)]
-        ran += [ensure_cell(study, cell, config, evaluate)
-                for cell in study.grid.cells(spec)]
-        done, skipped = done + sum(ran), skipped + ran.count(False)
-    return done, skipped
 
 
 def main():
@@ -241,7 +116,7 @@ def main():
     root = config.output_dir or os.path.join("runs", f"study-{grid.dataset}")
     study = study_lib.Study(root, grid)
     start = time.time()
-    done, skipped = run_study(study, config)
+    done, skipped = study_runner.run_study(study, config)
     path = study_report.write(root)  # also results.csv, teachers.csv
     rows, teacher_rows = study.result_rows(), study.teacher_rows()
     print(f"\n{study_report.results_table(rows)}\n")

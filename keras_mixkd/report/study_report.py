@@ -338,7 +338,13 @@ def write(root):
     text += [f"![teacher smoothness](figures/{p.name})" for p in figures
              if p.name == "teacher_smoothness.png"]
     text += ["", "## Students: smoothness and calibration", "",
-             table(["cell", "acc. %", *_SMOOTH_HEADER], students), ""]
+             table(["cell", "acc. %", *_SMOOTH_HEADER], students), "",
+             "Entropy, confidence, ECE, NLL and Brier are computed on the "
+             "probabilities each model was trained to produce: "
+             "softmax(logits / std(logits)) for the T=std (MIXSTD) cells, "
+             "softmax(logits) otherwise; each run's analysis.json also holds "
+             "the raw softmax's ECE and NLL (ece_raw, nll_raw). The logit std "
+             "is that of the raw logits.", ""]
     pending = [c.name for c in cells if study.status(c) != "done"]
     if pending:
         text += [f"Unfinished cells: {', '.join(pending)}.", ""]
