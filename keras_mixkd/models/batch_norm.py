@@ -34,8 +34,8 @@ def _fusable(layer, inputs, mask):
     axis = layer.axis if isinstance(layer.axis, int) else None
     rank = len(inputs.shape)
     return (_fused_op() is not None and mask is None and rank == 4
-            and axis in (-1, 3) and not layer.renorm
-            and not layer.synchronized
+            and axis in (-1, 3) and not getattr(layer, "renorm", False)
+            and not getattr(layer, "synchronized", False)
             and keras.backend.standardize_dtype(inputs.dtype) in (
                 "float32", "bfloat16", "float16"))
 
