@@ -21,13 +21,12 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["keras_mixkd", "keras_mixkd.*"]),
     install_requires=[
-        # The pairs the test suite has run against (scripts/test_versions.sh):
-        # the oldest, Keras 3.12.0 + TensorFlow 2.18.1 (keras.distillation,
-        # under keras_mixkd.keras_distillation, needs Keras >= 3.12;
-        # keras.layers.CutMix >= 3.9), and the newest, Keras 3.15 + TF 2.21.
+        # What the whole test suite has passed with (scripts/test_versions.sh):
+        # Keras 3.15 + TensorFlow 2.21. Keras 3.12 + TF 2.18.1 was tried and
+        # does not pass yet (README, "Versions"); widen only after a pass.
         # keras_mixkd/_keras_compat.py holds the Keras internals relied on.
-        "keras>=3.12,<3.16",
-        "tensorflow>=2.18,<2.22",
+        "keras>=3.15,<3.16",
+        "tensorflow>=2.21,<2.22",
         "tensorflow-datasets>=4.9",
         # tensorflow-datasets needs it to download and prepare a dataset but
         # does not declare it.
