@@ -5,10 +5,13 @@ Trains one teacher (or loads ``--teacher_weights``), then each method of
 ``--methods`` with seeds ``--seed`` .. ``--seed + --seeds - 1``, and writes
 ``results.csv``, ``summary.json``, ``summary.md`` and ``comparison.png`` in
 ``--output_dir`` (see ``docs/compare.md``). Run it again to resume: finished
-runs are reused, and added seeds or methods run alone.
+runs are reused, and added seeds or methods run alone. ``--method_spec``
+defines a method of your own by its settings, under a name that
+``--methods`` lists.
 
     mixkd compare --dataset=fashion_mnist --teacher=resnet20 \\
         --student=resnet8 --train_size=10000 --epochs=15 --seeds=3
+    mixkd compare ... --methods=kd,kd_w9 --method_spec=kd_w9:loss=kd,kd_weight=9
 """
 
 from absl import flags as absl_flags
@@ -22,6 +25,13 @@ absl_flags.DEFINE_list(
     "compare: the methods, among: " + "; ".join(
         f"{name} = {method.description}"
         for name, method in compare.METHODS.items()) + ".")
+absl_flags.DEFINE_multi_string(
+    "method_spec", [],
+    "compare: define a method by its settings, NAME:key=value,... "
+    "(repeatable; list NAME in --methods), keys among: "
+    + ", ".join(compare.CUSTOM_KEYS) + "; e.g. "
+    "--method_spec=kd_w9:loss=kd,kd_weight=9. Omitted: no mixing, the "
+    "loss's temperature, --ce_weight/--kd_weight.")
 absl_flags.DEFINE_string("baseline", "kd",
                          "compare: the method the others are paired "
                          "against (one of --methods).")
@@ -32,10 +42,10 @@ FLAGS = flags.FLAGS
 
 FLAGS_USED = flags.TRAINING + flags.TEACHER_SPEED + (
     "teacher", "teacher_weights", "student", "mixup_alpha", "ce_weight",
-    "kd_weight", "seeds", "methods", "baseline",
+    "kd_weight", "seeds", "methods", "method_spec", "baseline",
     "teacher_epochs")
 UNUSED_HINT = ("each method of --methods sets its loss, temperature and "
-               "mixing itself")
+               "mixing itself; define one of your own with --method_spec")
 
 
 def main():
@@ -43,12 +53,19 @@ def main():
     if FLAGS.teacher_epochs is not None and FLAGS.teacher_epochs < 1:
         raise ValueError(f"--teacher_epochs must be >= 1, got "
                          f"{FLAGS.teacher_epochs}.")
-    compare.check_request(FLAGS.methods, FLAGS.baseline, FLAGS.seeds)
+    custom = {}
+    for text in FLAGS.method_spec:
+        name, settings = compare.parse_spec(text)
+        if name in custom:
+            raise ValueError(f"--method_spec defines {name} twice; give "
+                             "each name once.")
+        custom[name] = settings
+    compare.check_request(FLAGS.methods, FLAGS.baseline, FLAGS.seeds, custom)
     overrides = {}
     if not FLAGS.output_dir:
         overrides["output_dir"] = (f"runs/compare-{FLAGS.teacher}-"
                                    f"{FLAGS.student}-{FLAGS.dataset}")
     config = flags.run_config(**overrides)
     compare.compare(config, FLAGS.methods, FLAGS.seeds, FLAGS.baseline,
-                    FLAGS.teacher_epochs)
+                    FLAGS.teacher_epochs, custom=custom)
     print(report.write_report(config.output_dir).read_text())

@@ -270,6 +270,18 @@ def test_cli_resumes_a_finished_comparison(compared, capsys):
     (["--loss=kd"], "does not take --loss: each method"),
     (["--mixing=fmu"], "does not take --mixing"),
     (["--student=resnet9"], "--student=resnet9 is not an architecture"),
+    # User-defined methods (tests/experiments/test_compare_custom.py).
+    (["--method_spec=w9:loss=kd"], "w9 is defined (--method_spec) but not "
+                                   "among --methods"),
+    (["--methods=kd,w9"], "or define w9 by its settings (--method_spec=w9:"),
+    (["--methods=kd", "--method_spec=kd:loss=dkd"], "'kd' is a named method"),
+    (["--methods=kd,x", "--method_spec=x:loss=kd,tau=2"],
+     "unknown setting(s) tau"),
+    (["--methods=kd,x", "--method_spec=x:loss=kd,mix_fraction=0.3"],
+     "Method x: --mix_fraction applies to --mixing=pmu only"),
+    (["--methods=kd,x", "--method_spec=x=loss:kd"], "write NAME:key=value"),
+    (["--methods=kd,x", "--method_spec=x:loss=kd",
+      "--method_spec=x:loss=dkd"], "--method_spec defines x twice"),
 ])
 def test_cli_errors_come_before_anything_runs(extra, message, tmp_path,
                                               capsys):

@@ -3,7 +3,9 @@ each (method, seed) run lives.
 
 ```
 <dir>/compare.json               base configuration (another one is refused),
-                                 the methods, seeds and baseline last asked
+                                 the methods, seeds and baseline last asked,
+                                 the settings of every user-defined method
+                                 it ran (another definition is refused)
 <dir>/teacher/                   the teacher's run folder (unless weights)
 <dir>/teacher.json               the teacher's figures
 <dir>/runs/<method>/seed-<s>/    one student run folder, with result.json
@@ -22,8 +24,8 @@ import dataclasses
 import pathlib
 
 from keras_mixkd import training
-from keras_mixkd.experiments.compare.methods import METHODS
 from keras_mixkd.experiments.compare.methods import PER_RUN_KEYS
+from keras_mixkd.experiments.compare.methods import as_method
 from keras_mixkd.experiments.files import describe_differences
 from keras_mixkd.experiments.files import read_json
 from keras_mixkd.experiments.files import write_json
@@ -64,7 +66,10 @@ class ComparisonFolder:
 
     def __init__(self, root, base):
         self.root = pathlib.Path(root)
-        previous = (read_json(self.root / "compare.json") or {}).get("base")
+        request = read_json(self.root / "compare.json") or {}
+        #: The settings of the user-defined methods run here, by name.
+        self.custom = request.get("custom", {})
+        previous = request.get("base")
         if previous is not None:
             previous = _with_defaults(
                 training.config.upgrade_record(previous))
@@ -78,13 +83,46 @@ class ComparisonFolder:
                 "another --output_dir.")
         self.base = base
 
-    def record_request(self, methods, seeds, baseline):
-        """Writes ``compare.json``: the base and what was last asked."""
+    def check_custom(self, custom):
+        """Raises `ValueError` when a user-defined method's settings differ
+        from those the folder ran under the same name (naming the
+        differences).
+
+        Args:
+            custom: ``{name: settings}``, each method's resolved settings
+                (JSON-ready).
+        """
+        for name, settings in custom.items():
+            previous = self.custom.get(name)
+            if previous is not None and previous != settings:
+                raise ValueError(
+                    f"The comparison folder {self.root} ran method {name} "
+                    "with other settings (differs in: "
+                    f"{describe_differences(previous, settings)}). Give the "
+                    "new definition another name, or choose another "
+                    "--output_dir.")
+
+    def record_request(self, methods, seeds, baseline, custom=None):
+        """Writes ``compare.json``: the base and what was last asked.
+
+        Args:
+            methods: the names, or ``{name: Method}``.
+            seeds: the seeds.
+            baseline: the baseline's name.
+            custom: ``{name: settings}`` of the user-defined methods asked
+                (added to those recorded before; see `check_custom`).
+        """
+        if not isinstance(methods, dict):
+            methods = {name: as_method(name) for name in methods}
+        self.check_custom(custom or {})
+        self.custom = {**self.custom, **(custom or {})}
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(self.root / "compare.json", {
             "base": self.base, "methods": list(methods),
             "seeds": list(seeds), "baseline": baseline,
-            "descriptions": {m: METHODS[m].description for m in methods}})
+            "descriptions": {m: method.description
+                             for m, method in methods.items()},
+            **({"custom": self.custom} if self.custom else {})})
 
     def run_path(self, method, seed):
         """The run folder of one (method, seed)."""

@@ -1,4 +1,5 @@
-"""The ways of training a student that ``mixkd compare`` knows, by name.
+"""The ways of training a student that ``mixkd compare`` knows: the named
+methods (`METHODS`) and the user's own (`custom_method`, `parse_spec`).
 
 A `Method` is a set of `keras_mixkd.training.RunConfig` fields; `run_config`
 applies one to the comparison's base configuration for one seed.
@@ -8,10 +9,15 @@ Example:
 ```python
 run = run_config(base, "mixkd", seed=1, output_dir="runs/c/runs/mixkd/seed-1")
 run.loss, run.mixing  # ('mixstd', 'pmu')
+name, settings = parse_spec("mixstd_t029:loss=mixstd,temperature=0.29")
+run = run_config(base, custom_method(name, settings), 1, "-")
 ```
 """
 
 import dataclasses
+import math
+import numbers
+import re
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,18 +103,162 @@ PER_RUN_KEYS = ("seed", "output_dir", "verbose", "model", "weights",
                 "temperature")
 
 
-def check_request(methods, baseline, seeds):
-    """Raises `ValueError` on unknown methods, a baseline not among them, a
-    repeated method or fewer than one seed (before anything runs).
+#: The settings a user-defined method may set (`custom_method`).
+CUSTOM_KEYS = ("loss", "temperature", "mixing", "mix_fraction",
+               "mix_sampling", "ce_weight", "kd_weight")
+
+_TEXT_KEYS = ("loss", "mixing", "mix_sampling")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_SPEC_EXAMPLE = "--method_spec=mixstd_t029:loss=mixstd,temperature=0.29"
+
+
+def custom_method(name, settings):
+    """A user-defined method: the `Method` of the given settings.
+
+    Omitted settings: no mixing, partial mixup's ``mix_fraction`` 0.1 and
+    ``mix_sampling`` "official" (for ``mixing="pmu"``), the loss's default
+    temperature, and the comparison's ``ce_weight`` / ``kd_weight``. The
+    values themselves are checked by `RunConfig` when the method is applied
+    (`run_config`), as `compare` does before anything runs.
+
+    Args:
+        name: the method's name in ``results.csv``, the summary and the
+            plot: letters, digits, ``_``, ``.``, ``-``; not a name of
+            `METHODS`.
+        settings: a mapping of `CUSTOM_KEYS` to values; ``loss`` is
+            required.
 
     Returns:
-        The methods as a tuple.
+        The `Method`; its description lists the given settings.
+
+    Raises:
+        ValueError: on a bad name, an unknown key, a missing loss or a
+            value of the wrong type.
+
+    Example:
+
+    >>> custom_method("kd_w9", {"loss": "kd", "kd_weight": 9.0}).settings[
+    ...     "kd_weight"]
+    9.0
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"Method name {name!r}: use letters, digits, '_', "
+                         "'.' and '-', starting with a letter or digit.")
+    if name in METHODS:
+        raise ValueError(f"Method name {name!r} is a named method "
+                         f"({METHODS[name].description}); give your "
+                         "definition another name.")
+    settings = dict(settings)
+    unknown = sorted(set(settings) - set(CUSTOM_KEYS))
+    if unknown:
+        raise ValueError(f"Method {name!r}: unknown setting(s) "
+                         f"{', '.join(unknown)}; a method sets: "
+                         f"{', '.join(CUSTOM_KEYS)}.")
+    if "loss" not in settings:
+        raise ValueError(f"Method {name!r} needs a loss, e.g. "
+                         f"{_SPEC_EXAMPLE}.")
+    for key, value in settings.items():
+        if not _valid(key, value):
+            kind = "a name" if key in _TEXT_KEYS else "a finite number"
+            raise ValueError(f"Method {name!r}: {key}={value!r} is not "
+                             f"{kind}.")
+    resolved = _settings(settings["loss"], settings.get("mixing", "none"),
+                         settings.get("mix_sampling", "official"),
+                         _number(settings.get("temperature")))
+    resolved["mix_fraction"] = _number(settings.get("mix_fraction", 0.1))
+    for key in ("ce_weight", "kd_weight"):
+        if key in settings:
+            resolved[key] = _number(settings[key])
+    given = [f"{k}={settings[k]}" for k in CUSTOM_KEYS if k in settings]
+    if "mixing" not in settings:
+        given.append("no mixing")
+    return Method(f"user-defined: {', '.join(given)}", resolved)
+
+
+def _valid(key, value):
+    """Whether ``value`` has the type of setting ``key``."""
+    if key in _TEXT_KEYS:
+        return isinstance(value, str)
+    if value is None:
+        return key == "temperature"  # the loss's default
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _number(value):
+    return None if value is None else float(value)
+
+
+def parse_spec(text):
+    """Reads a method definition written ``NAME:key=value,key=value``.
+
+    Args:
+        text: e.g. ``"mixstd_t029:loss=mixstd,temperature=0.29"``; the keys
+            are `CUSTOM_KEYS`, numbers for all but loss, mixing and
+            mix_sampling.
+
+    Returns:
+        ``(name, settings)``, for `custom_method`.
+
+    Raises:
+        ValueError: on text not of that form or a value that is not a
+            number where one is needed.
+    """
+    name, sep, body = text.partition(":")
+    pairs = [item.partition("=") for item in body.split(",")] if sep else []
+    if not name or not pairs or any(
+            not key or not eq or not value for key, eq, value in pairs):
+        raise ValueError(f"--method_spec={text}: write NAME:key=value,..., "
+                         f"e.g. {_SPEC_EXAMPLE}.")
+    settings = {}
+    for key, _, value in pairs:
+        key, value = key.strip(), value.strip()
+        if key in settings:
+            raise ValueError(f"--method_spec={text}: {key} is given twice.")
+        if key not in _TEXT_KEYS and key in CUSTOM_KEYS:
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"--method_spec={text}: {key}={value} is "
+                                 "not a number.") from None
+        settings[key] = value
+    return name.strip(), settings
+
+
+def as_method(method):
+    """The `Method` of a name of `METHODS`, or ``method`` if it is one."""
+    return method if isinstance(method, Method) else METHODS[method]
+
+
+def check_request(methods, baseline, seeds, custom=None):
+    """Raises `ValueError` on unknown methods, a baseline not among them, a
+    repeated method, a bad user-defined method or one not asked for, or
+    fewer than one seed (before anything runs).
+
+    Args:
+        methods: the names to run, of `METHODS` or of ``custom``.
+        baseline: the name the others are paired against.
+        seeds: the number of seeds.
+        custom: the user-defined methods, ``{name: settings}`` (see
+            `custom_method`).
+
+    Returns:
+        ``{name: Method}`` in the order of ``methods``.
     """
     methods = tuple(methods)
-    unknown = [m for m in methods if m not in METHODS]
+    defined = {name: custom_method(name, settings)
+               for name, settings in (custom or {}).items()}
+    unknown = [m for m in methods if m not in METHODS and m not in defined]
     if unknown:
         raise ValueError(f"Unknown method(s) {', '.join(unknown)}; choose "
-                         f"from: {', '.join(METHODS)}.")
+                         f"from: {', '.join(METHODS)}; or define "
+                         f"{unknown[0]} by its settings "
+                         f"(--method_spec={unknown[0]}:loss=...,..., see "
+                         "docs/compare.md).")
+    unasked = [m for m in defined if m not in methods]
+    if unasked:
+        raise ValueError(f"{', '.join(unasked)} is defined (--method_spec) "
+                         "but not among --methods; add it to --methods.")
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"--methods must name each method once, got "
                          f"{','.join(methods) or 'none'}.")
@@ -117,12 +267,22 @@ def check_request(methods, baseline, seeds):
                          f"{','.join(methods)}; add it or choose another.")
     if int(seeds) != seeds or seeds < 1:
         raise ValueError(f"--seeds must be an integer >= 1, got {seeds}.")
-    return methods
+    return {m: defined.get(m) or METHODS[m] for m in methods}
 
 
 def run_config(config, method, seed, output_dir):
-    """The `RunConfig` of one (method, seed) run."""
-    spec = METHODS[method]
+    """The `RunConfig` of one (method, seed) run.
+
+    Args:
+        config: the comparison's base `RunConfig`.
+        method: a name of `METHODS`, or a `Method`.
+        seed: the run's seed.
+        output_dir: the run's folder.
+
+    Raises:
+        ValueError: from `RunConfig` on settings it refuses.
+    """
+    spec = as_method(method)
     changes = dict(spec.settings, seed=seed, output_dir=str(output_dir))
     if spec.distilled and changes.get("mixing", "none") != "none":
         changes.pop("mixup_alpha", None)  # the base's Beta parameter

@@ -1,7 +1,8 @@
 """Compare student training methods over seeds, against one teacher.
 
-`compare` trains (or loads) one teacher, then each method of
-`keras_mixkd.experiments.compare.METHODS` once per seed, from the same base
+`compare` trains (or loads) one teacher, then each method (a name of
+`keras_mixkd.experiments.compare.METHODS`, or one the user defines by its
+settings) once per seed, from the same base
 `keras_mixkd.training.RunConfig`; every run is a resumable run folder of the
 engine. Each finished run is evaluated (`keras_mixkd.experiments.evaluate`:
 clean test and training-set accuracy, calibration on the probabilities the
@@ -14,7 +15,8 @@ student was trained to produce) and the folder is summarised in
 
 A (method, seed) run is finished once its ``result.json`` exists; calling
 `compare` again runs only the unfinished ones (resuming a run stopped
-mid-training), so adding seeds or methods trains only those.
+mid-training), so adding seeds or methods trains only those. One line per
+run gives the overall progress (`keras_mixkd.experiments.progress`).
 
 Example:
 
@@ -23,6 +25,8 @@ config = RunConfig(dataset="digits", teacher="resnet14", student="resnet8",
                    epochs=8, output_dir="runs/compare-digits")
 summary = compare(config, methods=("alone", "kd", "mixkd"), seeds=3)
 summary["methods"]["mixkd"]["diff_ci95"]
+summary = compare(config, methods=("kd", "kd_w9"), seeds=3,
+                  custom={"kd_w9": {"loss": "kd", "kd_weight": 9.0}})
 ```
 """
 
@@ -30,12 +34,15 @@ from keras_mixkd import training
 from keras_mixkd.experiments.compare import results
 from keras_mixkd.experiments.compare.folder import ComparisonFolder
 from keras_mixkd.experiments.compare.folder import base_record
+from keras_mixkd.experiments.compare.methods import CUSTOM_KEYS
 from keras_mixkd.experiments.compare.methods import DEFAULT_METHODS
 from keras_mixkd.experiments.compare.methods import METHODS
+from keras_mixkd.experiments.compare.methods import as_method
 from keras_mixkd.experiments.compare.methods import check_request
 from keras_mixkd.experiments.compare.methods import run_config
 from keras_mixkd.experiments.evaluate import Evaluator
 from keras_mixkd.experiments.files import write_json
+from keras_mixkd.experiments.progress import Progress
 from keras_mixkd.experiments.teacher import shared_teacher
 from keras_mixkd.experiments.teacher import trained
 from keras_mixkd.training.engine import check_model_name
@@ -43,8 +50,9 @@ from keras_mixkd.training.engine import check_model_name
 
 def trained_loss(method):
     """The loss `keras_mixkd.analysis.trained_probabilities` takes for
-    a student of ``method`` (``"ce"`` for the student trained alone)."""
-    return METHODS[method].settings.get("loss", "ce")
+    a student of ``method``, a name of `METHODS` or a `Method` (``"ce"``
+    for the student trained alone)."""
+    return as_method(method).settings.get("loss", "ce")
 
 
 def _figures(evaluate, model, loss, seed):
@@ -81,28 +89,55 @@ def ensure_teacher(folder, config, evaluate, teacher_epochs=None):
     return model
 
 
-def run_one(folder, config, method, seed, teacher, evaluate):
+def run_one(folder, config, method, seed, teacher, evaluate, definition=None):
     """Trains (or resumes) one (method, seed) run and writes its result.
+
+    Args:
+        definition: the `Method` of a user-defined ``method`` (default:
+            ``METHODS[method]``).
 
     Returns:
         The result row (a dict).
     """
     path = folder.run_path(method, seed)
-    run = run_config(config, method, seed, path)
-    if METHODS[method].distilled:
+    definition = definition or METHODS[method]
+    run = run_config(config, definition, seed, path)
+    if definition.distilled:
         model, summary = trained(
             path, lambda: training.distill(run, teacher=teacher()))
     else:
         model, summary = trained(path, lambda: training.train_teacher(run))
     row = {"method": method, "seed": seed, **_summary_figures(summary),
-           **_figures(evaluate, model, trained_loss(method), seed)}
+           **_figures(evaluate, model, trained_loss(definition), seed)}
     row["gap"] = row["train_accuracy"] - row["test_accuracy"]
     write_json(path / "result.json", row)
     return row
 
 
+def _checked_runs(config, table, seed):
+    """Applies each method to the base configuration with the engine's own
+    checks, before any training.
+
+    Returns:
+        ``{name: settings}`` of the user-defined methods, resolved.
+    """
+    custom = {}
+    for name, method in table.items():
+        try:
+            run = run_config(config, method, seed, "-")
+            if method.distilled:
+                run.check_distill()
+            else:
+                run.check_train_teacher()
+        except ValueError as e:
+            raise ValueError(f"Method {name}: {e}") from e
+        if name not in METHODS:
+            custom[name] = {key: run.recorded(key) for key in CUSTOM_KEYS}
+    return custom
+
+
 def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
-            teacher_epochs=None, log=print):
+            teacher_epochs=None, log=print, custom=None):
     """Runs every unfinished (method, seed) and summarises the folder.
 
     Args:
@@ -110,11 +145,17 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
             ``student``, ``dataset``, training settings; ``output_dir`` is
             the comparison folder; ``seed`` the first seed (and the
             teacher's).
-        methods: names of `METHODS`.
+        methods: names of `METHODS` or of ``custom``.
         seeds: number of seeds, ``config.seed .. config.seed + seeds - 1``.
         baseline: the method the others are paired against.
         teacher_epochs: the teacher's epochs (default ``config.epochs``).
-        log: called with progress lines.
+        log: called with progress lines: one as each run starts, with
+            run k of N, the time elapsed and the estimated time left.
+        custom: user-defined methods, ``{name: {setting: value}}`` with the
+            settings of `keras_mixkd.experiments.compare.CUSTOM_KEYS`
+            (`keras_mixkd.experiments.compare.custom_method`); each must
+            be among ``methods``. A folder refuses a name it ran with other
+            settings.
 
     Returns:
         The summary (what ``summary.json`` holds).
@@ -123,7 +164,7 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
         ValueError: on a bad request or configuration (before anything runs)
             or a folder holding another base configuration.
     """
-    methods = check_request(methods, baseline, seeds)
+    table = check_request(methods, baseline, seeds, custom)
     if not config.output_dir:
         raise ValueError("compare needs an output_dir (the comparison "
                          "folder).")
@@ -133,15 +174,10 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
     seeds = list(range(config.seed, config.seed + int(seeds)))
     for name in ("teacher", "student"):
         check_model_name(getattr(config, name), name)
-    for method in methods:  # the engine's own checks, before any training
-        run = run_config(config, method, seeds[0], "-")
-        if METHODS[method].distilled:
-            run.check_distill()
-        else:
-            run.check_train_teacher()
+    resolved = _checked_runs(config, table, seeds[0])
     folder = ComparisonFolder(config.output_dir,
                               base_record(config, teacher_epochs))
-    folder.record_request(methods, seeds, baseline)
+    folder.record_request(table, seeds, baseline, resolved)
     evaluate = Evaluator(config)
     teacher_model = []
 
@@ -152,11 +188,13 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
                                                 teacher_epochs))
         return teacher_model[0]
 
-    pending = [(m, s) for m in methods for s in seeds
+    pending = [(m, s) for m in table for s in seeds
                if folder.result(m, s) is None]
+    progress = Progress(len(pending), log)
     if not (folder.root / "teacher.json").is_file():
         teacher()
-    for i, (method, seed) in enumerate(pending):
-        log(f"== {method}, seed {seed} ({i + 1} of {len(pending)} to run)")
-        run_one(folder, config, method, seed, teacher, evaluate)
+    for method, seed in pending:
+        with progress.step(f"{method}, seed {seed}"):
+            run_one(folder, config, method, seed, teacher, evaluate,
+                    table[method])
     return results.write(folder.root)

@@ -4,7 +4,9 @@ The engine (`keras_mixkd.training`) trains each run in its own run folder;
 this module walks a `keras_mixkd.experiments.study.Study` in grid order,
 resumes what an interruption left, and writes each run's ``analysis.json``
 (accuracy, smoothness and calibration on the test set, on the probabilities
-the model was trained to produce: `keras_mixkd.experiments.evaluate`).
+the model was trained to produce: `keras_mixkd.experiments.evaluate`). One
+line per run gives the overall progress: run k of N, the time elapsed and
+the estimated time left (`keras_mixkd.experiments.progress`).
 
 Example:
 
@@ -27,6 +29,7 @@ import numpy as np
 from keras_mixkd import training
 from keras_mixkd.experiments import files
 from keras_mixkd.experiments.evaluate import Evaluator
+from keras_mixkd.experiments.progress import Progress
 from keras_mixkd.experiments.teacher import shared_teacher
 from keras_mixkd.experiments.teacher import trained
 
@@ -50,17 +53,15 @@ def _guarded(what, function, *args, **kwargs):
         raise ValueError(f"{what}: {e}") from e
 
 
-def ensure_teacher(study, spec, config, evaluate, log=print):
+def ensure_teacher(study, spec, config, evaluate):
     """Trains (or resumes) a teacher unless done; evaluates it.
 
     Returns:
         Whether anything was trained or evaluated.
     """
-    status, path = study.status(spec), study.path(spec)
-    if status == "done":
+    path = study.path(spec)
+    if study.status(spec) == "done":
         return False
-    if status == "pending":
-        log(f"\n== teacher {spec.name}")
     alpha = study.grid.training["teacher_mixup_alpha"] if spec.mixup else 0.0
     model, _ = _guarded(f"teacher {spec.name}", shared_teacher,
                         dataclasses.replace(config, teacher=spec.arch,
@@ -70,17 +71,15 @@ def ensure_teacher(study, spec, config, evaluate, log=print):
     return True
 
 
-def ensure_cell(study, cell, config, evaluate, log=print):
+def ensure_cell(study, cell, config, evaluate):
     """Distils (or resumes) one cell unless done; evaluates its student.
 
     Returns:
         Whether anything was trained or evaluated.
     """
-    status, path = study.status(cell), study.path(cell)
-    if status == "done":
+    path = study.path(cell)
+    if study.status(cell) == "done":
         return False
-    if status == "pending":
-        log(f"\n== cell {cell.folder}")
     teacher_dir = study.path(cell.teacher)
     settings = cell.distill_flags()
     if settings["mixing"] == "none":  # inert there: the defaults
@@ -109,16 +108,23 @@ def run_study(study, config, log=print):
     Args:
         study: the `keras_mixkd.experiments.study.Study`.
         config: the `RunConfig` shared by its runs.
-        log: prints a line of progress.
+        log: called with a line of progress as each run starts: run k of
+            N (the unfinished runs), elapsed, estimated time left.
 
     Returns:
         ``(runs_done_now, runs_skipped)``.
     """
     evaluate = Evaluator(config)
-    done = skipped = 0
+    runs = []
     for spec in study.grid.teacher_specs():
-        ran = [ensure_teacher(study, spec, config, evaluate, log)]
-        ran += [ensure_cell(study, cell, config, evaluate, log)
-                for cell in study.grid.cells(spec)]
-        done, skipped = done + sum(ran), skipped + ran.count(False)
-    return done, skipped
+        runs.append((f"teacher {spec.name}", spec, ensure_teacher))
+        runs += [(f"cell {cell.folder}", cell, ensure_cell)
+                 for cell in study.grid.cells(spec)]
+    todo = [run for run in runs if study.status(run[1]) != "done"]
+    progress = Progress(len(todo), log)
+    for what, run, ensure in todo:
+        trained_only = study.status(run) == "trained"
+        with progress.step(what + (" (trained; evaluating)"
+                                   if trained_only else "")):
+            ensure(study, run, config, evaluate)
+    return len(todo), len(runs) - len(todo)
