@@ -59,14 +59,15 @@ def test_a_run_that_fails_is_not_counted_as_finished():
 
 def test_a_study_prints_one_line_per_unfinished_run(tmp_path, monkeypatch):
     grid = StudyGrid("digits", ["resnet14"], ["resnet8"], ["no"], ["no"],
-                     ["4", "std"], "fmu", {"epochs": 1})
+                     ["1", "4", "std"], "fmu", {"epochs": 1})
     study = Study(tmp_path, grid)
     clock, lines, done = FakeClock(), [], []
-    teacher, first, second = [study.path(run) for run in (
+    teacher, finished, trained, pending = [study.path(run) for run in (
         grid.teacher_specs()[0], *grid.cells())]
-    first.mkdir(parents=True)  # a cell an earlier invocation finished
-    (first / "summary.json").write_text("{}")
-    (first / "analysis.json").write_text("{}")
+    for path in (finished, trained):  # what an earlier invocation left
+        path.mkdir(parents=True)
+        (path / "summary.json").write_text("{}")
+    (finished / "analysis.json").write_text("{}")
 
     def fake(study, run, config, evaluate, minutes):
         clock.now += 60 * minutes
@@ -80,9 +81,11 @@ def test_a_study_prints_one_line_per_unfinished_run(tmp_path, monkeypatch):
     monkeypatch.setattr(study_runner, "Progress",
                         functools.partial(progress_lib.Progress, clock=clock))
     config = training.RunConfig(dataset="digits", epochs=1)
-    assert study_runner.run_study(study, config, lines.append) == (2, 1)
-    assert done == [teacher, second]
+    assert study_runner.run_study(study, config, lines.append) == (3, 1)
+    assert done == [teacher, trained, pending]
     assert lines == [
-        "== run 1 of 2: teacher resnet14-plain (elapsed 0s)",
-        f"== run 2 of 2: cell {second.name} (elapsed 3m 00s, about 3m 00s "
+        "== run 1 of 3: teacher resnet14-plain (elapsed 0s)",
+        f"== run 2 of 3: cell {trained.name} , trained: evaluating only (elapsed "
+        "3m 00s, about 6m 00s left)",
+        f"== run 3 of 3: cell {pending.name} (elapsed 4m 00s, about 2m 00s "
         "left)"]

@@ -124,7 +124,7 @@ def run_study(study, config, log=print):
     progress = Progress(len(todo), log)
     for what, run, ensure in todo:
         trained_only = study.status(run) == "trained"
-        with progress.step(what + (" (trained; evaluating)"
+        with progress.step(what + (", trained: evaluating only"
                                    if trained_only else "")):
             ensure(study, run, config, evaluate)
     return len(todo), len(runs) - len(todo)
