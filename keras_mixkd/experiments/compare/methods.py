@@ -9,7 +9,7 @@ Example:
 ```python
 run = run_config(base, "mixkd", seed=1, output_dir="runs/c/runs/mixkd/seed-1")
 run.loss, run.mixing  # ('mixstd', 'pmu')
-name, settings = parse_spec("mixstd_t029:loss=mixstd,temperature=0.29")
+name, settings = parse_spec("kd_t2:loss=kd,temperature=2")
 run = run_config(base, custom_method(name, settings), 1, "-")
 ```
 """
@@ -109,7 +109,7 @@ CUSTOM_KEYS = ("loss", "temperature", "mixing", "mix_fraction",
 
 _TEXT_KEYS = ("loss", "mixing", "mix_sampling")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_SPEC_EXAMPLE = "--method_spec=mixstd_t029:loss=mixstd,temperature=0.29"
+_SPEC_EXAMPLE = "--method_spec=kd_t2:loss=kd,temperature=2"
 
 
 def custom_method(name, settings):
@@ -193,7 +193,7 @@ def parse_spec(text):
     """Reads a method definition written ``NAME:key=value,key=value``.
 
     Args:
-        text: e.g. ``"mixstd_t029:loss=mixstd,temperature=0.29"``; the keys
+        text: e.g. ``"kd_t2:loss=kd,temperature=2"``; the keys
             are `CUSTOM_KEYS`, numbers for all but loss, mixing and
             mix_sampling.
 
