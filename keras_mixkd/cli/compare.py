@@ -28,10 +28,10 @@ absl_flags.DEFINE_list(
 absl_flags.DEFINE_multi_string(
     "method_spec", [],
     "compare: define a method by its settings, NAME:key=value,... "
-    "(repeatable; list NAME in --methods), keys among: "
+    "(list NAME in --methods), keys among: "
     + ", ".join(compare.CUSTOM_KEYS) + "; e.g. "
     "--method_spec=kd_w9:loss=kd,kd_weight=9. Omitted: no mixing, the "
-    "loss's temperature, --ce_weight/--kd_weight.")
+    "loss's temperature, --ce_weight/--kd_weight")
 absl_flags.DEFINE_string("baseline", "kd",
                          "compare: the method the others are paired "
                          "against (one of --methods).")
