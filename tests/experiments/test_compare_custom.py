@@ -134,6 +134,20 @@ def test_a_changed_definition_is_refused_naming_the_difference(tmp_path):
         "custom"] == {"w9": recorded}
 
 
+def test_a_folder_made_before_custom_methods_takes_them(tmp_path):
+    base = {"dataset": "digits", "epochs": 1}
+    (tmp_path / "compare.json").write_text(json.dumps({
+        "base": base, "methods": ["kd"], "seeds": [0], "baseline": "kd",
+        "descriptions": {"kd": compare.METHODS["kd"].description}}))
+    folder = compare.ComparisonFolder(tmp_path, base)
+    assert folder.custom == {}
+    folder.record_request({"kd": compare.METHODS["kd"],
+                           "w9": compare.custom_method("w9", KD_W9)},
+                          [0], "kd", {"w9": KD_W9})
+    assert json.loads((tmp_path / "compare.json").read_text())[
+        "custom"] == {"w9": KD_W9}
+
+
 # ---------------------------------------------------------------------------
 # End to end on digits: kd and a custom baseline, one then two seeds.
 
