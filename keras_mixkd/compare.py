@@ -236,9 +236,13 @@ class ComparisonFolder:
 
 
 def trained_loss(method):
-    """The loss name `keras_mixkd.analysis.trained_probabilities` takes for
-    a student of ``method`` (``"ce"`` for the student trained alone)."""
-    return METHODS[method].settings.get("loss", "ce")
+    """The loss `keras_mixkd.analysis.trained_probabilities` takes for a
+    student of ``method`` (``"ce"`` for the student trained alone; a MIXSTD
+    student at a base temperature other than 1 gets its
+    `keras_mixkd.analysis.training_loss`)."""
+    settings = METHODS[method].settings
+    return analysis.training_loss(settings.get("loss", "ce"),
+                                  settings.get("temperature"))
 
 
 class _Evaluator:

@@ -79,7 +79,36 @@ def trained_loss(record, loss=None):
     return recorded
 
 
-def export_model(config, loss=None):
+def trained_temperature(record, loss, temperature=None):
+    """MIXSTD's base temperature for the probabilities of a model.
+
+    Args:
+        record: the model's run configuration (`run_record`), or None.
+        loss: the loss that fixes its probabilities (`trained_loss`).
+        temperature: the temperature given by the user, or None.
+
+    Returns:
+        None unless ``loss`` is ``"mixstd"``; then the run's temperature
+        (None: 1), else ``temperature``.
+
+    Raises:
+        ValueError: when ``temperature`` contradicts the run's, or is given
+            for a loss whose probabilities it does not change.
+    """
+    if record is None or loss != "mixstd":
+        exporting.check_temperature(loss, temperature)
+        return temperature
+    recorded = record.get("temperature")
+    if temperature is not None and float(temperature) != float(
+            1.0 if recorded is None else recorded):
+        raise ValueError(
+            f"--temperature={temperature}, but the run folder's config.json "
+            f"says the mixstd student was trained at temperature "
+            f"{1.0 if recorded is None else recorded}. Drop --temperature.")
+    return recorded
+
+
+def export_model(config, loss=None, temperature=None):
     """Exports ``config.weights`` and measures the exported file.
 
     Args:
@@ -92,10 +121,14 @@ def export_model(config, loss=None):
         loss: for ``outputs="probabilities"``: the loss the model was
             trained with; None: the run folder's (see `trained_loss`).
             ``config.loss`` (a distillation setting) is not used.
+        temperature: for the probabilities of a ``"mixstd"`` student: its
+            base temperature; None: the run folder's, else 1 (see
+            `trained_temperature`).
 
     Returns:
         A dict: ``output``, ``format``, ``quantize``, ``outputs``, ``loss``
-        (None for logits), ``size_bytes``, ``latency_ms`` (mean per image at
+        (None for logits), ``temperature`` (of a mixstd student's
+        probabilities, else None), ``size_bytes``, ``latency_ms`` (mean per image at
         batch 1), ``accuracy`` (of the exported file on the test split)
         and ``test_images``.
 
@@ -112,8 +145,10 @@ def export_model(config, loss=None):
     record = run_record(config.weights)
     if config.outputs == "probabilities":
         loss = trained_loss(record, loss)
-    elif loss is not None:
-        raise ValueError("--loss applies to --outputs=probabilities only.")
+        temperature = trained_temperature(record, loss, temperature)
+    elif loss is not None or temperature is not None:
+        raise ValueError("--loss and --temperature apply to "
+                         "--outputs=probabilities only.")
     seed = (record or {}).get("seed", config.seed)
     train_ds, test_ds, info = data.load(
         config.dataset, batch_size=config.batch_size,
@@ -123,7 +158,7 @@ def export_model(config, loss=None):
     path = exporting.export(
         model, config.output, format=config.format, info=info,
         outputs=config.outputs, loss=loss or "ce", quantize=config.quantize,
-        representative_data=train_ds)
+        representative_data=train_ds, temperature=temperature)
     batches = list(test_ds)  # one pass: images and labels stay paired
     labels = np.concatenate([np.asarray(y) for _, y in batches])
     images = exporting.raw_images(
@@ -135,7 +170,8 @@ def export_model(config, loss=None):
     timing = exporting.measure(path, images[:LATENCY_IMAGES], config.format)
     return {"output": str(path), "format": config.format,
             "quantize": config.quantize, "outputs": config.outputs,
-            "loss": loss, "size_bytes": timing["size_bytes"],
+            "loss": loss, "temperature": temperature,
+            "size_bytes": timing["size_bytes"],
             "latency_ms": timing["latency_ms"],
             "accuracy": float(np.mean(predictions.argmax(-1) == labels)),
             "test_images": len(images)}
