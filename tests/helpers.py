@@ -23,6 +23,17 @@ def tiny_model(name, classes=CLASSES, hidden=16, seed=0, batch_norm=False,
     return keras.Model(inputs, outputs, name=name)
 
 
+def numeric_grad(fn, x, h=1e-6):
+    """Central finite differences of a scalar NumPy function at ``x``."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += h
+        down[index] -= h
+        grad[index] = (fn(up) - fn(down)) / (2 * h)
+    return grad
+
+
 def tiny_data(n=32, classes=CLASSES, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.normal(size=(n, *IMAGE_SHAPE)).astype("float32")

@@ -16,6 +16,7 @@ from keras_mixkd import losses
 from keras_mixkd.keras_distillation import MixStdDistillationLoss
 from keras_mixkd.losses._common import _kl_per_sample
 from keras_mixkd.losses._common import _soft_ce_per_sample
+from tests.helpers import numeric_grad
 
 
 def _logits(seed, shape=(7, 10), scale=3.0, dtype="float64"):
@@ -47,16 +48,6 @@ def _ref_kd(t, s, tau):
 def _ref_ce(y, s, tau):
     return np.mean(-np.sum(y * special.log_softmax(_ref_scaled(s, tau),
                                                    axis=1), axis=1))
-
-
-def _numeric_grad(f, s, step=1e-6):
-    grad = np.zeros_like(s)
-    for index in np.ndindex(*s.shape):
-        up, down = s.copy(), s.copy()
-        up[index] += step
-        down[index] -= step
-        grad[index] = (f(up) - f(down)) / (2 * step)
-    return grad
 
 
 def _value_and_grad(fn, s):
@@ -112,7 +103,7 @@ def test_values_and_gradients_match_a_scipy_reference(tau, seed):
     np.testing.assert_allclose(ce, _ref_ce(y, s, tau), rtol=1e-10)
     for grad, ref in ((kd_grad, lambda z: _ref_kd(t, z, tau)),
                       (ce_grad, lambda z: _ref_ce(y, z, tau))):
-        numeric = _numeric_grad(ref, s)
+        numeric = numeric_grad(ref, s)
         assert np.abs(grad - numeric).max() <= 1e-6 * np.abs(numeric).max()
     # No tau^2 factor: logit standardization at the same tau is tau^2 times.
     np.testing.assert_allclose(
