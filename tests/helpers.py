@@ -34,6 +34,14 @@ def numeric_grad(fn, x, h=1e-6):
     return grad
 
 
+def scaled_softmax(z, tau):
+    """``softmax(z / (tau * std(z)))`` per row (unbiased std), in float64."""
+    z = np.asarray(z, "float64") / tau
+    z = z / z.std(axis=1, ddof=1, keepdims=True)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def tiny_data(n=32, classes=CLASSES, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.normal(size=(n, *IMAGE_SHAPE)).astype("float32")

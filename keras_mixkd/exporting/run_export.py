@@ -9,9 +9,10 @@ exported artefact itself on the dataset's test split.
 Example:
 
 ```python
-config = RunConfig(dataset="digits", weights="runs/x/checkpoints/best.keras",
-                   format="litert", quantize="int8",
-                   output="out/student.tflite")
+config = ExportConfig(dataset="digits",
+                      weights="runs/x/checkpoints/best.keras",
+                      format="litert", quantize="int8",
+                      output="out/student.tflite")
 results = export_model(config)
 results["accuracy"], results["latency_ms"]
 ```
@@ -24,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_mixkd import data
-from keras_mixkd import exporting
+from keras_mixkd.exporting import model_file as exporting
 from keras_mixkd.training.config import upgrade_record
 from keras_mixkd.training.weights import build_model
 
@@ -73,9 +74,9 @@ def trained_loss(record, loss=None):
         recorded = "ce"
     if loss is not None and loss != recorded:
         raise ValueError(
-            f"--loss={loss}, but the run folder's config.json says the "
-            f"model was trained with loss {record.get('loss', 'ce')!r} "
-            f"(probabilities of loss {recorded!r}). Drop --loss.")
+            f"--trained_loss={loss}, but the run folder's config.json says "
+            f"the model was trained with loss {record.get('loss', 'ce')!r} "
+            f"(probabilities of loss {recorded!r}). Drop --trained_loss.")
     return recorded
 
 
@@ -102,28 +103,27 @@ def trained_temperature(record, loss, temperature=None):
     if temperature is not None and float(temperature) != float(
             1.0 if recorded is None else recorded):
         raise ValueError(
-            f"--temperature={temperature}, but the run folder's config.json "
-            f"says the mixstd student was trained at temperature "
-            f"{1.0 if recorded is None else recorded}. Drop --temperature.")
+            f"--trained_temperature={temperature}, but the run folder's "
+            f"config.json says the mixstd student was trained at temperature "
+            f"{1.0 if recorded is None else recorded}. Drop "
+            "--trained_temperature.")
     return recorded
 
 
-def export_model(config, loss=None, temperature=None):
+def export_model(config):
     """Exports ``config.weights`` and measures the exported file.
 
     Args:
-        config: a `RunConfig` with ``weights`` (a ``.keras`` file),
-            ``dataset`` (the training data: its mean, std, image size and
-            class names go into the export; with ``image_size``,
-            ``data_dir``), ``format``, ``quantize``, ``outputs`` and
-            ``output`` set. The digits split is drawn with the run's seed
-            (from its config.json, else ``config.seed``).
-        loss: for ``outputs="probabilities"``: the loss the model was
-            trained with; None: the run folder's (see `trained_loss`).
-            ``config.loss`` (a distillation setting) is not used.
-        temperature: for the probabilities of a ``"mixstd"`` student: its
-            base temperature; None: the run folder's, else 1 (see
-            `trained_temperature`).
+        config: an `keras_mixkd.exporting.ExportConfig` with ``weights`` (a
+            ``.keras`` file), ``dataset`` (the training data: its mean,
+            std, image size and class names go into the export; with
+            ``image_size``, ``data_dir``), ``format``, ``quantize``,
+            ``outputs`` and ``output`` set; for ``outputs="probabilities"``,
+            ``trained_loss`` (None: the run folder's, see `trained_loss`)
+            and, for a mixstd student, ``trained_temperature`` (None: the
+            run folder's, else 1; see `trained_temperature`).
+            The digits split is drawn with the run's seed (from its
+            config.json, else ``config.seed``).
 
     Returns:
         A dict: ``output``, ``format``, ``quantize``, ``outputs``, ``loss``
@@ -143,11 +143,12 @@ def export_model(config, loss=None, temperature=None):
         raise ValueError(f"--weights={config.weights}: export takes a "
                          ".keras file (a whole model).")
     record = run_record(config.weights)
+    loss, temperature = config.trained_loss, config.trained_temperature
     if config.outputs == "probabilities":
         loss = trained_loss(record, loss)
         temperature = trained_temperature(record, loss, temperature)
     elif loss is not None or temperature is not None:
-        raise ValueError("--loss and --temperature apply to "
+        raise ValueError("--trained_loss and --trained_temperature apply to "
                          "--outputs=probabilities only.")
     seed = (record or {}).get("seed", config.seed)
     train_ds, test_ds, info = data.load(

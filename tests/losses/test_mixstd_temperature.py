@@ -13,7 +13,7 @@ import tensorflow as tf
 from scipy import special
 
 from keras_mixkd import losses
-from keras_mixkd.keras_distillation import MixStdDistillationLoss
+from keras_mixkd.losses.keras_adapters import MixStdDistillationLoss
 from keras_mixkd.losses._common import _kl_per_sample
 from keras_mixkd.losses._common import _soft_ce_per_sample
 from tests.helpers import numeric_grad
