@@ -36,8 +36,8 @@ def numeric_grad(fn, x, h=1e-6):
 
 def scaled_softmax(z, tau):
     """``softmax(z / (tau * std(z)))`` per row (unbiased std), in float64."""
-    z = np.asarray(z, "float64") / tau
-    z = z / z.std(axis=1, ddof=1, keepdims=True)
+    z = np.asarray(z, "float64")
+    z = z / (tau * z.std(axis=1, ddof=1, keepdims=True))
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
