@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from keras_mixkd import losses
 from keras_mixkd import training
 from keras_mixkd.analysis import plots
 from keras_mixkd.cli import main as cli
@@ -76,6 +77,13 @@ def test_a_custom_method_sets_its_fields_and_keeps_the_others():
     assert compare.trained_loss(compare.custom_method(
         "p", {"loss": "mixstd"})) == "mixstd"
     assert compare.trained_loss(method) == "kd"
+    # MIXSTD at a base temperature: softmax(z / (tau * std(z))).
+    sharp = compare.custom_method("t029", {"loss": "mixstd",
+                                           "temperature": 0.29})
+    compare.run_config(config, sharp, 0, "-").check_distill()
+    probabilities = compare.trained_loss(sharp)
+    assert isinstance(probabilities, losses.StdCrossEntropy)
+    assert probabilities.temperature == 0.29
     mixed = compare.run_config(config, compare.custom_method(
         "m", {"loss": "mixstd", "mixing": "pmu", "mix_fraction": 0.25,
               "mix_sampling": "exact"}), 0, "-")

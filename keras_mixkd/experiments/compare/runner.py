@@ -30,6 +30,7 @@ summary = compare(config, methods=("kd", "kd_w9"), seeds=3,
 ```
 """
 
+from keras_mixkd import analysis
 from keras_mixkd import training
 from keras_mixkd.experiments.compare import results
 from keras_mixkd.experiments.compare.folder import ComparisonFolder
@@ -49,10 +50,13 @@ from keras_mixkd.training.engine import check_model_name
 
 
 def trained_loss(method):
-    """The loss `keras_mixkd.analysis.trained_probabilities` takes for
-    a student of ``method``, a name of `METHODS` or a `Method` (``"ce"``
-    for the student trained alone)."""
-    return as_method(method).settings.get("loss", "ce")
+    """The loss `keras_mixkd.analysis.trained_probabilities` takes for a
+    student of ``method``, a name of `METHODS` or a `Method` (``"ce"`` for
+    the student trained alone; a MIXSTD student at a base temperature other
+    than 1 gets its `keras_mixkd.analysis.training_loss`)."""
+    settings = as_method(method).settings
+    return analysis.training_loss(settings.get("loss", "ce"),
+                                  settings.get("temperature"))
 
 
 def _figures(evaluate, model, loss, seed):

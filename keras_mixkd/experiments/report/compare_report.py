@@ -75,7 +75,8 @@ def _notes(summary, baseline):
         "probabilities each student was trained to produce "
         "(keras_mixkd.analysis.trained_probabilities): softmax(logits / "
         "std(logits)) for the MIXSTD loss (mixkd, mixkd_exact, mixstd and "
-        "user-defined methods with loss=mixstd), "
+        "user-defined methods with loss=mixstd; softmax(logits / (tau * "
+        "std(logits))) at a base temperature tau), "
         "softmax(logits) otherwise; raw ECE uses softmax(logits) for all. "
         "Means over seeds."]
     if single:
