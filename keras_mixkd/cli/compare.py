@@ -11,7 +11,8 @@ defines a method of your own by its settings, under a name that
 
     mixkd compare --dataset=fashion_mnist --teacher=resnet20 \\
         --student=resnet8 --train_size=10000 --epochs=15 --seeds=3
-    mixkd compare ... --methods=kd,kd_w9 --method_spec=kd_w9:loss=kd,kd_weight=9
+    mixkd compare ... --methods=kd,kd_w9 \\
+        --method_spec=kd_w9:loss=kd,kd_weight=9
 """
 
 from absl import flags as absl_flags

@@ -85,7 +85,7 @@ def test_a_study_prints_one_line_per_unfinished_run(tmp_path, monkeypatch):
     assert done == [teacher, trained, pending]
     assert lines == [
         "== run 1 of 3: teacher resnet14-plain (elapsed 0s)",
-        f"== run 2 of 3: cell {trained.name}, trained: evaluating only (elapsed "
-        "3m 00s, about 6m 00s left)",
+        f"== run 2 of 3: cell {trained.name}, trained: evaluating only "
+        "(elapsed 3m 00s, about 6m 00s left)",
         f"== run 3 of 3: cell {pending.name} (elapsed 4m 00s, about 2m 00s "
         "left)"]
