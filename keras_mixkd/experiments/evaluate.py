@@ -16,11 +16,16 @@ figures["accuracy"], figures["train_accuracy"], figures["ece"]
 ```
 """
 
+import pathlib
+
 import numpy as np
 import tensorflow as tf
 
 from keras_mixkd import analysis
 from keras_mixkd import data
+from keras_mixkd import training
+from keras_mixkd.experiments.files import read_json
+from keras_mixkd.training import run_folder
 
 #: Measures of `evaluate_logits`, stored in each study run's
 #: ``analysis.json``.
@@ -69,6 +74,26 @@ def evaluate_logits(logits, labels, loss=None):
             "ece_raw": analysis.expected_calibration_error(labels, raw),
             "nll_raw": analysis.negative_log_likelihood(labels, raw)}
 
+
+
+def run_training_loss(path):
+    """The ``loss`` argument of `evaluate_logits` for the run folder
+    ``path``: what its ``config.json`` says the run trained its network to
+    output (`keras_mixkd.training.trained_loss`, then
+    `keras_mixkd.analysis.training_loss`: a MIXSTD student at base
+    temperature tau is measured on ``softmax(z / (tau * std(z)))``).
+
+    Args:
+        path: a finished run folder.
+
+    Returns:
+        A loss name, or the student loss object of a MIXSTD run at tau != 1.
+    """
+    record = read_json(pathlib.Path(path) / run_folder.CONFIG_FILE)
+    if record is None:
+        raise ValueError(f"{path} is not a run folder: it has no "
+                         f"{run_folder.CONFIG_FILE}.")
+    return analysis.training_loss(*training.trained_loss(record))
 
 
 class Evaluator:

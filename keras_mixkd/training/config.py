@@ -323,3 +323,29 @@ def _checked(fields, check, *values):
         check(*values)
     except ValueError as e:
         raise ValueError(f"{flags}: {e}") from e
+
+
+def trained_loss(record):
+    """What a run trained its network to output, read from its
+    ``config.json``: the one place that maps a run to its training loss.
+
+    Args:
+        record: the run's configuration record (a ``config.json``), or a
+            `RunConfig`'s `record` of a command.
+
+    Returns:
+        ``(loss, temperature)``: ``("ce", None)`` for a network trained
+        alone (train-teacher), else the distillation loss's name and
+        temperature (None: its default). `keras_mixkd.losses.student_loss`
+        turns them into the loss that fixes the network's probabilities.
+
+    Example:
+
+    >>> trained_loss({"command": "distill", "loss": "mixstd",
+    ...               "temperature": 0.5})
+    ('mixstd', 0.5)
+    """
+    record = upgrade_record(record or {})
+    if record.get("command") != "distill":
+        return losses.TRAINED_ALONE, None
+    return record.get("loss", default("loss")), record.get("temperature")
