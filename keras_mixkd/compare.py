@@ -258,7 +258,8 @@ class _Evaluator:
                 self.config.dataset, batch_size=256,
                 data_dir=self.config.data_dir, seed=seed,
                 image_size=self.config.image_size,
-                train_size=self.config.train_size, augment_train=False)
+                train_size=self.config.train_size, augment_train=False,
+                channels=self.config.channels)
             self._data[seed] = train_ds, test_ds
         return self._data[seed]
 

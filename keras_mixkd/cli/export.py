@@ -18,8 +18,8 @@ from keras_mixkd import training
 from keras_mixkd.cli import flags
 from keras_mixkd.training import config as config_lib
 
-FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "batch_size",
-              "format", "quantize", "outputs", "loss", "output")
+FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "channels",
+              "batch_size", "format", "quantize", "outputs", "loss", "output")
 
 #: Defaults shown by --help where export's differ from the flag's.
 HELP_DEFAULTS = {"loss": "the run's, else ce"}

@@ -78,6 +78,9 @@ class RunConfig:
         data_dir: tensorflow-datasets data directory.
         image_size: resize the images to this size: ``H``, ``(H, W)`` or
             ``"H,W"``, kept as ``(H, W)`` (None: the dataset's).
+        channels: read every image as grayscale (1) or RGB (3); None: as
+            the data is (an image folder must then not mix grayscale and
+            colour files).
         train_size: train on a class-stratified subset of this many images.
         epochs: training epochs (the paper: 240).
         batch_size: batch size per replica (the paper: 64).
@@ -134,6 +137,7 @@ class RunConfig:
     dataset: str = "cifar100"
     data_dir: str = None
     image_size: tuple = None
+    channels: int = None
     train_size: int = None
     epochs: int = 240
     batch_size: int = 64
@@ -187,7 +191,8 @@ class RunConfig:
                               ("fold_teacher", tuple(FOLD_TEACHER)),
                               ("format", (None, *exporting.FORMATS)),
                               ("quantize", exporting.QUANTIZATIONS),
-                              ("outputs", exporting.OUTPUTS)):
+                              ("outputs", exporting.OUTPUTS),
+                              ("channels", (None, *data.CHANNELS))):
             _check_choice(name, getattr(self, name), choices)
         for name in ("epochs", "batch_size", "train_size",
                      "steps_per_execution"):
