@@ -78,8 +78,18 @@ def _listed(items):
 
 
 def check_classes(root, train_dir, test_dir):
-    """Raises `DatasetError` unless the folder has two or more classes,
-    each with images (in train/ and test/ alike)."""
+    """Checks that a folder has two or more classes, each with images.
+
+    Args:
+        root: the dataset folder (for the messages).
+        train_dir: its training class folders (``root`` itself without a
+            ``train/`` subfolder).
+        test_dir: its ``test/`` folder, or None (the 80/20 split).
+
+    Raises:
+        DatasetError: no images, an empty class folder, one class, too few
+            images to split, or a class of ``train/`` missing from ``test/``.
+    """
     counts = _class_images(train_dir)
     layout = (f"Put each class's images in its own subfolder: "
               f"{root}/<class>/*.png, or {root}/train/<class>/ and "

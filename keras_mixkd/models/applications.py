@@ -137,6 +137,23 @@ def keras_file_problem(path):
     return None
 
 
+def check_keras_file(path):
+    """Raises `ValueError` when an existing file is not a ``.keras`` model.
+
+    Args:
+        path: the file.
+
+    Raises:
+        ValueError: ``"<path> is not a Keras model file: <what it is>..."``
+            (see `keras_file_problem`).
+    """
+    problem = keras_file_problem(path)
+    if problem:
+        raise ValueError(f"{path} is not a Keras model file: {problem}. A "
+                         ".keras file is what model.save('x.keras') writes "
+                         "(a run folder's checkpoints/best.keras).")
+
+
 def read_model(path):
     """The model of a ``.keras`` file, after checking that it is one.
 
@@ -157,11 +174,7 @@ def read_model(path):
                          "architecture's name too.")
     if not path.is_file():
         raise ValueError(f"{path}: no such file.")
-    problem = keras_file_problem(path)
-    if problem:
-        raise ValueError(f"{path} is not a Keras model file: {problem}. A "
-                         ".keras file is what model.save('x.keras') writes "
-                         "(a run folder's checkpoints/best.keras).")
+    check_keras_file(path)
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for a bad file

@@ -65,14 +65,20 @@ def check_model_source(name, path, field, weights_field):
 
 
 def check_model_file(path, field):
-    """Raises `ValueError` naming ``--<field>`` and ``path`` when the file
-    is missing, or is not the ``.keras`` model or ``.weights.h5`` weights
-    its name says (reading only its header and table of contents).
+    """Checks that a model file exists and is what its name says.
+
+    Reads only the file's header (and a ``.keras`` zip's table of contents
+    and ``config.json``), so a bad file is refused before any data loads.
 
     Args:
         path: the file given.
         field: the setting that gave it (``"weights"``,
             ``"teacher_weights"``...).
+
+    Raises:
+        ValueError: naming ``--<field>`` and ``path``: missing, a folder,
+            a ``.keras`` file that is not a model or ``.weights.h5`` weights
+            that are not HDF5 (saying what was found).
 
     Example:
 
@@ -84,12 +90,10 @@ def check_model_file(path, field):
         raise ValueError(f"--{field}={path}: {what} there; give the path of "
                          "the model file.")
     if path.suffix == ".keras":
-        problem = applications_lib.keras_file_problem(path)
-        if problem:
-            raise ValueError(
-                f"--{field}={path} is not a Keras model file: {problem}. "
-                "Give a .keras file written by model.save('x.keras'), such "
-                "as a run folder's checkpoints/best.keras.")
+        try:
+            applications_lib.check_keras_file(path)
+        except ValueError as e:
+            raise ValueError(f"--{field}={e}") from e
     elif path.name.endswith(".weights.h5"):
         with open(path, "rb") as file:
             if file.read(8) != _HDF5:
