@@ -122,7 +122,8 @@ class Evaluator:
                 self.config.dataset, batch_size=EVALUATION_BATCH,
                 data_dir=self.config.data_dir, seed=seed,
                 image_size=self.config.image_size,
-                train_size=self.config.train_size, augment_train=False)
+                train_size=self.config.train_size, augment_train=False,
+                channels=self.config.channels)
             self._data[seed] = train_ds, test_ds
         return self._data[seed]
 

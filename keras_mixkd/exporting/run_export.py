@@ -30,6 +30,7 @@ from keras_mixkd.exporting import model_file as exporting
 from keras_mixkd.training.config import trained_loss
 from keras_mixkd.training.config import upgrade_record
 from keras_mixkd.training.weights import build_model
+from keras_mixkd.training.weights import check_model_file
 
 #: Test images timed one at a time (batch 1) for the latency.
 LATENCY_IMAGES = 100
@@ -134,6 +135,7 @@ def export_model(config):
     if pathlib.Path(config.weights).suffix != ".keras":
         raise ValueError(f"--weights={config.weights}: export takes a "
                          ".keras file (a whole model).")
+    check_model_file(config.weights, "weights")
     record = run_record(config.weights)
     loss, temperature = config.trained_loss, config.trained_temperature
     if config.outputs == "probabilities":
@@ -146,7 +148,7 @@ def export_model(config):
     train_ds, test_ds, info = data.load(
         config.dataset, batch_size=config.batch_size,
         data_dir=config.data_dir, seed=seed, image_size=config.image_size,
-        augment_train=False)
+        augment_train=False, channels=config.channels)
     model = build_model(None, config.weights, info, "model", "weights")
     path = exporting.export(
         model, config.output, format=config.format, info=info,
