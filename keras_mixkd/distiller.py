@@ -67,6 +67,28 @@ def _categorical(metrics):
     return resolve(metrics)
 
 
+def _check_keyword_models(args, student, teacher):
+    """Refuses models given by position: the Keras Distiller's order differs.
+
+    Raises:
+        TypeError: on any positional argument, or a missing model.
+    """
+    if args:
+        raise TypeError(
+            f"Distiller got {len(args)} positional argument(s): give the "
+            "models by keyword, Distiller(student=..., teacher=...). "
+            "keras.distillation.Distiller takes them the other way round, "
+            "(teacher, student), so a positional call could silently train "
+            "the teacher as the student.")
+    missing = [f"{name}=" for name, model in (("student", student),
+                                               ("teacher", teacher))
+               if model is None]
+    if missing:
+        raise TypeError(f"Distiller needs {' and '.join(missing)} "
+                        "(keyword arguments): Distiller(student=..., "
+                        "teacher=...).")
+
+
 @keras.saving.register_keras_serializable(package="keras_mixkd")
 class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     """Knowledge distillation with mixup, as in MIX-KD (Choi et al., WACV 2023).
@@ -95,7 +117,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     Sample weights are mixed along with the labels.
 
     Args:
-        student: the `keras.Model` to train (outputs logits).
+        student: the `keras.Model` to train (outputs logits). Keyword only,
+            like ``teacher``: `keras.distillation.Distiller` takes
+            ``(teacher, student)`` in the other order, so a positional call
+            raises `TypeError`.
         teacher: the trained `keras.Model` (outputs logits); frozen here.
         mixer: ``"pmu"`` (default), ``"pmu_exact"``, ``"fmu"``, ``"mixup"``,
             ``"cutmix"``, ``None``/``"none"``, or any layer taking and
@@ -135,10 +160,11 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     ```
     """
 
-    def __init__(self, student, teacher, mixer="pmu",
+    def __init__(self, *args, student=None, teacher=None, mixer="pmu",
                  distillation_loss="mixstd", student_loss=None, ce_weight=0.1,
                  kd_weight=0.9, temperature=None, seed=None,
                  teacher_dtype=None, fold_teacher=None, **kwargs):
+        _check_keyword_models(args, student, teacher)
         super().__init__(**kwargs)
         for role, model in (("student", student), ("teacher", teacher)):
             if not isinstance(model, keras.Model):

@@ -287,3 +287,19 @@ def test_kerascv_mixing_layers(layer_name):
     d.compile(optimizer="sgd")
     history = d.fit(x, y, batch_size=8, verbose=0).history
     assert np.isfinite(history["loss"][0]) and history["loss"][0] > 0
+
+
+@pytest.mark.parametrize("make,match", [
+    # The keras.distillation.Distiller order: (teacher, student).
+    (lambda s, t: keras_mixkd.Distiller(t, s), "student=.*teacher="),
+    (lambda s, t: keras_mixkd.Distiller(s, teacher=t), "1 positional"),
+    (lambda s, t: keras_mixkd.Distiller(student=s), "needs teacher="),
+    (lambda s, t: keras_mixkd.Distiller(), "needs student= and teacher="),
+])
+def test_models_are_given_by_keyword_only(make, match):
+    student, teacher = tiny_model("s"), tiny_model("t", seed=3)
+    with pytest.raises(TypeError, match=match) as caught:
+        make(student, teacher)
+    if "positional" in str(caught.value):
+        assert "keras.distillation.Distiller" in str(caught.value)
+    assert teacher.trainable  # refused before touching the models

@@ -77,7 +77,8 @@ def test_maybe_symbolic_build_signature_and_local_batch_build():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     x, y = tiny_data(16)
     with strategy.scope():
-        distiller = Distiller(tiny_model("s"), tiny_model("t", seed=3),
+        distiller = Distiller(student=tiny_model("s"),
+                              teacher=tiny_model("t", seed=3),
                               mixer="none", distillation_loss="kd")
         distiller.compile(keras.optimizers.SGD(0.1), metrics=["accuracy"])
     history = distiller.fit(
