@@ -30,6 +30,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_mixkd import losses
+from keras_mixkd._stderr import c_stderr_dropped
 
 FORMATS = ("saved_model", "litert")
 OUTPUTS = ("logits", "probabilities")
@@ -272,7 +273,9 @@ def _runner(path, format):
             serve(images=tf.constant(images)).values())).numpy()
     with warnings.catch_warnings():  # TF 2.21 points at ai_edge_litert
         warnings.filterwarnings("ignore", r"\s*Warning: tf.lite.Interpreter")
-        interpreter = tf.lite.Interpreter(model_path=os.fspath(path))
+        with c_stderr_dropped():  # "INFO: Created ... XNNPACK delegate"
+            interpreter = tf.lite.Interpreter(model_path=os.fspath(path))
+            interpreter.allocate_tensors()
     (input_detail,) = interpreter.get_input_details()
     (output_detail,) = interpreter.get_output_details()
 
@@ -286,7 +289,6 @@ def _runner(path, format):
         interpreter.invoke()
         return interpreter.get_tensor(output_detail["index"])
 
-    interpreter.allocate_tensors()
     return run
 
 

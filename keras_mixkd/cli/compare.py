@@ -15,27 +15,21 @@ from absl import flags as absl_flags
 
 from keras_mixkd import compare
 from keras_mixkd import report
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 
 absl_flags.DEFINE_list(
     "methods", list(compare.DEFAULT_METHODS),
-    "compare: the methods, among: " + "; ".join(
+    flag_docs.help_of("methods") + " Each: " + "; ".join(
         f"{name} = {method.description}"
         for name, method in compare.METHODS.items()) + ".")
-absl_flags.DEFINE_string("baseline", "kd",
-                         "compare: the method the others are paired "
-                         "against (one of --methods).")
+absl_flags.DEFINE_string("baseline", "kd", flag_docs.help_of("baseline"))
 absl_flags.DEFINE_integer("teacher_epochs", None,
-                          "compare: the teacher's epochs (default: --epochs).")
+                          flag_docs.help_of("teacher_epochs"))
 
 FLAGS = flags.FLAGS
 
-FLAGS_USED = flags.TRAINING + flags.TEACHER_SPEED + (
-    "teacher", "teacher_weights", "student", "mixup_alpha", "ce_weight",
-    "kd_weight", "seeds", "methods", "baseline",
-    "teacher_epochs")
-UNUSED_HINT = ("each method of --methods sets its loss, temperature and "
-               "mixing itself")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["compare"]
 
 
 def main():

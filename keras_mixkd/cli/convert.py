@@ -6,11 +6,12 @@
 
 import pathlib
 
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.models import torch_import
 from keras_mixkd.training.engine import check_model_name
 
-FLAGS_USED = ("model", "weights", "output", "num_classes")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["convert"]
 
 
 def main():

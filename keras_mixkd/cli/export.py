@@ -15,14 +15,11 @@ the exported file on the dataset's test split.
 import json
 
 from keras_mixkd import training
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.training import config as config_lib
 
-FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "batch_size",
-              "format", "quantize", "outputs", "loss", "output")
-
-#: Defaults shown by --help where export's differ from the flag's.
-HELP_DEFAULTS = {"loss": "the run's, else ce"}
+FLAGS_USED = flag_docs.COMMAND_FLAGS["export"]
 
 
 def main():

@@ -41,6 +41,20 @@ from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
 
 
+def accuracy_line(summary):
+    """A run's best and last test accuracy, as percentages for people.
+
+    Args:
+        summary: a run's summary (``best_accuracy``, ``last_accuracy``:
+            fractions, as in ``summary.json``).
+
+    Returns:
+        e.g. ``"best 36.00%, last 35.50%"``.
+    """
+    return (f"best {100 * summary['best_accuracy']:.2f}%, "
+            f"last {100 * summary['last_accuracy']:.2f}%")
+
+
 def run_label(*parts):
     """A folder-name-safe label of a run's models and data.
 
@@ -225,9 +239,8 @@ def train_teacher(config):
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
     summary = fit(config, run, model, model, train_ds, test_ds)
-    print(f"{config.model} on {config.dataset}: best "
-          f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
-          f"(run folder: {run.path})")
+    print(f"{config.model} on {config.dataset}: "
+          f"{accuracy_line(summary)} (run folder: {run.path})")
     return model, summary
 
 
@@ -302,9 +315,8 @@ def distill(config, teacher=None):
             metrics=["accuracy"], jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
     summary = fit(config, run, distiller, student, train_ds, test_ds)
-    print(f"{teacher.name} -> {student_name} on {config.dataset}: best "
-          f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
-          f"(run folder: {run.path})")
+    print(f"{teacher.name} -> {student_name} on {config.dataset}: "
+          f"{accuracy_line(summary)} (run folder: {run.path})")
     return student, summary
 
 
