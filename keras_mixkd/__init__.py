@@ -21,14 +21,12 @@ from keras_mixkd.version import __version__
 _SUBMODULES = (
     "analysis",
     "data",
+    "experiments",
     "exporting",
-    "keras_distillation",
-    "inference",
     "losses",
     "mixing",
     "models",
     "recipe",
-    "statistics",
     "training",
 )
 
@@ -36,21 +34,13 @@ _SUBMODULES = (
 _EXPORTS = {
     "Distiller": "keras_mixkd.distiller",
     "export": "keras_mixkd.exporting",
-    "KDDistillationLoss": "keras_mixkd.keras_distillation",
-    "LogitStandardizationDistillationLoss": "keras_mixkd.keras_distillation",
-    "MixStdDistillationLoss": "keras_mixkd.keras_distillation",
-    "DISTLoss": "keras_mixkd.losses",
-    "DKDLoss": "keras_mixkd.losses",
-    "KDDivergence": "keras_mixkd.losses",
-    "LogitStandardizationDivergence": "keras_mixkd.losses",
-    "StdCrossEntropy": "keras_mixkd.losses",
-    "StdKDDivergence": "keras_mixkd.losses",
-    "dist_loss": "keras_mixkd.losses",
-    "dkd_loss": "keras_mixkd.losses",
-    "kd_divergence": "keras_mixkd.losses",
-    "logit_standardization_divergence": "keras_mixkd.losses",
-    "std_cross_entropy": "keras_mixkd.losses",
-    "std_kd_divergence": "keras_mixkd.losses",
+    **{name: "keras_mixkd.losses" for name in (
+        "KDDistillationLoss", "LogitStandardizationDistillationLoss",
+        "MixStdDistillationLoss", "DISTLoss", "DKDLoss", "KDDivergence",
+        "LogitStandardizationDivergence", "StdCrossEntropy",
+        "StdKDDivergence", "dist_loss", "dkd_loss", "kd_divergence",
+        "logit_standardization_divergence", "std_cross_entropy",
+        "std_kd_divergence")},
     "PartialMixUp": "keras_mixkd.mixing",
 }
 

@@ -13,10 +13,10 @@ runs are reused, and added seeds or methods run alone.
 
 from absl import flags as absl_flags
 
-from keras_mixkd import compare
-from keras_mixkd import report
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
+from keras_mixkd.experiments import compare
+from keras_mixkd.experiments import report
 
 absl_flags.DEFINE_list(
     "methods", list(compare.DEFAULT_METHODS),

@@ -104,7 +104,11 @@ FLAGS = {
     "quantize": ("export", "LiteRT: weights in float16, or weights and "
                  "activations in int8 (calibrated on training images)."),
     "outputs": ("export", "The model's logits, or the probabilities it was "
-                "trained to produce (see --loss)."),
+                "trained to produce (see --trained_loss)."),
+    "trained_loss": ("export", "For --outputs=probabilities: the loss the "
+                     "model was trained with (mixstd: softmax(logits / std); "
+                     "the others: softmax(logits)); read from the run "
+                     "folder's config.json when there is one."),
     # Performance.
     "strategy": ("performance", "tf.distribute strategy: one device, all "
                  "local GPUs, or several machines (TF_CONFIG)."),
@@ -161,10 +165,7 @@ COMMAND_HELP = {
     ("export", "weights"): "The trained .keras model to export.",
     ("convert", "output"): "The .keras file to write.",
     ("export", "output"): "The SavedModel folder or .tflite file to write.",
-    ("export", "loss"): "The loss the model was trained with, read from the "
-                        "run folder's config.json when there is one; else "
-                        "ce (a plain softmax; mixstd: softmax(logits / "
-                        "std)). For --outputs=probabilities.",
+    ("export", "loss"): "Deprecated: use --trained_loss.",
     ("export", "batch_size"): "Batch size of the test-set evaluation.",
 }
 
@@ -188,7 +189,7 @@ DEFAULTS = {
 
 #: (command, flag) -> the default shown there, where the command's differs.
 COMMAND_DEFAULTS = {
-    ("export", "loss"): "the run's, else ce",
+    ("export", "loss"): None,  # stands for --trained_loss only when given
     ("quickstart", "epochs"): 8,
     ("study", "mixing"): "fmu",
 }
@@ -203,6 +204,7 @@ CHOICES = {
     "outputs": ("logits", "probabilities"),
     "preset": ("paper",),
     "loss": ("mixstd", "kd", "ls", "dkd", "dist", "ce"),
+    "trained_loss": ("mixstd", "kd", "ls", "ce"),
     "mixing": ("pmu", "fmu", "mixup", "cutmix", "none"),
     "mix_sampling": ("official", "exact"),
     "teacher_dtype": ("none", "float32", "bfloat16", "float16"),
@@ -242,7 +244,8 @@ COMMAND_FLAGS = {
     "evaluate": RUNTIME + ("model", "weights"),
     "convert": ("model", "weights", "output", "num_classes"),
     "export": ("weights", "dataset", "data_dir", "image_size", "batch_size",
-               "format", "quantize", "outputs", "loss", "output"),
+               "format", "quantize", "outputs", "trained_loss", "loss",
+               "output"),
     "quickstart": tuple(n for n in TRAINING
                         if n not in ("dataset", "data_dir", "image_size")),
     "study": (TRAINING + TEACHER_SPEED + GRID

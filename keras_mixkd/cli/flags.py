@@ -56,10 +56,12 @@ flags.DEFINE_integer("num_classes", None, _help("num_classes"))
 
 # Export.
 flags.DEFINE_enum("format", None, list(exporting.FORMATS), _help("format"))
-flags.DEFINE_enum("quantize", _default("quantize"),
+flags.DEFINE_enum("quantize", exporting.ExportConfig.quantize,
                   list(exporting.QUANTIZATIONS), _help("quantize"))
-flags.DEFINE_enum("outputs", _default("outputs"), list(exporting.OUTPUTS),
-                  _help("outputs"))
+flags.DEFINE_enum("outputs", exporting.ExportConfig.outputs,
+                  list(exporting.OUTPUTS), _help("outputs"))
+flags.DEFINE_enum("trained_loss", None, list(exporting.TRAINING_LOSSES),
+                  _help("trained_loss"))
 
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None, _help("mixup_alpha"))

@@ -42,6 +42,14 @@ from keras_mixkd.training.config import upgrade_record
 #: Configuration keys that may change between a run and its resumption.
 RESUMABLE_KEYS = ("verbose", "output_dir", "data_dir")
 
+#: Where a run folder keeps each file, relative to the folder (the one home
+#: of these names: experiments, exporting and reports ask here).
+CONFIG_FILE = pathlib.Path("config.json")
+METRICS_FILE = pathlib.Path("metrics.csv")
+SUMMARY_FILE = pathlib.Path("summary.json")
+LAST_CHECKPOINT = pathlib.Path("checkpoints") / "last.keras"
+BEST_CHECKPOINT = pathlib.Path("checkpoints") / "best.keras"
+
 
 class TrainingStopped(RuntimeError):
     """A run stopped before its last epoch (e.g. its loss became NaN)."""
