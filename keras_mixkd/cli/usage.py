@@ -26,16 +26,19 @@ COMMANDS = {
     "report": "report",
 }
 
-USAGE = (f"usage: mixkd <command> [--flags]\n\ncommands: "
-         f"{', '.join(COMMANDS)}\n\n'mixkd <command> --help' lists the flags;"
-         " 'mixkd quickstart' runs offline in minutes; 'mixkd study --quick'"
-         " the paper's grid in about 10; 'mixkd compare' student methods over"
-         " seeds with confidence intervals; 'mixkd export' ships a model as"
-         " SavedModel or LiteRT; 'mixkd report DIR' summarises a run or study"
-         " folder in report.md. 'mixkd --version' prints the version;"
-         " 'mixkd <command> --helpfull' lists every flag of every command.")
-
 _WIDTH = 79
+
+USAGE = "\n\n".join([
+    "usage: mixkd <command> [--flags]",
+    textwrap.fill(f"commands: {', '.join(COMMANDS)}", _WIDTH),
+    textwrap.fill(
+        "'mixkd <command> --help' lists the flags; 'mixkd quickstart' runs "
+        "offline in minutes; 'mixkd study --quick' the paper's grid in about "
+        "10; 'mixkd compare' student methods over seeds with confidence "
+        "intervals; 'mixkd export' ships a model as SavedModel or LiteRT; "
+        "'mixkd report DIR' summarises a run or study folder in report.md. "
+        "'mixkd --version' prints the version; 'mixkd <command> --helpfull' "
+        "lists every flag of every command.", _WIDTH)])
 
 
 def version():
