@@ -65,8 +65,12 @@ FLAGS = {
                "flag that contradicts them is an error."),
     "loss": ("distillation", "The distillation loss, e.g. mixstd "
              "(std-scaled), kd (classic) or ls (logit standardization)."),
-    "temperature": ("distillation", "Temperature of kd (default 4) or ls "
-                    "(default 2); not for mixstd."),
+    "temperature": ("distillation", "Temperature of kd (default 4), ls "
+                    "(default 2), dkd (4) or dist (1); mixstd: the base "
+                    "temperature tau (default 1, official), each sample's "
+                    "temperature being tau * std(logits); "
+                    "((K-1)/sqrt(K))/(99/10), 0.29 at 10 classes, gives K "
+                    "classes CIFAR-100's sharpest target."),
     "mixing": ("distillation", "Partial or full mixup (ours), keras MixUp or "
                "CutMix, or none."),
     "beta_alpha": ("distillation", "Deprecated: use --mixup_alpha."),
@@ -109,6 +113,11 @@ FLAGS = {
                      "model was trained with (mixstd: softmax(logits / std); "
                      "the others: softmax(logits)); read from the run "
                      "folder's config.json when there is one."),
+    "trained_temperature": ("export", "For --outputs=probabilities: the base "
+                            "temperature tau a mixstd student was trained "
+                            "with (softmax(logits / (tau * std))); read from "
+                            "the run folder's config.json when there is one, "
+                            "else 1."),
     # Performance.
     "strategy": ("performance", "tf.distribute strategy: one device, all "
                  "local GPUs, or several machines (TF_CONFIG)."),
@@ -244,8 +253,8 @@ COMMAND_FLAGS = {
     "evaluate": RUNTIME + ("model", "weights"),
     "convert": ("model", "weights", "output", "num_classes"),
     "export": ("weights", "dataset", "data_dir", "image_size", "batch_size",
-               "format", "quantize", "outputs", "trained_loss", "loss",
-               "output"),
+               "format", "quantize", "outputs", "trained_loss",
+               "trained_temperature", "loss", "output"),
     "quickstart": tuple(n for n in TRAINING
                         if n not in ("dataset", "data_dir", "image_size")),
     "study": (TRAINING + TEACHER_SPEED + GRID

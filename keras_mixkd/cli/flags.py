@@ -62,6 +62,7 @@ flags.DEFINE_enum("outputs", exporting.ExportConfig.outputs,
                   list(exporting.OUTPUTS), _help("outputs"))
 flags.DEFINE_enum("trained_loss", None, list(exporting.TRAINING_LOSSES),
                   _help("trained_loss"))
+flags.DEFINE_float("trained_temperature", None, _help("trained_temperature"))
 
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None, _help("mixup_alpha"))

@@ -51,6 +51,10 @@ class ExportConfig:
         trained_loss: the loss the model was trained with (fixes its
             probabilities: `keras_mixkd.exporting.TRAINING_LOSSES`); None:
             the run folder's config.json says.
+        trained_temperature: the base temperature tau a ``"mixstd"``
+            student was trained with (its probabilities are
+            ``softmax(logits / (tau * std(logits)))``); None: the run
+            folder's config.json says, else 1.
 
     Raises:
         ValueError: on a setting out of range.
@@ -67,6 +71,7 @@ class ExportConfig:
     quantize: str = "none"
     outputs: str = "logits"
     trained_loss: str = None
+    trained_temperature: float = None
 
     def __post_init__(self):
         try:
@@ -79,6 +84,10 @@ class ExportConfig:
                               ("outputs", OUTPUTS),
                               ("trained_loss", (None, *TRAINING_LOSSES))):
             _check_choice(name, getattr(self, name), choices)
+        if self.trained_temperature is not None and not (
+                self.trained_temperature > 0):
+            raise ValueError(f"--trained_temperature must be > 0, got "
+                             f"{self.trained_temperature}.")
         if not int(self.batch_size) >= 1:
             raise ValueError(f"--batch_size must be >= 1, got "
                              f"{self.batch_size}.")

@@ -80,6 +80,36 @@ def trained_loss(record, loss=None):
     return recorded
 
 
+def trained_temperature(record, loss, temperature=None):
+    """MIXSTD's base temperature for the probabilities of a model.
+
+    Args:
+        record: the model's run configuration (`run_record`), or None.
+        loss: the loss that fixes its probabilities (`trained_loss`).
+        temperature: the temperature given by the user, or None.
+
+    Returns:
+        None unless ``loss`` is ``"mixstd"``; then the run's temperature
+        (None: 1), else ``temperature``.
+
+    Raises:
+        ValueError: when ``temperature`` contradicts the run's, or is given
+            for a loss whose probabilities it does not change.
+    """
+    if record is None or loss != "mixstd":
+        exporting.check_temperature(loss, temperature)
+        return temperature
+    recorded = record.get("temperature")
+    if temperature is not None and float(temperature) != float(
+            1.0 if recorded is None else recorded):
+        raise ValueError(
+            f"--trained_temperature={temperature}, but the run folder's "
+            f"config.json says the mixstd student was trained at temperature "
+            f"{1.0 if recorded is None else recorded}. Drop "
+            "--trained_temperature.")
+    return recorded
+
+
 def export_model(config):
     """Exports ``config.weights`` and measures the exported file.
 
@@ -89,13 +119,16 @@ def export_model(config):
             std, image size and class names go into the export; with
             ``image_size``, ``data_dir``), ``format``, ``quantize``,
             ``outputs`` and ``output`` set; for ``outputs="probabilities"``,
-            ``trained_loss`` (None: the run folder's, see `trained_loss`).
+            ``trained_loss`` (None: the run folder's, see `trained_loss`)
+            and, for a mixstd student, ``trained_temperature`` (None: the
+            run folder's, else 1; see `trained_temperature`).
             The digits split is drawn with the run's seed (from its
             config.json, else ``config.seed``).
 
     Returns:
         A dict: ``output``, ``format``, ``quantize``, ``outputs``, ``loss``
-        (None for logits), ``size_bytes``, ``latency_ms`` (mean per image at
+        (None for logits), ``temperature`` (of a mixstd student's
+        probabilities, else None), ``size_bytes``, ``latency_ms`` (mean per image at
         batch 1), ``accuracy`` (of the exported file on the test split)
         and ``test_images``.
 
@@ -110,12 +143,13 @@ def export_model(config):
         raise ValueError(f"--weights={config.weights}: export takes a "
                          ".keras file (a whole model).")
     record = run_record(config.weights)
-    loss = config.trained_loss
+    loss, temperature = config.trained_loss, config.trained_temperature
     if config.outputs == "probabilities":
         loss = trained_loss(record, loss)
-    elif loss is not None:
-        raise ValueError("--trained_loss applies to --outputs=probabilities "
-                         "only.")
+        temperature = trained_temperature(record, loss, temperature)
+    elif loss is not None or temperature is not None:
+        raise ValueError("--trained_loss and --trained_temperature apply to "
+                         "--outputs=probabilities only.")
     seed = (record or {}).get("seed", config.seed)
     train_ds, test_ds, info = data.load(
         config.dataset, batch_size=config.batch_size,
@@ -125,7 +159,7 @@ def export_model(config):
     path = exporting.export(
         model, config.output, format=config.format, info=info,
         outputs=config.outputs, loss=loss or "ce", quantize=config.quantize,
-        representative_data=train_ds)
+        representative_data=train_ds, temperature=temperature)
     batches = list(test_ds)  # one pass: images and labels stay paired
     labels = np.concatenate([np.asarray(y) for _, y in batches])
     images = exporting.raw_images(
@@ -137,7 +171,8 @@ def export_model(config):
     timing = exporting.measure(path, images[:LATENCY_IMAGES], config.format)
     return {"output": str(path), "format": config.format,
             "quantize": config.quantize, "outputs": config.outputs,
-            "loss": loss, "size_bytes": timing["size_bytes"],
+            "loss": loss, "temperature": temperature,
+            "size_bytes": timing["size_bytes"],
             "latency_ms": timing["latency_ms"],
             "accuracy": float(np.mean(predictions.argmax(-1) == labels)),
             "test_images": len(images)}
