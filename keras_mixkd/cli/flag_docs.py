@@ -29,6 +29,9 @@ FLAGS = {
     "image_size": ("data", "Resize the images to H or H,W pixels, e.g. 16 or "
                    "40,48 (default: the dataset's size, 32 for the padded "
                    "Fashion-MNIST)."),
+    "channels": ("data", "Read every image as grayscale (1) or RGB (3); "
+                 "default: as the data is (an image folder must then not mix "
+                 "grayscale and colour files)."),
     "train_size": ("data", "Train on a class-stratified subset of this many "
                    "training images (the same for every --seed)."),
     # Models.
@@ -224,9 +227,9 @@ CHOICES = {
 BOOLEANS = ("jit_compile", "deterministic", "quick")
 
 #: Flags of every command that trains or evaluates.
-RUNTIME = ("dataset", "data_dir", "image_size", "batch_size", "seed",
-           "strategy", "mixed_precision", "jit_compile", "deterministic",
-           "output_dir", "verbose")
+RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
+           "seed", "strategy", "mixed_precision", "jit_compile",
+           "deterministic", "output_dir", "verbose")
 
 #: Flags of every command that trains.
 TRAINING = RUNTIME + ("train_size", "epochs", "learning_rate",
@@ -252,11 +255,12 @@ COMMAND_FLAGS = {
                    "preset")),
     "evaluate": RUNTIME + ("model", "weights"),
     "convert": ("model", "weights", "output", "num_classes"),
-    "export": ("weights", "dataset", "data_dir", "image_size", "batch_size",
-               "format", "quantize", "outputs", "trained_loss",
+    "export": ("weights", "dataset", "data_dir", "image_size", "channels",
+               "batch_size", "format", "quantize", "outputs", "trained_loss",
                "trained_temperature", "loss", "output"),
     "quickstart": tuple(n for n in TRAINING
-                        if n not in ("dataset", "data_dir", "image_size")),
+                        if n not in ("dataset", "data_dir", "image_size",
+                                     "channels")),
     "study": (TRAINING + TEACHER_SPEED + GRID
               + tuple(n for n in DISTILLATION
                       if n not in ("loss", "temperature"))),

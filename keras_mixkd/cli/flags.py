@@ -28,6 +28,7 @@ _help = flag_docs.help_of
 flags.DEFINE_string("dataset", _default("dataset"), _help("dataset"))
 flags.DEFINE_string("data_dir", None, _help("data_dir"))
 flags.DEFINE_string("image_size", None, _help("image_size"))
+flags.DEFINE_integer("channels", None, _help("channels"))
 flags.DEFINE_integer("train_size", None, _help("train_size"))
 flags.DEFINE_integer("epochs", _default("epochs"), _help("epochs"))
 flags.DEFINE_integer("seeds", 1, _help("seeds"))

@@ -35,12 +35,13 @@ from keras_mixkd._stderr import c_stderr_dropped
 FORMATS = ("saved_model", "litert")
 OUTPUTS = ("logits", "probabilities")
 QUANTIZATIONS = ("none", "float16", "int8")
-#: The loss a model was trained with, which fixes its probabilities:
+#: The loss a model was trained with, which fixes its probabilities (the
+#: loss registry says which: `keras_mixkd.losses.student_loss`):
 #: ``"mixstd"`` trains ``softmax(logits / (tau * std(logits)))`` (tau its base
 #: temperature, 1 by default); the others (classic KD, logit
-#: standardization, a teacher's plain cross-entropy) train ``softmax(logits)``
-#: on the labels.
-TRAINING_LOSSES = ("mixstd", "kd", "ls", "ce")
+#: standardization, DKD, DIST, a teacher's plain cross-entropy ``"ce"``)
+#: train ``softmax(logits)`` on the labels.
+TRAINING_LOSSES = tuple(losses.training_losses())
 #: The file written beside every export.
 EXPORT_JSON = "export.json"
 #: Representative images used to calibrate int8 quantization (at most).
@@ -93,7 +94,7 @@ def check_temperature(loss, temperature):
     """
     if temperature is None:
         return
-    if loss != "mixstd":
+    if not isinstance(losses.student_loss(loss), losses.StdCrossEntropy):
         raise ValueError(
             f"A temperature ({temperature}) changes the probabilities of a "
             f"mixstd student only; a {loss!r} model was trained on "
@@ -124,9 +125,10 @@ def probabilities(logits, loss="mixstd", temperature=None):
     """
     _choose("loss", loss, TRAINING_LOSSES)
     check_temperature(loss, temperature)
-    if loss == "mixstd":
-        logits = losses.scaled_logits(
-            logits, 1.0 if temperature is None else temperature, ddof=1)
+    trained = losses.student_loss(loss, temperature)
+    if isinstance(trained, losses.StdCrossEntropy):
+        logits = losses.scaled_logits(logits, trained.temperature,
+                                      ddof=trained.ddof)
     return ops.softmax(ops.cast(logits, "float32"), axis=-1)
 
 

@@ -38,6 +38,7 @@ from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.weights import build_model
+from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
 
@@ -136,7 +137,8 @@ def dataset_info(config):
     """The `keras_mixkd.data.DatasetInfo` of ``config.dataset``."""
     return data.dataset_info(config.dataset, config.data_dir,
                              image_size=config.image_size,
-                             train_size=config.train_size)
+                             train_size=config.train_size,
+                             channels=config.channels)
 
 
 def load_data(config, strategy):
@@ -144,17 +146,25 @@ def load_data(config, strategy):
 
     Returns:
         ``(train_ds, test_ds, info, global_batch, steps_per_epoch)``.
+
+    Raises:
+        ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
+            as it is: it names the file or folder and the fix).
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
         train_ds, test_ds, info = data.load(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
-            train_size=config.train_size)
+            train_size=config.train_size, channels=config.channels)
+    except data.DatasetError:
+        raise
     except Exception as e:  # tfds raises many types for a missing download
-        raise ValueError(
-            f"Could not load --dataset={config.dataset}: {e}. Without "
-            "network, use --dataset=digits or a prepared --data_dir.") from e
+        hint = ("" if config.dataset.startswith("folder:") else
+                ". Without network, use --dataset=digits or a prepared "
+                "--data_dir")
+        raise ValueError(f"Could not load --dataset={config.dataset}: "
+                         f"{e}{hint}.") from e
     steps = int(train_ds.cardinality())
     if steps < 1:
         steps = -(-(info.num_train or 0) // batch)
@@ -311,6 +321,11 @@ def distill(config, teacher=None):
     check_model_source(config.student, config.student_weights, "student",
                        "student_weights")
     config.check_distill()
+    # The files last: every setting is checked before a file is opened.
+    if teacher is None:
+        check_model_file(config.teacher_weights, "teacher_weights")
+    if config.student_weights:
+        check_model_file(config.student_weights, "student_weights")
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
@@ -358,6 +373,7 @@ def evaluate(config):
     if not config.weights:
         raise ValueError("Missing --weights.")
     check_model_source(config.model, config.weights, "model", "weights")
+    check_model_file(config.weights, "weights")
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
