@@ -216,7 +216,7 @@ CHOICES = {
     "outputs": ("logits", "probabilities"),
     "preset": ("paper",),
     "loss": ("mixstd", "kd", "ls", "dkd", "dist", "ce"),
-    "trained_loss": ("mixstd", "kd", "ls", "ce"),
+    "trained_loss": ("ce", "mixstd", "kd", "ls", "dkd", "dist"),
     "mixing": ("pmu", "fmu", "mixup", "cutmix", "none"),
     "mix_sampling": ("official", "exact"),
     "teacher_dtype": ("none", "float32", "bfloat16", "float16"),

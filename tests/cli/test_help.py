@@ -79,7 +79,7 @@ def test_each_command_lists_only_its_flags_grouped_and_plain(command, capsys):
 def test_a_command_shows_its_own_meaning_and_default_of_a_shared_flag(capsys):
     assert cli.run(["mixkd", "export", "--help"]) == 0
     export = capsys.readouterr().out
-    assert "--trained_loss=mixstd|kd|ls|ce\n" in export
+    assert "--trained_loss=ce|mixstd|kd|ls|dkd|dist\n" in export
     assert "the loss the model was trained with" in export
     assert "--loss=mixstd|kd|ls|dkd|dist|ce\n      Deprecated" in export
     assert "distillation loss" not in export
