@@ -2,7 +2,9 @@
 
 `train_teacher` and `distill` own their run folder (`RunFolder`): calling
 one again with the same configuration resumes the run from its last
-finished epoch, after any interruption, a kill included.
+finished epoch, after any interruption, a kill included; once all its
+epochs are done, it trains nothing, says where the results are and returns
+them (``overwrite=True`` trains again from scratch).
 
 Example:
 
@@ -16,12 +18,14 @@ student, summary = distill(dataclasses.replace(
 ```
 """
 
+import json
 import os
 import pathlib
 import re
 import shutil
 import sys
 import tempfile
+import zipfile
 
 import keras
 import tensorflow as tf
@@ -36,6 +40,7 @@ from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
+from keras_mixkd.training.run_folder import finished_run
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
@@ -143,22 +148,30 @@ def verbosity(config):
     return 1 if sys.stdout.isatty() else 2
 
 
+def run_path(config, default_name):
+    """The run folder of ``config``: ``output_dir`` or ``runs/<name>``."""
+    return pathlib.Path(config.output_dir or os.path.join("runs",
+                                                          default_name))
+
+
 def open_run(config, command, default_name, strategy):
     """The `RunFolder` of a run (a scratch folder on non-chief workers)."""
     chief = is_chief(strategy)
-    path = config.output_dir or os.path.join("runs", default_name)
-    backed_up = Backup.finished_epochs(os.path.join(path, "backup"))
-    if config.strategy == "multiworker" and chief and backed_up:
+    path = run_path(config, default_name)
+    backed_up = Backup.finished_epochs(path / "backup")
+    if (config.strategy == "multiworker" and chief and backed_up
+            and not config.overwrite):
         raise ValueError(
             f"{path} holds an interrupted multi-worker run ({backed_up} "
             "epochs backed up). Resuming a multi-worker run is not supported"
             " (the other workers cannot restore the chief's state): start it"
-            " again with another --output_dir, or delete the folder. Stop "
-            "the other workers too.")
+            " again with --overwrite or another --output_dir. Stop the "
+            "other workers too.")
     if not chief:
         path = tempfile.mkdtemp(prefix="mixkd-worker-")
     return RunFolder(path, config.record(command), chief=chief,
-                     resumable=config.inert_keys(command))
+                     resumable=config.inert_keys(command),
+                     overwrite=config.overwrite)
 
 
 def fit(config, run, fitted, saved, train_ds, test_ds):
@@ -197,7 +210,8 @@ def train_teacher(config):
 
     Returns:
         ``(model, summary)``: the trained model and the summary dict
-        (``best_accuracy``, ``last_accuracy``, ``epochs``...).
+        (``best_accuracy``, ``last_accuracy``, ``epochs``...); for a run
+        finished earlier, its last checkpoint (`finished_run`).
 
     Raises:
         ValueError: on a bad setting, before anything is written.
@@ -205,11 +219,14 @@ def train_teacher(config):
     config.check_train_teacher()
     check_model_name(config.model, "model")
     alpha = config.resolved_mixup_alpha("train-teacher")
+    name = ("teacher-" + run_label(config.model, config.dataset)
+            + ("-mixup" if alpha else ""))
+    done = finished_run(config, "train-teacher", run_path(config, name))
+    if done:
+        return done
     strategy = setup_runtime(config)
     train_ds, test_ds, info, batch, steps = load_data(config, strategy)
-    run = open_run(config, "train-teacher",
-                   "teacher-" + run_label(config.model, config.dataset)
-                   + ("-mixup" if alpha else ""), strategy)
+    run = open_run(config, "train-teacher", name, strategy)
     train_ds = data.one_hot(train_ds, info.num_classes)
     test_ds = data.one_hot(test_ds, info.num_classes)
     if alpha:
@@ -240,6 +257,22 @@ def _teacher_model(config, teacher, info):
     return teacher(info)
 
 
+def _distill_name(teacher, student_name, config):
+    return "distill-" + run_label(teacher.name, student_name, config.dataset)
+
+
+def keras_file_model_name(path):
+    """The name of the model a ``.keras`` file holds, read from the archive
+    without building it; None when ``path`` is not a readable one."""
+    if not path or pathlib.Path(path).suffix != ".keras":
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))["config"]["name"]
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def distill(config, teacher=None):
     """Distils a teacher into a new ``config.student``.
 
@@ -259,7 +292,8 @@ def distill(config, teacher=None):
             scope.
 
     Returns:
-        ``(student, summary)``.
+        ``(student, summary)`` (for a run finished earlier, its last
+        checkpoint: `finished_run`).
 
     Raises:
         ValueError: on a bad setting or teacher file, before any data is
@@ -274,17 +308,28 @@ def distill(config, teacher=None):
     check_model_source(config.student, config.student_weights, "student",
                        "student_weights")
     config.check_distill()
+    if config.output_dir:
+        done = finished_run(config, "distill", run_path(config, ""))
+        if done:
+            return done
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
         teacher = _teacher_model(config, teacher, info)
+    student_name = config.student or keras_file_model_name(
+        config.student_weights)
+    if not config.output_dir and student_name:
+        done = finished_run(config, "distill", run_path(
+            config, _distill_name(teacher, student_name, config)))
+        if done:
+            return done
     train_ds, test_ds, info, batch, steps = load_data(config, strategy)
     with strategy.scope():
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
     student_name = config.student or student.name
-    run = open_run(config, "distill", "distill-" + run_label(
-        teacher.name, student_name, config.dataset), strategy)
+    run = open_run(config, "distill", _distill_name(teacher, student_name,
+                                                     config), strategy)
     with strategy.scope():
         mixer = mixing.get(config.mixing, seed=config.seed,
                            alpha=config.resolved_mixup_alpha("distill"),
