@@ -18,14 +18,12 @@ student, summary = distill(dataclasses.replace(
 ```
 """
 
-import json
 import os
 import pathlib
 import re
 import shutil
 import sys
 import tempfile
-import zipfile
 
 import keras
 import tensorflow as tf
@@ -44,6 +42,7 @@ from keras_mixkd.training.run_folder import finished_run
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
+from keras_mixkd.training.weights import keras_file_model_name
 
 
 def run_label(*parts):
@@ -259,18 +258,6 @@ def _teacher_model(config, teacher, info):
 
 def _distill_name(teacher, student_name, config):
     return "distill-" + run_label(teacher.name, student_name, config.dataset)
-
-
-def keras_file_model_name(path):
-    """The name of the model a ``.keras`` file holds, read from the archive
-    without building it; None when ``path`` is not a readable one."""
-    if not path or pathlib.Path(path).suffix != ".keras":
-        return None
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json"))["config"]["name"]
-    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
-        return None
 
 
 def distill(config, teacher=None):
