@@ -38,7 +38,7 @@ setup(
         # The bundled digits data of the offline quick start.
         "scikit-learn>=1.3",
         # Temperature scaling (keras_mixkd.analysis.fit_temperature) and the
-        # Student-t intervals of keras_mixkd.statistics (compare, study).
+        # Student-t intervals of keras_mixkd.experiments.statistics (compare, study).
         "scipy>=1.10",
         # Figures of keras_mixkd.analysis and the study.
         "matplotlib>=3.7",

@@ -49,7 +49,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_mixkd import inference  # noqa: E402
+from keras_mixkd.models import folding  # noqa: E402
 from keras_mixkd import models  # noqa: E402
 from keras_mixkd import recipe  # noqa: E402
 from keras_mixkd.distiller import Distiller  # noqa: E402
@@ -220,7 +220,7 @@ def make_parts(args, strategy, teacher, global_batch, images, labels):
     """Calls running one batch through (a) the teacher, (b) the student step."""
     batches = distributed_batches(strategy, images, labels, global_batch,
                                   args.num_classes)
-    frozen = inference.frozen_teacher(teacher, args.teacher_dtype,
+    frozen = folding.frozen_teacher(teacher, args.teacher_dtype,
                                       fold_option(args), None, strategy)
     forward = compiled(strategy, lambda x, y: frozen(x) if frozen else teacher(
         x, training=False), args.jit_compile, "teacher_forward")

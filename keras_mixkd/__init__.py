@@ -11,20 +11,18 @@ zoo (`models`), and the training engine behind the ``mixkd`` command
 
 from keras_mixkd import analysis
 from keras_mixkd import data
+from keras_mixkd import experiments
 from keras_mixkd import exporting
-from keras_mixkd import keras_distillation
-from keras_mixkd import inference
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd import recipe
-from keras_mixkd import statistics
 from keras_mixkd import training
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.exporting import export
-from keras_mixkd.keras_distillation import KDDistillationLoss
-from keras_mixkd.keras_distillation import LogitStandardizationDistillationLoss
-from keras_mixkd.keras_distillation import MixStdDistillationLoss
+from keras_mixkd.losses import KDDistillationLoss
+from keras_mixkd.losses import LogitStandardizationDistillationLoss
+from keras_mixkd.losses import MixStdDistillationLoss
 from keras_mixkd.losses import DISTLoss
 from keras_mixkd.losses import DKDLoss
 from keras_mixkd.losses import KDDivergence

@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_mixkd import _keras_compat
 from keras_mixkd import _validation
-from keras_mixkd import inference as inference_module
+from keras_mixkd.models import folding
 from keras_mixkd import losses as losses_module
 from keras_mixkd import mixing as mixing_module
 
@@ -118,7 +118,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             ``"bfloat16"`` under a float32 student (opt-in: it moves the
             loss by bfloat16 rounding). ``None``: the teacher's own policy.
         fold_teacher: run the teacher through a copy with each BatchNorm
-            folded into its convolution (`keras_mixkd.inference`; same
+            folded into its convolution (`keras_mixkd.models.folding`; same
             logits up to rounding, refreshed at each `fit`). ``None``: fold
             when the teacher computes below float32 and is a functional
             model of Keras and keras_mixkd layers; ``True``/``False``: always
@@ -172,7 +172,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.teacher_dtype = teacher_dtype
         self.fold_teacher = fold_teacher
         self._teacher_inference = None  # built by `fit`; a plain object
-        inference_module.check_options(teacher, teacher_dtype, fold_teacher)
+        folding.check_options(teacher, teacher_dtype, fold_teacher)
         if student.built:
             self.built = True
 
@@ -222,7 +222,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         created while tracing make TensorFlow trace the step a second time.
         """
         _validation.check_not_empty(x)
-        self._teacher_inference = inference_module.frozen_teacher(
+        self._teacher_inference = folding.frozen_teacher(
             self.teacher, self.teacher_dtype, self.fold_teacher,
             self._teacher_inference, self.distribute_strategy)
         if (self.optimizer is not None and not self.optimizer.built

@@ -15,13 +15,13 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
-#: Reference vectors of the official implementation (see tests/data/README.md).
-REFERENCE_DIR = pathlib.Path(__file__).resolve().parent / "data"
+#: Reference vectors of the official implementation (see tests/fixtures/README.md).
+REFERENCE_DIR = pathlib.Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def reference_dir():
-    """``tests/data``: the official reference vectors, part of every clone."""
+    """``tests/fixtures``: the official reference vectors, part of every clone."""
     return REFERENCE_DIR
 
 

@@ -16,7 +16,7 @@ nbformat = pytest.importorskip("nbformat")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-REFERENCE_CHECKPOINT = ROOT / "tests" / "data" / "resnet20.pth"
+REFERENCE_CHECKPOINT = ROOT / "tests" / "fixtures" / "resnet20.pth"
 
 
 def generator():

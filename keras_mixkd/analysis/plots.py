@@ -326,7 +326,7 @@ def plot_method_comparison(summary, path, title="Methods over seeds",
     filled marker an interval that excludes it.
 
     Args:
-        summary: the dict of `keras_mixkd.statistics.summarize`
+        summary: the dict of `keras_mixkd.experiments.statistics.summarize`
             (``baseline``, ``methods`` with ``n``, ``mean``, ``std``,
             ``diff_mean``, ``diff_ci95``).
         path: PNG file to write (None: only return the figure).

@@ -13,8 +13,8 @@ runs are reused, and added seeds or methods run alone.
 
 from absl import flags as absl_flags
 
-from keras_mixkd import compare
-from keras_mixkd import report
+from keras_mixkd.experiments import compare
+from keras_mixkd.experiments import report
 from keras_mixkd.cli import flags
 
 absl_flags.DEFINE_list(

@@ -1,36 +1,49 @@
 """``mixkd export``: a trained ``.keras`` model as a SavedModel or LiteRT file.
 
     mixkd export --weights=runs/distill-x/checkpoints/best.keras \\
-        --dataset=folder:flowers --image_size=64 --format=litert \\
-        --quantize=int8 --output=out/student.tflite
+        --dataset=digits --format=litert --quantize=int8 \\
+        --output=student.tflite
 
 The exported model takes raw ``uint8`` images of the data's image size and
-returns logits (or, with ``--outputs=probabilities``, the probabilities the
-model was trained to produce), with the normalisation inside;
+normalises them inside; with ``--outputs=probabilities`` it returns the
+probabilities the model was trained to produce (``--trained_loss``, read
+from the run folder's config.json when there is one).
 ``export.json`` beside it holds the mean, std, image size and class names.
-Prints the file size, the mean latency per image and the test accuracy of
+The command prints the file's size, its latency per image and the accuracy of
 the exported file on the dataset's test split.
 """
 
+import dataclasses
 import json
+import warnings
 
-from keras_mixkd import training
+from keras_mixkd import exporting
 from keras_mixkd.cli import flags
-from keras_mixkd.training import config as config_lib
 
 FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "batch_size",
-              "format", "quantize", "outputs", "loss", "output")
+              "format", "quantize", "outputs", "trained_loss", "loss",
+              "output")
 
-#: Defaults shown by --help where export's differ from the flag's.
-HELP_DEFAULTS = {"loss": "the run's, else ce"}
+
+def export_config():
+    """The `keras_mixkd.exporting.ExportConfig` of the flags; ``--loss``
+    stands for ``--trained_loss`` with a warning."""
+    values = {f.name: flags.FLAGS[f.name].value
+              for f in dataclasses.fields(exporting.ExportConfig)
+              if f.name in flags.FLAGS}
+    if flags.present("loss"):
+        warnings.warn("mixkd export: --loss is deprecated; use "
+                      "--trained_loss.", FutureWarning, stacklevel=2)
+        if flags.present("trained_loss") and (
+                flags.FLAGS.trained_loss != flags.FLAGS.loss):
+            raise ValueError("--loss (deprecated) and --trained_loss differ; "
+                             "give --trained_loss only.")
+        values["trained_loss"] = flags.FLAGS.loss
+    return exporting.ExportConfig(**values)
 
 
 def main():
-    # --loss here is the loss the model was trained with ("ce" included),
-    # not a distillation setting: it goes to export_model, not RunConfig.
-    config = flags.run_config(loss=config_lib.default("loss"))
-    loss = flags.FLAGS.loss if flags.present("loss") else None
-    results = training.export_model(config, loss=loss)
+    results = exporting.export_model(export_config())
     print(f"wrote {results['output']} ({results['format']}, quantize "
           f"{results['quantize']}, outputs {results['outputs']}"
           f"{', loss ' + results['loss'] if results['loss'] else ''})")

@@ -115,13 +115,19 @@ for _role, _weights_help in _WEIGHTS.items():
 # Export.
 flags.DEFINE_enum("format", None, list(exporting.FORMATS),
                   "export: a SavedModel folder or a LiteRT (.tflite) file.")
-flags.DEFINE_enum("quantize", _default("quantize"),
+flags.DEFINE_enum("quantize", exporting.ExportConfig.quantize,
                   list(exporting.QUANTIZATIONS),
                   "export, litert: weights in float16, or weights and "
                   "activations in int8 (calibrated on training images).")
-flags.DEFINE_enum("outputs", _default("outputs"), list(exporting.OUTPUTS),
+flags.DEFINE_enum("outputs", exporting.ExportConfig.outputs,
+                  list(exporting.OUTPUTS),
                   "export: the model's logits, or the probabilities it was "
-                  "trained to produce (see --loss).")
+                  "trained to produce (see --trained_loss).")
+flags.DEFINE_enum("trained_loss", None, list(exporting.TRAINING_LOSSES),
+                  "export --outputs=probabilities: the loss the model was "
+                  "trained with (mixstd: softmax(logits / std); the others: "
+                  "softmax(logits)); read from the run folder's config.json "
+                  "when there is one.")
 
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None,
@@ -138,11 +144,8 @@ flags.DEFINE_enum("loss", _default("loss"),
                   list(dict.fromkeys([*losses.available(),
                                       *exporting.TRAINING_LOSSES])),
                   "distill: the distillation loss, e.g. mixstd (std-scaled), "
-                  "kd (classic) or ls (logit standardization). export "
-                  "--outputs=probabilities: the loss the model was trained "
-                  "with, read from the run folder's config.json when there "
-                  "is one; else default ce (a plain softmax; mixstd: "
-                  "softmax(logits / std)).")
+                  "kd (classic) or ls (logit standardization). export: "
+                  "deprecated alias of --trained_loss.")
 flags.DEFINE_enum("mixing", _default("mixing"), mixing.available(),
                   "distill: partial or full mixup (ours), keras MixUp or "
                   "CutMix, or none.")

@@ -15,7 +15,7 @@ import pathlib
 import time
 
 from keras_mixkd import data
-from keras_mixkd import tables
+from keras_mixkd.experiments import tables
 from keras_mixkd import training
 from keras_mixkd.cli import flags
 from keras_mixkd.data import fashion_mnist

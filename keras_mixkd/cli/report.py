@@ -5,12 +5,12 @@
     mixkd report runs/quickstart          # a folder of run folders
 
 Writes ``report.md`` in the folder, with its figures (PNG) beside it
-(`keras_mixkd.report.write_report`).
+(`keras_mixkd.experiments.report.write_report`).
 """
 
 import pathlib
 
-from keras_mixkd import report
+from keras_mixkd.experiments import report
 
 #: ``main`` receives the positional arguments (see `keras_mixkd.cli.main`).
 TAKES_ARGUMENTS = True

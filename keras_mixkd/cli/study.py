@@ -4,7 +4,7 @@ Crosses a teacher trained with or without mixup, a student distilled with or
 without mixup (``--mixing``: fmu by default, or pmu) and the temperature (1,
 4, or ``std``: the std-scaled MIXSTD loss), for one or more teacher and
 student architectures. Each teacher is trained once per (architecture,
-mixup) and shared by its cells. The study folder (`keras_mixkd.study`)
+mixup) and shared by its cells. The study folder (`keras_mixkd.experiments.study`)
 gathers ``results.csv``, ``teachers.csv``, heatmaps and ``report.md``; run
 the same command again to resume an interrupted study: finished teachers and
 cells are skipped, and a cell stopped mid-training resumes from its backup.
@@ -18,11 +18,10 @@ import time
 
 from absl import flags as absl_flags
 
-from keras_mixkd import study as study_lib
-from keras_mixkd import study_runner
+from keras_mixkd.experiments import study as study_lib
 from keras_mixkd import training
 from keras_mixkd.cli import flags
-from keras_mixkd.report import study_report
+from keras_mixkd.experiments.report import study_report
 from keras_mixkd.training.engine import check_model_name
 
 FLAGS = flags.FLAGS
@@ -116,7 +115,7 @@ def main():
     root = config.output_dir or os.path.join("runs", f"study-{grid.dataset}")
     study = study_lib.Study(root, grid)
     start = time.time()
-    done, skipped = study_runner.run_study(study, config)
+    done, skipped = study_lib.run_study(study, config)
     path = study_report.write(root)  # also results.csv, teachers.csv
     rows, teacher_rows = study.result_rows(), study.teacher_rows()
     print(f"\n{study_report.results_table(rows)}\n")

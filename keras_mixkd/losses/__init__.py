@@ -21,7 +21,8 @@ function a third argument.
 
 Modules: `kd` (classic KD), `mixstd` (the paper's losses),
 `logit_standardization` (Sun et al.), `dkd` (decoupled KD, Zhao et al.),
-`dist` (DIST, Huang et al.); `get` resolves a name of `available()`.
+`dist` (DIST, Huang et al.); `get` resolves a name of `available()`;
+`keras_adapters` wraps them for Keras's own `keras.distillation.Distiller`.
 """
 
 from keras_mixkd.losses._registry import available
@@ -34,6 +35,10 @@ from keras_mixkd.losses.dkd import DKDLoss
 from keras_mixkd.losses.dkd import dkd_loss
 from keras_mixkd.losses.dkd import dkd_per_sample
 from keras_mixkd.losses.kd import KDDivergence
+from keras_mixkd.losses.keras_adapters import KDDistillationLoss
+from keras_mixkd.losses.keras_adapters import (
+    LogitStandardizationDistillationLoss)
+from keras_mixkd.losses.keras_adapters import MixStdDistillationLoss
 from keras_mixkd.losses.kd import cross_entropy_per_sample
 from keras_mixkd.losses.kd import kd_divergence
 from keras_mixkd.losses.kd import kd_per_sample

@@ -13,6 +13,13 @@ Example:
 >>> teacher = keras_mixkd.models.load("teacher.keras")  # with its architecture
 """
 
+# The families register their architectures on import (the registry
+# imports none of them).
+from keras_mixkd.models import mobilenet  # noqa: F401
+from keras_mixkd.models import resnet  # noqa: F401
+from keras_mixkd.models import shufflenet  # noqa: F401
+from keras_mixkd.models import vgg  # noqa: F401
+from keras_mixkd.models import wide_resnet  # noqa: F401
 from keras_mixkd.models._registry import available
 from keras_mixkd.models._registry import check_name
 from keras_mixkd.models._registry import create
@@ -21,5 +28,6 @@ from keras_mixkd.models.applications import load
 from keras_mixkd.models.batch_norm import FusedBatchNormalization
 from keras_mixkd.models.batch_norm import use_fused_batch_norm
 from keras_mixkd.models.batch_norm import use_fused_kernel
+from keras_mixkd.models.folding import fold_batch_norm
 from keras_mixkd.models.torch_import import convert_torch_checkpoint
 from keras_mixkd.models.torch_import import load_torch_weights

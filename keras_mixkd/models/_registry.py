@@ -1,4 +1,10 @@
-"""Registry of the model zoo: `create`, `available`, `feature_model`."""
+"""Registry of the model zoo: `create`, `available`, `feature_model`.
+
+The family modules (`resnet`, `wide_resnet`, `vgg`, `mobilenet`,
+`shufflenet`) register their architectures by importing this module (as
+timm and Keras register theirs); the package's ``__init__`` imports the
+families, so the registry is full once ``keras_mixkd.models`` is imported.
+"""
 
 import keras
 
@@ -41,15 +47,6 @@ def register_variant(name, build_fn, doc, **config):
     return register(name)(builder)
 
 
-def _load_families():
-    # Importing the family modules fills the registry.
-    from keras_mixkd.models import mobilenet  # noqa: F401
-    from keras_mixkd.models import resnet  # noqa: F401
-    from keras_mixkd.models import shufflenet  # noqa: F401
-    from keras_mixkd.models import vgg  # noqa: F401
-    from keras_mixkd.models import wide_resnet  # noqa: F401
-
-
 def available():
     """Names of the zoo's architectures, in a stable order.
 
@@ -59,7 +56,6 @@ def available():
     Returns:
         A sorted list of architecture names (the official model dictionary).
     """
-    _load_families()
     return sorted(_BUILDERS, key=str.lower)
 
 
@@ -72,7 +68,6 @@ def check_name(name):
     Raises:
         ValueError: listing the accepted names.
     """
-    _load_families()
     if applications.is_application(name):
         applications.application_builder(name)
     elif name not in _BUILDERS:

@@ -3,8 +3,8 @@
 `RunConfig` holds one run's settings (named like the ``mixkd`` flags);
 `train_teacher` and `distill` run it in a run folder that resumes after any
 interruption. The callbacks work in any ``fit``. `evaluate` measures a
-trained file; `export_model` exports one for deployment and measures the
-exported file.
+trained file (`keras_mixkd.exporting.export_model` exports one for
+deployment).
 
 Example:
 
@@ -33,7 +33,6 @@ from keras_mixkd.training.config import RunConfig
 from keras_mixkd.training.engine import distill
 from keras_mixkd.training.engine import evaluate
 from keras_mixkd.training.engine import train_teacher
-from keras_mixkd.training.exports import export_model
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.run_folder import TrainingStopped
 from keras_mixkd.training.run_folder import finished_run

@@ -12,7 +12,6 @@ import pathlib
 
 from keras_mixkd import data
 from keras_mixkd import distiller
-from keras_mixkd import exporting
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import recipe
@@ -58,7 +57,7 @@ COMMAND_KEYS = {
 
 #: Fields never recorded: where a run is, how it talks, not what it is.
 UNRECORDED_KEYS = ("output_dir", "data_dir", "verbose", "weights", "output",
-                   "num_classes", "format", "quantize", "outputs",
+                   "num_classes",
                    "steps_per_execution", "overwrite")
 
 #: Recorded settings that name a file or folder (``dataset`` when it is
@@ -113,17 +112,14 @@ class RunConfig:
             of `keras_mixkd.models.available` or
             ``"keras.applications.<Name>"``.
         weights: weights file of evaluate (a ``.keras`` file brings its
-            architecture: ``model`` may stay None), convert and export.
-        output: the ``.keras`` file convert writes, or export's output.
+            architecture: ``model`` may stay None) and convert.
+        output: the ``.keras`` file convert writes.
         num_classes: classes of convert (None: from the file).
         teacher, teacher_weights, student, student_weights: distillation's
             models: architecture names (as ``model``) and files. A ``.keras``
             file brings its architecture (the name may then stay None); a
             name and a file load the file's weights into the named
             architecture. ``student_weights`` warm-starts the student.
-        format: export's format, "saved_model" or "litert".
-        quantize: export's LiteRT quantization, "none", "float16", "int8".
-        outputs: export's output, "logits" or "probabilities".
         mixup_alpha: the Beta(a, a) parameter of all mixing. None: 1.0 for
             distillation; train-teacher trains without mixup unless > 0.
         preset: "paper" checks the official MIX-KD settings (`PRESETS`).
@@ -165,9 +161,6 @@ class RunConfig:
     teacher_weights: str = None
     student: str = None
     student_weights: str = None
-    format: str = None
-    quantize: str = "none"
-    outputs: str = "logits"
     mixup_alpha: float = None
     preset: str = None
     loss: str = "mixstd"
@@ -194,10 +187,7 @@ class RunConfig:
                               ("mixing", tuple(mixing.available())),
                               ("preset", (None, *PRESETS)),
                               ("teacher_dtype", TEACHER_DTYPES),
-                              ("fold_teacher", tuple(FOLD_TEACHER)),
-                              ("format", (None, *exporting.FORMATS)),
-                              ("quantize", exporting.QUANTIZATIONS),
-                              ("outputs", exporting.OUTPUTS)):
+                              ("fold_teacher", tuple(FOLD_TEACHER))):
             _check_choice(name, getattr(self, name), choices)
         for name in ("epochs", "batch_size", "train_size",
                      "steps_per_execution"):

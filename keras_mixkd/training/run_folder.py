@@ -62,9 +62,17 @@ from keras_mixkd.training.config import upgrade_record
 #: Configuration keys that may change between a run and its resumption.
 RESUMABLE_KEYS = ("verbose", "output_dir", "data_dir")
 
+#: Where a run folder keeps each file, relative to the folder (the one home
+#: of these names: experiments, exporting and reports ask here).
+CONFIG_FILE = pathlib.Path("config.json")
+METRICS_FILE = pathlib.Path("metrics.csv")
+SUMMARY_FILE = pathlib.Path("summary.json")
+LAST_CHECKPOINT = pathlib.Path("checkpoints") / "last.keras"
+BEST_CHECKPOINT = pathlib.Path("checkpoints") / "best.keras"
+
 #: What a run writes in its folder: all that ``overwrite`` removes.
-RUN_FILES = ("config.json", "metrics.csv", "summary.json", "checkpoints",
-             "backup", "tensorboard")
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, LAST_CHECKPOINT.parent,
+             pathlib.Path("backup"), pathlib.Path("tensorboard"))
 
 
 class TrainingStopped(RuntimeError):
@@ -112,7 +120,7 @@ class RunFolder:
         self.overwrite = overwrite
         self.guard = NaNGuard()
         self._start = time.time()
-        previous = _read_json(self.path / "config.json")
+        previous = _read_json(self.path / CONFIG_FILE)
         # A recorded run that never finished an epoch is taken over.
         self._replaced = overwrite or (previous is not None
                                        and not self.epochs_done())
@@ -133,11 +141,11 @@ class RunFolder:
 
     @property
     def metrics_file(self):
-        return self.path / "metrics.csv"
+        return self.path / METRICS_FILE
 
     @property
     def checkpoint_dir(self):
-        return self.path / "checkpoints"
+        return self.path / LAST_CHECKPOINT.parent
 
     @property
     def backup_dir(self):
@@ -160,7 +168,7 @@ class RunFolder:
         """
         epochs = self.config.get("epochs")
         if self._replaced or epochs is None or not (
-                self.path / "config.json").exists():
+                self.path / CONFIG_FILE).exists():
             return False
         last = _read_json(self.checkpoint_dir / "last.json") or {}
         return (not Backup.finished_epochs(self.backup_dir)
@@ -182,7 +190,7 @@ class RunFolder:
                     path.unlink(missing_ok=True)
         self.path.mkdir(parents=True, exist_ok=True)
         if self.chief:
-            atomic_write_text(self.path / "config.json",
+            atomic_write_text(self.path / CONFIG_FILE,
                               json.dumps(self.config, indent=2,
                                          sort_keys=True))
         self._replaced = False
@@ -232,24 +240,27 @@ class RunFolder:
         lines = [f"The run in {self.path} has finished "
                  f"({summary['epochs']} epochs): nothing to train (give "
                  "--overwrite to train it again from scratch)."]
-        for name, epoch, accuracy in (
-                ("best", best.get("epoch"), summary["best_accuracy"]),
-                ("last", summary["epochs"], summary["last_accuracy"])):
-            path = self.checkpoint_dir / f"{name}.keras"
-            shown = "" if accuracy is None else f", test accuracy {accuracy:.2%}"
-            lines.append(f"  {name}: {path} (epoch {epoch}{shown})")
+        for name, file, epoch, accuracy in (
+                ("best", BEST_CHECKPOINT, best.get("epoch"),
+                 summary["best_accuracy"]),
+                ("last", LAST_CHECKPOINT, summary["epochs"],
+                 summary["last_accuracy"])):
+            shown = ("" if accuracy is None
+                     else f", test accuracy {accuracy:.2%}")
+            lines.append(f"  {name}: {self.path / file} (epoch {epoch}"
+                         f"{shown})")
         return "\n".join(lines)
 
     def summary(self):
         """``summary.json`` (written now if a kill prevented it)."""
-        summary = _read_json(self.path / "summary.json")
+        summary = _read_json(self.path / SUMMARY_FILE)
         return summary if summary is not None else self.write_summary(
             wall_time_s=None)
 
     def check_finished(self):
         """Raises `TrainingStopped` if the NaN guard stopped the run."""
         if self.guard.failure:
-            last = self.checkpoint_dir / "last.keras"
+            last = self.path / LAST_CHECKPOINT
             kept = (f"The last good checkpoint is {last}."
                     if last.exists() else "No checkpoint was written.")
             raise TrainingStopped(
@@ -279,7 +290,7 @@ class RunFolder:
             **extra,
         }
         if self.chief:
-            atomic_write_text(self.path / "summary.json",
+            atomic_write_text(self.path / SUMMARY_FILE,
                               json.dumps(summary, indent=2))
         return summary
 
@@ -303,6 +314,6 @@ def finished_run(config, command, path):
     if not run.finished:
         return None
     print(run.results())
-    model = keras.saving.load_model(run.checkpoint_dir / "last.keras",
+    model = keras.saving.load_model(run.path / LAST_CHECKPOINT,
                                     compile=False)
     return model, run.summary()

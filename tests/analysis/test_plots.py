@@ -100,7 +100,7 @@ def test_training_curves(tmp_path):
 
 
 def test_method_comparison(tmp_path):
-    from keras_mixkd import statistics
+    from keras_mixkd.experiments import statistics
 
     rows = [{"method": m, "seed": s,
              "test_accuracy": a + 0.003 * s * (m == "kd")}

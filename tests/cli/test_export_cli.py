@@ -95,11 +95,17 @@ def test_probabilities_of_a_mixstd_run_are_softmax_of_logits_over_std(
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(exporting.run_exported(path, raw), expected,
                                atol=1e-5)
-    # The run folder's loss wins; a --loss that contradicts it is an error.
+    # The run folder's loss wins; a --trained_loss that contradicts it is an
+    # error, and so is the deprecated --loss, which stands for it.
     assert mixkd("export", f"--weights={weights}", "--dataset=digits",
-                 "--format=litert", "--outputs=probabilities", "--loss=ce",
-                 f"--output={path}") == 1
-    assert "Drop --loss" in capsys.readouterr().err
+                 "--format=litert", "--outputs=probabilities",
+                 "--trained_loss=ce", f"--output={path}") == 1
+    assert "Drop --trained_loss" in capsys.readouterr().err
+    with pytest.warns(FutureWarning, match="use --trained_loss"):
+        assert mixkd("export", f"--weights={weights}", "--dataset=digits",
+                     "--format=litert", "--outputs=probabilities",
+                     "--loss=ce", f"--output={path}") == 1
+    assert "Drop --trained_loss" in capsys.readouterr().err
 
 
 def test_probabilities_without_a_run_folder_default_to_softmax(

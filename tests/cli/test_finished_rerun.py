@@ -97,8 +97,8 @@ def test_distill_rerun_and_overwrite(finished_teacher, tmp_path, capsys,
             "--student=resnet8", *TINY]
     monkeypatch.chdir(tmp_path)
     default = tmp_path / "runs" / "distill-resnet8-resnet8-digits"
-    for extra, out in (([f"--output_dir={tmp_path / 'run'}"], tmp_path / "run"),
-                       ([], default)):
+    given = tmp_path / "run"
+    for extra, out in (([f"--output_dir={given}"], given), ([], default)):
         assert cli.run(["mixkd", *args, *extra]) == 0
         assert "val_accuracy:" in capsys.readouterr().out
         before = snapshot(out)

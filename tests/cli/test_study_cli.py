@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from keras_mixkd import study as study_lib
+from keras_mixkd.experiments import study as study_lib
 from keras_mixkd import training
 from keras_mixkd.cli import main as cli
 from keras_mixkd.training import RunFolder

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from keras_mixkd import models
-from keras_mixkd import study as study_lib
+from keras_mixkd.experiments import study as study_lib
 from keras_mixkd import training
 from keras_mixkd.cli import main as cli
 

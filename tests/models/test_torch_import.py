@@ -16,7 +16,7 @@ from tests.models.torch_files import View
 from tests.models.torch_files import write_legacy
 from tests.models.torch_files import write_zip
 
-#: The official checkpoints copied into tests/data (see its README.md).
+#: The official checkpoints copied into tests/fixtures (see its README.md).
 REFERENCE_ARCHS = ["resnet20", "ShuffleV1", "ShuffleV2"]
 
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from keras_mixkd import analysis
-from keras_mixkd import study as study_lib
-from keras_mixkd import report
-from keras_mixkd.report import study_report
-from keras_mixkd.study import Cell
-from keras_mixkd.study import Study
-from keras_mixkd.study import StudyGrid
-from keras_mixkd.study import TeacherSpec
+from keras_mixkd.experiments import study as study_lib
+from keras_mixkd.experiments import report
+from keras_mixkd.experiments.report import study_report
+from keras_mixkd.experiments.study import Cell
+from keras_mixkd.experiments.study import Study
+from keras_mixkd.experiments.study import StudyGrid
+from keras_mixkd.experiments.study import TeacherSpec
 
 
 def _grid(**kwargs):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_mixkd
-from keras_mixkd import inference
+from keras_mixkd.models import folding
 from keras_mixkd import models
 from tests.helpers import Recorder
 from tests.helpers import tiny_data
@@ -39,7 +39,7 @@ def test_folded_logits_equal_the_models(name, folded):
     # each of its 6 blocks follows a convolution; the other 7 of its 13
     # BatchNorms precede theirs and stay.
     model = _randomised(name)
-    frozen = inference.FrozenInference(model)
+    frozen = folding.FrozenInference(model)
     assert len(frozen.pairs) == folded
     x = _images()
     want = np.asarray(model(x, training=False))
@@ -50,8 +50,8 @@ def test_folded_logits_equal_the_models(name, folded):
 
 def test_sync_follows_the_models_new_weights():
     model = _randomised("resnet8")
-    folded = inference.fold_batch_norm(model)
-    frozen = inference.FrozenInference(model)
+    folded = folding.fold_batch_norm(model)
+    frozen = folding.FrozenInference(model)
     other = _randomised("resnet8", seed=5)
     model.set_weights(other.get_weights())
     x = _images()
@@ -65,7 +65,7 @@ def test_sync_follows_the_models_new_weights():
 
 def test_lower_precision_copy_runs_in_bfloat16():
     model = _randomised("resnet8")
-    frozen = inference.FrozenInference(model, dtype="bfloat16")
+    frozen = folding.FrozenInference(model, dtype="bfloat16")
     assert {layer.compute_dtype for layer in frozen.model.layers
             if layer.weights} == {"bfloat16"}
     x = _images()

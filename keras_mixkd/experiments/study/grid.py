@@ -4,7 +4,7 @@ The paper's central experiment crosses a teacher trained with or without
 mixup, a student distilled with or without mixup, and the temperature (1, 4,
 or each network's logit std, i.e. the MIXSTD loss), optionally over seeds.
 `StudyGrid` holds the axes and enumerates its `TeacherSpec`s and `Cell`s;
-`keras_mixkd.study` keeps the folder where they run.
+`keras_mixkd.experiments.study` keeps the folder where they run.
 
 Example:
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from keras_mixkd import compare
-from keras_mixkd import compare_results
-from keras_mixkd import report
-from keras_mixkd.report import compare_report
+from keras_mixkd.experiments import compare
+from keras_mixkd.experiments.compare import results as compare_results
+from keras_mixkd.experiments import report
+from keras_mixkd.experiments.report import compare_report
 from keras_mixkd import data
-from keras_mixkd import statistics
+from keras_mixkd.experiments import statistics
 from keras_mixkd import training
 from keras_mixkd.cli import main as cli
 

@@ -10,12 +10,12 @@ temperatures) and ``figures/teacher_smoothness.png``, and writes
 import numpy as np
 
 from keras_mixkd import analysis
-from keras_mixkd import statistics
-from keras_mixkd import study as study_lib
-from keras_mixkd.report.markdown import number
-from keras_mixkd.report.markdown import percent
-from keras_mixkd.report.markdown import table
-from keras_mixkd.report.markdown import write_markdown
+from keras_mixkd.experiments import statistics
+from keras_mixkd.experiments import study as study_lib
+from keras_mixkd.experiments.report.markdown import number
+from keras_mixkd.experiments.report.markdown import percent
+from keras_mixkd.experiments.report.markdown import table
+from keras_mixkd.experiments.report.markdown import write_markdown
 
 _IDENTITY = ("teacher", "teacher_mixup", "student", "student_mixup",
              "temperature", "seed")
@@ -29,7 +29,7 @@ def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
         rows: result rows (`Study.result_rows` or `study.read_csv`).
         student: student architecture.
         student_mixup: the student-mixup setting.
-        teachers: `keras_mixkd.study.TeacherSpec`s (rows of the array).
+        teachers: `keras_mixkd.experiments.study.TeacherSpec`s (rows of the array).
         temperatures: the temperatures (columns).
         key: the row value shown (a fraction, multiplied by 100).
 

@@ -112,7 +112,7 @@ def fold_batch_norm(model, dtype=None):
 
     ```python
     teacher = keras_mixkd.models.create("resnet32x4", num_classes=100)
-    fast = keras_mixkd.inference.fold_batch_norm(teacher)
+    fast = keras_mixkd.models.folding.fold_batch_norm(teacher)
     logits = fast(images, training=False)  # == teacher(images, False) +- 1e-5
     ```
     """

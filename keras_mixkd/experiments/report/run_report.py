@@ -1,15 +1,16 @@
 """The report of a run folder, or of a folder of run folders."""
 
 import csv
-import json
 
 import numpy as np
 
 from keras_mixkd.analysis import plots
-from keras_mixkd.report.markdown import number
-from keras_mixkd.report.markdown import percent
-from keras_mixkd.report.markdown import table
-from keras_mixkd.report.markdown import write_markdown
+from keras_mixkd.experiments.files import read_json
+from keras_mixkd.experiments.report.markdown import number
+from keras_mixkd.experiments.report.markdown import percent
+from keras_mixkd.experiments.report.markdown import table
+from keras_mixkd.experiments.report.markdown import write_markdown
+from keras_mixkd.training import run_folder
 
 #: At most this many per-epoch rows in a run report (first, best, last kept).
 MAX_EPOCH_ROWS = 40
@@ -21,10 +22,6 @@ def _read_metrics(path):
     with open(path / "metrics.csv", newline="") as f:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)}
                 for row in csv.DictReader(f)]
-
-
-def _read_json(path):
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _epochs(metrics):
@@ -42,9 +39,9 @@ def _kept_rows(metrics):
 
 def run_report(root):
     """Writes ``<root>/report.md`` of one run folder; returns its path."""
-    config = _read_json(root / "config.json")
-    summary = _read_json(root / "summary.json")
-    measured = _read_json(root / "analysis.json")
+    config = read_json(root / run_folder.CONFIG_FILE) or {}
+    summary = read_json(root / run_folder.SUMMARY_FILE) or {}
+    measured = read_json(root / "analysis.json") or {}
     metrics = _read_metrics(root)
     text = [f"# Run {root.name}", "",
             f"Command: `mixkd {config.get('command', '?')}`; "
@@ -84,8 +81,8 @@ def folder_report(root, runs):
     """Writes ``<root>/report.md`` of a folder of run folders."""
     rows, accuracy, loss = [], {}, {}
     for run in runs:
-        config, summary = (_read_json(run / "config.json"),
-                           _read_json(run / "summary.json"))
+        config = read_json(run / run_folder.CONFIG_FILE) or {}
+        summary = read_json(run / run_folder.SUMMARY_FILE) or {}
         model = config.get("model") or " -> ".join(
             str(config.get(k)) for k in ("teacher", "student"))
         rows.append([run.name, config.get("command"), model,

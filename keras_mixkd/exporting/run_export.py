@@ -9,9 +9,10 @@ exported artefact itself on the dataset's test split.
 Example:
 
 ```python
-config = RunConfig(dataset="digits", weights="runs/x/checkpoints/best.keras",
-                   format="litert", quantize="int8",
-                   output="out/student.tflite")
+config = ExportConfig(dataset="digits",
+                      weights="runs/x/checkpoints/best.keras",
+                      format="litert", quantize="int8",
+                      output="out/student.tflite")
 results = export_model(config)
 results["accuracy"], results["latency_ms"]
 ```
@@ -24,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_mixkd import data
-from keras_mixkd import exporting
+from keras_mixkd.exporting import model_file as exporting
 from keras_mixkd.training.config import upgrade_record
 from keras_mixkd.training.weights import build_model
 
@@ -73,25 +74,24 @@ def trained_loss(record, loss=None):
         recorded = "ce"
     if loss is not None and loss != recorded:
         raise ValueError(
-            f"--loss={loss}, but the run folder's config.json says the "
-            f"model was trained with loss {record.get('loss', 'ce')!r} "
-            f"(probabilities of loss {recorded!r}). Drop --loss.")
+            f"--trained_loss={loss}, but the run folder's config.json says "
+            f"the model was trained with loss {record.get('loss', 'ce')!r} "
+            f"(probabilities of loss {recorded!r}). Drop --trained_loss.")
     return recorded
 
 
-def export_model(config, loss=None):
+def export_model(config):
     """Exports ``config.weights`` and measures the exported file.
 
     Args:
-        config: a `RunConfig` with ``weights`` (a ``.keras`` file),
-            ``dataset`` (the training data: its mean, std, image size and
-            class names go into the export; with ``image_size``,
-            ``data_dir``), ``format``, ``quantize``, ``outputs`` and
-            ``output`` set. The digits split is drawn with the run's seed
-            (from its config.json, else ``config.seed``).
-        loss: for ``outputs="probabilities"``: the loss the model was
-            trained with; None: the run folder's (see `trained_loss`).
-            ``config.loss`` (a distillation setting) is not used.
+        config: an `keras_mixkd.exporting.ExportConfig` with ``weights`` (a
+            ``.keras`` file), ``dataset`` (the training data: its mean,
+            std, image size and class names go into the export; with
+            ``image_size``, ``data_dir``), ``format``, ``quantize``,
+            ``outputs`` and ``output`` set; for ``outputs="probabilities"``,
+            ``trained_loss`` (None: the run folder's, see `trained_loss`).
+            The digits split is drawn with the run's seed (from its
+            config.json, else ``config.seed``).
 
     Returns:
         A dict: ``output``, ``format``, ``quantize``, ``outputs``, ``loss``
@@ -110,10 +110,12 @@ def export_model(config, loss=None):
         raise ValueError(f"--weights={config.weights}: export takes a "
                          ".keras file (a whole model).")
     record = run_record(config.weights)
+    loss = config.trained_loss
     if config.outputs == "probabilities":
         loss = trained_loss(record, loss)
     elif loss is not None:
-        raise ValueError("--loss applies to --outputs=probabilities only.")
+        raise ValueError("--trained_loss applies to --outputs=probabilities "
+                         "only.")
     seed = (record or {}).get("seed", config.seed)
     train_ds, test_ds, info = data.load(
         config.dataset, batch_size=config.batch_size,

@@ -6,9 +6,9 @@ import pytest
 
 import keras_mixkd
 from keras_mixkd import losses
-from keras_mixkd.keras_distillation import KDDistillationLoss
-from keras_mixkd.keras_distillation import LogitStandardizationDistillationLoss
-from keras_mixkd.keras_distillation import MixStdDistillationLoss
+from keras_mixkd.losses.keras_adapters import KDDistillationLoss
+from keras_mixkd.losses.keras_adapters import LogitStandardizationDistillationLoss
+from keras_mixkd.losses.keras_adapters import MixStdDistillationLoss
 from tests.helpers import CLASSES
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model

@@ -3,7 +3,7 @@
 The paper's central experiment crosses a teacher trained with or without
 mixup, a student distilled with or without mixup, and the temperature (1, 4,
 or each network's logit std, i.e. the MIXSTD loss); the grid, its cells and
-their names are `keras_mixkd.study_grid` (re-exported here). This module
+their names are `keras_mixkd.experiments.study.grid` (re-exported here). This module
 holds the bookkeeping, without training anything: the study folder, which
 runs are finished, and the aggregation of finished runs into CSV tables.
 ``mixkd study`` (`keras_mixkd.cli.study`) drives the training; ``mixkd
@@ -28,7 +28,7 @@ training seed. The first seed's cell keeps the plain folder name, so seeds
 can be added to a finished study. `seed_summaries` gives each cell's mean and
 std over seeds and its difference to the study's baseline cell (no student
 mixup, T=4: classic KD from the same teacher), paired by seed, with a 95%
-Student-t interval (`keras_mixkd.statistics`).
+Student-t interval (`keras_mixkd.experiments.statistics`).
 
 Example:
 
@@ -39,23 +39,26 @@ grid.cells()[0].name  # 'resnet14-plain--resnet8-plain--T1'
 ```
 """
 
-import json
 import pathlib
 
 import numpy as np
 
 from keras_mixkd import analysis
-from keras_mixkd import statistics
-from keras_mixkd import tables
-from keras_mixkd.study_grid import STD
-from keras_mixkd.study_grid import Cell  # noqa: F401 (public API)
-from keras_mixkd.study_grid import StudyGrid
-from keras_mixkd.study_grid import TeacherSpec
-from keras_mixkd.study_grid import parse_switch
-from keras_mixkd.study_grid import parse_temperature
-from keras_mixkd.study_grid import temperature_key
-from keras_mixkd.study_grid import yes_no
-from keras_mixkd.training.atomic import atomic_write_text
+from keras_mixkd.experiments import statistics
+from keras_mixkd.experiments import tables
+from keras_mixkd.experiments.study.grid import STD
+from keras_mixkd.experiments.study.grid import Cell  # noqa: F401 (public API)
+from keras_mixkd.experiments.study.grid import StudyGrid
+from keras_mixkd.experiments.study.grid import TeacherSpec
+from keras_mixkd.experiments.study.grid import parse_switch
+from keras_mixkd.experiments.study.grid import parse_temperature
+from keras_mixkd.experiments.study.grid import temperature_key
+from keras_mixkd.experiments.study.grid import yes_no
+from keras_mixkd.experiments.evaluate import ANALYSIS_KEYS
+from keras_mixkd.experiments.evaluate import evaluate_logits  # noqa: F401 (public API)
+from keras_mixkd.experiments.files import describe_differences
+from keras_mixkd.experiments.files import read_json
+from keras_mixkd.experiments.files import write_json  # noqa: F401 (public API)
 from keras_mixkd.training.config import upgrade_record
 
 #: The baseline cell of the statistics over seeds: classic KD at this
@@ -77,60 +80,7 @@ TEACHER_COLUMNS = (
     "logit_std_mean", "entropy_mean", "confidence_mean", "ece", "nll",
     "brier", "wall_time_s")
 
-#: Measures of `evaluate_logits`, stored in each run's ``analysis.json``.
-ANALYSIS_KEYS = ("accuracy", "logit_std_mean", "entropy_mean",
-                 "confidence_mean", "ece", "nll", "brier")
-
 _TEXT_COLUMNS = ("cell", "teacher", "student", "student_mixing")
-
-
-def evaluate_logits(logits, labels, loss=None):
-    """Accuracy, smoothness and calibration of test logits.
-
-    Entropy, confidence and the calibration measures are computed on the
-    probabilities the model was trained to produce
-    (`keras_mixkd.analysis.trained_probabilities`): softmax(logits /
-    std(logits)) for a MIXSTD student (``loss="mixstd"``, the study's
-    T=std cells), softmax(logits) otherwise; the raw softmax's ECE and NLL
-    are kept beside them (``ece_raw``, ``nll_raw``).
-
-    Args:
-        logits: ``(samples, classes)`` logits.
-        labels: ``(samples,)`` integer labels.
-        loss: the loss the model was trained with (None: cross-entropy).
-
-    Returns:
-        A dict with the `ANALYSIS_KEYS`: ``accuracy``, the means of the logit
-        std, entropy and confidence (`analysis.smoothness_summary`), ``ece``,
-        ``nll`` and ``brier``; and ``ece_raw``, ``nll_raw``.
-
-    Example:
-
-    >>> evaluate_logits(*analysis.collect_logits(model, test_ds,
-    ...                                     return_labels=True), "mixstd")
-    """
-    logits = np.asarray(logits, dtype="float64")
-    labels = np.asarray(labels).reshape(-1)
-    probs = analysis.trained_probabilities(logits, loss)
-    raw = analysis.softmax(logits)
-    smooth = analysis.smoothness_summary(logits, loss=loss)
-    return {"accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
-            **{k: smooth[k] for k in ANALYSIS_KEYS[1:4]},
-            "ece": analysis.expected_calibration_error(labels, probs),
-            "nll": analysis.negative_log_likelihood(labels, probs),
-            "brier": analysis.brier_score(labels, probs),
-            "ece_raw": analysis.expected_calibration_error(labels, raw),
-            "nll_raw": analysis.negative_log_likelihood(labels, raw)}
-
-
-def _read_json(path):
-    path = pathlib.Path(path)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def write_json(path, value):
-    """Writes ``value`` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(value, indent=2))
 
 
 class Study:
@@ -151,7 +101,7 @@ class Study:
     def __init__(self, root, grid):
         self.root = pathlib.Path(root)
         self.grid = grid
-        previous = _read_json(self.root / "study.json")
+        previous = read_json(self.root / "study.json")
         if previous is not None and isinstance(previous.get("training"), dict):
             previous["training"] = upgrade_record(previous["training"])
         current = grid.to_dict()
@@ -167,7 +117,7 @@ class Study:
     @classmethod
     def load(cls, root):
         """The study of an existing folder (from its ``study.json``)."""
-        config = _read_json(pathlib.Path(root) / "study.json")
+        config = read_json(pathlib.Path(root) / "study.json")
         if config is None:
             raise ValueError(f"{root} is not a study folder: it has no "
                              "study.json (run 'mixkd study' first).")
@@ -219,8 +169,8 @@ class Study:
 
     def _run_values(self, run):
         path = self.path(run)
-        summary = _read_json(path / "summary.json")
-        measured = _read_json(path / "analysis.json")
+        summary = read_json(path / "summary.json")
+        measured = read_json(path / "analysis.json")
         values = {k: summary.get(k) for k in ("best_accuracy", "last_accuracy",
                                               "best_epoch", "epochs",
                                               "wall_time_s")}
@@ -249,7 +199,7 @@ def seed_summaries(rows, key="last_accuracy"):
     Cells are grouped by teacher (architecture and mixup) and student; in
     each group the baseline is the cell without student mixup at
     `BASELINE_TEMPERATURE` (classic KD), and every cell's difference to it
-    is paired by seed (`keras_mixkd.statistics.summarize`).
+    is paired by seed (`keras_mixkd.experiments.statistics.summarize`).
 
     Args:
         rows: result rows (`Study.result_rows` or `read_csv`), with ``cell``
@@ -293,10 +243,7 @@ def _flatten(config):
 
 
 def _differences(previous, current):
-    previous, current = _flatten(previous), _flatten(current)
-    return "; ".join(f"{k}: {previous.get(k)!r} then {current.get(k)!r}"
-                     for k in sorted(set(previous) | set(current))
-                     if previous.get(k) != current.get(k))
+    return describe_differences(_flatten(previous), _flatten(current))
 
 
 def write_csv(path, rows, columns):

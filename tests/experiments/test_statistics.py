@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from keras_mixkd import statistics
+from keras_mixkd.experiments import statistics
 
 # Fixed accuracies of three methods over seeds 0..4 (kd is the baseline).
 KD = [0.9012, 0.8987, 0.9040, 0.8995, 0.9021]

@@ -27,7 +27,10 @@ Example:
 import keras
 from keras import ops
 
-from keras_mixkd import losses
+from keras_mixkd.losses.kd import KDDivergence
+from keras_mixkd.losses.logit_standardization import (
+    LogitStandardizationDivergence)
+from keras_mixkd.losses.mixstd import StdKDDivergence
 
 
 class _LogitsLoss(keras.distillation.DistillationLoss):
@@ -81,7 +84,7 @@ class MixStdDistillationLoss(_LogitsLoss):
     """
 
     def __init__(self, ddof=1):
-        super().__init__(losses.StdKDDivergence(ddof=ddof))
+        super().__init__(StdKDDivergence(ddof=ddof))
         self.ddof = int(ddof)
 
     def get_config(self):
@@ -106,7 +109,7 @@ class KDDistillationLoss(_LogitsLoss):
     """
 
     def __init__(self, temperature=4.0):
-        super().__init__(losses.KDDivergence(temperature=temperature))
+        super().__init__(KDDivergence(temperature=temperature))
         self.temperature = float(temperature)
 
     def get_config(self):
@@ -130,7 +133,7 @@ class LogitStandardizationDistillationLoss(_LogitsLoss):
     """
 
     def __init__(self, temperature=2.0, ddof=1):
-        super().__init__(losses.LogitStandardizationDivergence(
+        super().__init__(LogitStandardizationDivergence(
             temperature=temperature, ddof=ddof))
         self.temperature, self.ddof = float(temperature), int(ddof)
 

@@ -3,9 +3,9 @@
 `write` gathers the ``result.json`` of the (method, seed) runs the folder's
 ``compare.json`` asks for into ``results.csv`` (floats written in full, as
 ``repr``), reads that file back and computes ``summary.json`` from the values
-as written (`keras_mixkd.statistics.summarize`), so that anyone can recompute
-it from the CSV. `keras_mixkd.compare.compare` calls it after its runs;
-`keras_mixkd.report.write_report` (``mixkd report DIR``) too, before writing
+as written (`keras_mixkd.experiments.statistics.summarize`), so that anyone can recompute
+it from the CSV. `keras_mixkd.experiments.compare.compare` calls it after its runs;
+`keras_mixkd.experiments.report.write_report` (``mixkd report DIR``) too, before writing
 ``summary.md`` and ``comparison.png``.
 
 Example:
@@ -16,12 +16,12 @@ summary["methods"]["mixkd"]["diff_ci95"]
 ```
 """
 
-import json
 import pathlib
 
-from keras_mixkd import statistics
-from keras_mixkd import tables
-from keras_mixkd.training.atomic import atomic_write_text
+from keras_mixkd.experiments import statistics
+from keras_mixkd.experiments import tables
+from keras_mixkd.experiments.files import read_json
+from keras_mixkd.experiments.files import write_json
 
 #: Columns of ``results.csv``, one row per student run.
 RESULT_COLUMNS = ("method", "seed", "test_accuracy", "best_accuracy",
@@ -31,17 +31,6 @@ RESULT_COLUMNS = ("method", "seed", "test_accuracy", "best_accuracy",
 #: Columns whose mean over seeds ``summary.json`` adds (``<column>_mean``).
 MEAN_COLUMNS = ("best_accuracy", "train_accuracy", "gap", "ece", "nll",
                 "ece_raw", "nll_raw", "wall_s")
-
-
-def read_json(path):
-    """The JSON content of ``path``, or None when there is no such file."""
-    path = pathlib.Path(path)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def write_json(path, value):
-    """Writes ``value`` as indented JSON (no NaN), atomically."""
-    atomic_write_text(path, json.dumps(value, indent=2, allow_nan=False))
 
 
 def write_results(path, rows):
@@ -60,7 +49,7 @@ def read_results(path):
 
 
 def summarize_rows(rows, baseline, methods, descriptions=None):
-    """`keras_mixkd.statistics.summarize` of the test accuracy, in the order
+    """`keras_mixkd.experiments.statistics.summarize` of the test accuracy, in the order
     of ``methods``, each entry with the means of the other columns
     (``<column>_mean``, ``gap_std``), its ``seeds`` and its
     ``description``."""

@@ -1,7 +1,7 @@
 """The report of a comparison folder: ``summary.md`` and ``comparison.png``.
 
 `write` refreshes ``results.csv`` and ``summary.json``
-(`keras_mixkd.compare_results.write`), then writes ``summary.md`` (per method
+(`keras_mixkd.experiments.compare.results.write`), then writes ``summary.md`` (per method
 n, test accuracy mean ± std, the paired difference to the baseline with its
 95% interval, marked ``*`` when it excludes 0, train accuracy, the train/test
 gap and calibration; the teacher; notes) and ``comparison.png``
@@ -17,12 +17,13 @@ write("runs/compare-fashion_mnist")  # runs/compare-fashion_mnist/summary.md
 
 import pathlib
 
-from keras_mixkd import compare_results
-from keras_mixkd import statistics
+from keras_mixkd.experiments.compare import results as compare_results
+from keras_mixkd.experiments.files import read_json
+from keras_mixkd.experiments import statistics
 from keras_mixkd.analysis import plots
-from keras_mixkd.report.markdown import number
-from keras_mixkd.report.markdown import percent
-from keras_mixkd.report.markdown import table
+from keras_mixkd.experiments.report.markdown import number
+from keras_mixkd.experiments.report.markdown import percent
+from keras_mixkd.experiments.report.markdown import table
 from keras_mixkd.training.atomic import atomic_write_text
 
 
@@ -88,7 +89,7 @@ def _notes(summary, baseline):
 def write_markdown(root, summary, request):
     """Writes ``summary.md`` of a comparison; returns its path."""
     base, baseline = request["base"], request["baseline"]
-    teacher = compare_results.read_json(root / "teacher.json")
+    teacher = read_json(root / "teacher.json")
     seeds = request["seeds"]
     text = [
         f"# Student methods compared on {base.get('dataset')}", "",

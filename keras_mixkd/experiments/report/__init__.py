@@ -9,14 +9,14 @@ Writes ``report.md`` in the folder, with its figures (PNG) beside it: for a
 run, its configuration, summary, per-epoch metrics and training curves; for a
 study, the results, the accuracy heatmaps, the teachers' smoothness, the
 students' calibration and observations computed from the numbers
-(`keras_mixkd.report.study_report`). A comparison folder gets its
+(`keras_mixkd.experiments.report.study_report`). A comparison folder gets its
 ``results.csv``, ``summary.json``, ``summary.md`` and ``comparison.png``
-(`keras_mixkd.report.compare_report`).
+(`keras_mixkd.experiments.report.compare_report`).
 
 Example:
 
 ```python
-from keras_mixkd import report
+from keras_mixkd.experiments import report
 
 report.write_report("runs/quickstart")  # runs/quickstart/report.md
 ```
@@ -24,15 +24,15 @@ report.write_report("runs/quickstart")  # runs/quickstart/report.md
 
 import pathlib
 
-from keras_mixkd.report import compare_report
-from keras_mixkd.report import study_report
-from keras_mixkd.report.markdown import number
-from keras_mixkd.report.markdown import percent
-from keras_mixkd.report.markdown import table
-from keras_mixkd.report.markdown import write_markdown
-from keras_mixkd.report.run_report import folder_report
-from keras_mixkd.report.run_report import run_report
-from keras_mixkd.report.study_report import write as study_report_write
+from keras_mixkd.experiments.report import compare_report
+from keras_mixkd.experiments.report import study_report
+from keras_mixkd.experiments.report.markdown import number
+from keras_mixkd.experiments.report.markdown import percent
+from keras_mixkd.experiments.report.markdown import table
+from keras_mixkd.experiments.report.markdown import write_markdown
+from keras_mixkd.experiments.report.run_report import folder_report
+from keras_mixkd.experiments.report.run_report import run_report
+from keras_mixkd.experiments.report.study_report import write as study_report_write
 
 
 def write_report(path):

@@ -10,9 +10,9 @@ import keras_mixkd
 from keras_mixkd import losses
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
-from tests.test_dkd import _numeric_grad
-from tests.test_dkd import _softmax
-from tests.test_dkd import _tf_value_and_grad
+from tests.losses.test_dkd import _numeric_grad
+from tests.losses.test_dkd import _softmax
+from tests.losses.test_dkd import _tf_value_and_grad
 
 
 def reference_dist(student, teacher, beta=1.0, gamma=1.0, tau=1.0):

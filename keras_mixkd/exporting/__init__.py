@@ -1,0 +1,36 @@
+"""Ship the student: SavedModel and LiteRT files that take raw images.
+
+- `model_file`: `export` writes a model file with the normalisation inside
+  (and the probabilities the student was trained to produce, if asked);
+  `run_exported` and `measure` run and time such a file;
+- `config`: `ExportConfig`, the settings of one export;
+- `run_export`: `export_model`, what ``mixkd export`` runs: a ``.keras`` file
+  (a run folder's checkpoint) exported and measured.
+
+Example:
+
+>>> train_ds, test_ds, info = keras_mixkd.data.load("digits")
+>>> keras_mixkd.export(student, "out/student.tflite", format="litert",
+...                    info=info, quantize="int8",
+...                    representative_data=train_ds)
+"""
+
+from keras_mixkd.exporting.config import ExportConfig
+from keras_mixkd.exporting.model_file import CALIBRATION_IMAGES
+from keras_mixkd.exporting.model_file import EXPORT_JSON
+from keras_mixkd.exporting.model_file import FORMATS
+from keras_mixkd.exporting.model_file import OUTPUTS
+from keras_mixkd.exporting.model_file import QUANTIZATIONS
+from keras_mixkd.exporting.model_file import TRAINING_LOSSES
+from keras_mixkd.exporting.model_file import class_names
+from keras_mixkd.exporting.model_file import export
+from keras_mixkd.exporting.model_file import export_metadata
+from keras_mixkd.exporting.model_file import file_size
+from keras_mixkd.exporting.model_file import measure
+from keras_mixkd.exporting.model_file import probabilities
+from keras_mixkd.exporting.model_file import raw_images
+from keras_mixkd.exporting.model_file import run_exported
+from keras_mixkd.exporting.model_file import serving_function
+from keras_mixkd.exporting.run_export import export_model
+from keras_mixkd.exporting.run_export import run_record
+from keras_mixkd.exporting.run_export import trained_loss

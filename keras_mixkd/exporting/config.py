@@ -1,0 +1,88 @@
+"""The settings of one export (``mixkd export``), as a frozen dataclass.
+
+Export's settings belong to export: `keras_mixkd.training.RunConfig` holds
+what a training run needs, `ExportConfig` what an export needs, each field
+named like its ``mixkd export`` flag.
+
+Example:
+
+```python
+config = ExportConfig(weights="runs/x/checkpoints/best.keras",
+                      dataset="digits", format="litert",
+                      output="out/student.tflite")
+```
+"""
+
+import dataclasses
+
+from keras_mixkd import data
+from keras_mixkd.exporting.model_file import FORMATS
+from keras_mixkd.exporting.model_file import OUTPUTS
+from keras_mixkd.exporting.model_file import QUANTIZATIONS
+from keras_mixkd.exporting.model_file import TRAINING_LOSSES
+from keras_mixkd.training.config import image_size_of
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        shown = ", ".join(str(c) for c in choices if c is not None)
+        raise ValueError(f"--{name}={value} is not one of: {shown}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """One export: which model, for which data, into which file.
+
+    Args:
+        weights: the ``.keras`` model file to export (a run folder's
+            checkpoint, or any Keras model file).
+        output: the SavedModel folder or ``.tflite`` file to write.
+        format: ``"saved_model"`` or ``"litert"``.
+        dataset: the training data (its mean, std, image size and class
+            names go into the file; its test split measures the export).
+        data_dir: tensorflow-datasets data directory.
+        image_size: the model's input size, ``H``, ``(H, W)`` or ``"H,W"``
+            (None: the dataset's).
+        batch_size: batch size of the measurement.
+        seed: the digits split's seed when the run's config.json is absent.
+        quantize: LiteRT quantization: ``"none"``, ``"float16"``,
+            ``"int8"``.
+        outputs: ``"logits"`` or ``"probabilities"``.
+        trained_loss: the loss the model was trained with (fixes its
+            probabilities: `keras_mixkd.exporting.TRAINING_LOSSES`); None:
+            the run folder's config.json says.
+
+    Raises:
+        ValueError: on a setting out of range.
+    """
+
+    weights: str = None
+    output: str = None
+    format: str = None
+    dataset: str = "cifar100"
+    data_dir: str = None
+    image_size: tuple = None
+    batch_size: int = 64
+    seed: int = 0
+    quantize: str = "none"
+    outputs: str = "logits"
+    trained_loss: str = None
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "image_size",
+                               image_size_of(self.image_size))
+        except ValueError as e:
+            raise ValueError(f"--image_size={self.image_size}: {e}") from e
+        for name, choices in (("format", (None, *FORMATS)),
+                              ("quantize", QUANTIZATIONS),
+                              ("outputs", OUTPUTS),
+                              ("trained_loss", (None, *TRAINING_LOSSES))):
+            _check_choice(name, getattr(self, name), choices)
+        if not int(self.batch_size) >= 1:
+            raise ValueError(f"--batch_size must be >= 1, got "
+                             f"{self.batch_size}.")
+        try:
+            data.check_name(self.dataset)
+        except ValueError as e:
+            raise ValueError(f"--dataset: {e}") from e
