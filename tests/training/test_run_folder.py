@@ -91,7 +91,7 @@ def test_overwrite_removes_the_run_files_only(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "metrics.csv").write_text("a user's file")
     before = sorted(p.name for p in tmp_path.iterdir())
-    assert set(run_folder.RUN_FILES) <= set(before)
+    assert {str(p) for p in run_folder.RUN_FILES} <= set(before)
     run = RunFolder(tmp_path, {"epochs": 5}, overwrite=True)
     run.callbacks(tiny_model("student"))
     left = sorted(p.name for p in tmp_path.iterdir())
