@@ -237,8 +237,9 @@ class RunFolder:
         """Where a finished run's results are, in a few lines of text."""
         summary = self.summary()
         best = _read_json(self.checkpoint_dir / "best.json") or {}
-        lines = [f"The run in {self.path} has finished "
-                 f"({summary['epochs']} epochs): nothing to train (give "
+        epochs = summary["epochs"]
+        lines = [f"The run in {self.path} has finished ({epochs} epoch"
+                 f"{'' if epochs == 1 else 's'}): nothing to train (give "
                  "--overwrite to train it again from scratch)."]
         for name, file, epoch, accuracy in (
                 ("best", BEST_CHECKPOINT, best.get("epoch"),

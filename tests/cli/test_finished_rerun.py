@@ -56,7 +56,7 @@ def test_rerun_changes_nothing_and_exits_in_seconds(finished_teacher,
     assert result.returncode == 0, result.stderr[-2000:]
     assert snapshot(out) == before  # bytes and mtimes untouched
     assert "val_accuracy:" not in result.stdout
-    assert f"The run in {out} has finished (1 epochs)" in result.stdout
+    assert f"The run in {out} has finished (1 epoch)" in result.stdout
     assert f"best: {out}/checkpoints/best.keras (epoch 1, test " in (
         result.stdout)
     assert f"last: {out}/checkpoints/last.keras" in result.stdout
