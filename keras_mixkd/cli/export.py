@@ -6,8 +6,9 @@
 
 The exported model takes raw ``uint8`` images of the data's image size and
 normalises them inside; with ``--outputs=probabilities`` it returns the
-probabilities the model was trained to produce (``--trained_loss``, read
-from the run folder's config.json when there is one).
+probabilities the model was trained to produce (``--trained_loss`` and, for
+mixstd, ``--trained_temperature``, read from the run folder's config.json
+when there is one).
 ``export.json`` beside it holds the mean, std, image size and class names.
 The command prints the file's size, its latency per image and the accuracy of
 the exported file on the dataset's test split.
@@ -20,9 +21,9 @@ import warnings
 from keras_mixkd import exporting
 from keras_mixkd.cli import flags
 
-FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "batch_size",
-              "format", "quantize", "outputs", "trained_loss", "loss",
-              "output")
+FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "channels",
+              "batch_size", "format", "quantize", "outputs", "trained_loss",
+              "trained_temperature", "loss", "output")
 
 
 def export_config():
@@ -44,9 +45,11 @@ def export_config():
 
 def main():
     results = exporting.export_model(export_config())
+    tau = results.get("temperature")
     print(f"wrote {results['output']} ({results['format']}, quantize "
           f"{results['quantize']}, outputs {results['outputs']}"
-          f"{', loss ' + results['loss'] if results['loss'] else ''})")
+          f"{', loss ' + results['loss'] if results['loss'] else ''}"
+          f"{f', temperature {tau:g}' if tau is not None else ''})")
     print(f"size: {results['size_bytes'] / 1e3:.1f} kB")
     print(f"latency: {results['latency_ms']:.3f} ms per image (batch 1)")
     print(f"test accuracy: {100 * results['accuracy']:.2f}% "

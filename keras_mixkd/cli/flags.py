@@ -34,6 +34,10 @@ flags.DEFINE_string("image_size", None,
                     "Resize the images to H or H,W pixels, e.g. 16 or 40,48 "
                     "(default: the dataset's size, 32 for the padded "
                     "Fashion-MNIST).")
+flags.DEFINE_integer("channels", None,
+                     "Read every image as grayscale (1) or RGB (3); default: "
+                     "as the data is (an image folder must then not mix "
+                     "grayscale and colour files).")
 flags.DEFINE_integer("train_size", None,
                      "Train on a class-stratified subset of this many "
                      "training images (the same for every --seed).")
@@ -128,6 +132,11 @@ flags.DEFINE_enum("trained_loss", None, list(exporting.TRAINING_LOSSES),
                   "trained with (mixstd: softmax(logits / std); the others: "
                   "softmax(logits)); read from the run folder's config.json "
                   "when there is one.")
+flags.DEFINE_float("trained_temperature", None,
+                   "export --outputs=probabilities: the base temperature tau "
+                   "a mixstd student was trained with (softmax(logits / "
+                   "(tau * std))); read from the run folder's config.json "
+                   "when there is one, else 1.")
 
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None,
@@ -157,8 +166,11 @@ flags.DEFINE_enum("mix_sampling", _default("mix_sampling"),
                   "distill, pmu: official (with replacement: ~41% mixed at "
                   "batch 64) or exact sampling.")
 flags.DEFINE_float("temperature", None,
-                   "distill: temperature of kd (default 4) or ls (default 2); "
-                   "not for mixstd.")
+                   "distill: temperature of kd (default 4), ls (default 2), "
+                   "dkd (4) or dist (1); mixstd: the base temperature tau "
+                   "(default 1, official), each sample's temperature being "
+                   "tau * std(logits); ((K-1)/sqrt(K))/(99/10), 0.29 at 10 "
+                   "classes, gives K classes CIFAR-100's sharpest target.")
 flags.DEFINE_float("ce_weight", _default("ce_weight"),
                    "distill: weight of the student CE.")
 flags.DEFINE_float("kd_weight", _default("kd_weight"),
@@ -180,9 +192,9 @@ flags.DEFINE_enum("fold_teacher", _default("fold_teacher"),
 DEPRECATED = {"beta_alpha": "mixup_alpha"}
 
 #: Flags of every command that trains or evaluates.
-RUNTIME = ("dataset", "data_dir", "image_size", "batch_size", "seed", "strategy",
-           "mixed_precision", "jit_compile", "deterministic", "output_dir",
-           "verbose")
+RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
+           "seed", "strategy", "mixed_precision", "jit_compile",
+           "deterministic", "output_dir", "verbose")
 
 #: Flags of every command that trains.
 TRAINING = RUNTIME + ("train_size", "epochs", "learning_rate",

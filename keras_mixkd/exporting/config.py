@@ -43,6 +43,8 @@ class ExportConfig:
         data_dir: tensorflow-datasets data directory.
         image_size: the model's input size, ``H``, ``(H, W)`` or ``"H,W"``
             (None: the dataset's).
+        channels: the model's input channels: 1 reads the data as
+            grayscale, 3 as RGB (None: as the data is).
         batch_size: batch size of the measurement.
         seed: the digits split's seed when the run's config.json is absent.
         quantize: LiteRT quantization: ``"none"``, ``"float16"``,
@@ -51,6 +53,10 @@ class ExportConfig:
         trained_loss: the loss the model was trained with (fixes its
             probabilities: `keras_mixkd.exporting.TRAINING_LOSSES`); None:
             the run folder's config.json says.
+        trained_temperature: the base temperature tau a ``"mixstd"``
+            student was trained with (its probabilities are
+            ``softmax(logits / (tau * std(logits)))``); None: the run
+            folder's config.json says, else 1.
 
     Raises:
         ValueError: on a setting out of range.
@@ -62,11 +68,13 @@ class ExportConfig:
     dataset: str = "cifar100"
     data_dir: str = None
     image_size: tuple = None
+    channels: int = None
     batch_size: int = 64
     seed: int = 0
     quantize: str = "none"
     outputs: str = "logits"
     trained_loss: str = None
+    trained_temperature: float = None
 
     def __post_init__(self):
         try:
@@ -77,8 +85,13 @@ class ExportConfig:
         for name, choices in (("format", (None, *FORMATS)),
                               ("quantize", QUANTIZATIONS),
                               ("outputs", OUTPUTS),
-                              ("trained_loss", (None, *TRAINING_LOSSES))):
+                              ("trained_loss", (None, *TRAINING_LOSSES)),
+                              ("channels", (None, *data.CHANNELS))):
             _check_choice(name, getattr(self, name), choices)
+        if self.trained_temperature is not None and not (
+                self.trained_temperature > 0):
+            raise ValueError(f"--trained_temperature must be > 0, got "
+                             f"{self.trained_temperature}.")
         if not int(self.batch_size) >= 1:
             raise ValueError(f"--batch_size must be >= 1, got "
                              f"{self.batch_size}.")

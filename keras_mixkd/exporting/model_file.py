@@ -34,11 +34,13 @@ from keras_mixkd import losses
 FORMATS = ("saved_model", "litert")
 OUTPUTS = ("logits", "probabilities")
 QUANTIZATIONS = ("none", "float16", "int8")
-#: The loss a model was trained with, which fixes its probabilities:
-#: ``"mixstd"`` trains ``softmax(logits / std(logits))``; the others (classic
-#: KD, logit standardization, a teacher's plain cross-entropy) train
-#: ``softmax(logits)`` on the labels.
-TRAINING_LOSSES = ("mixstd", "kd", "ls", "ce")
+#: The loss a model was trained with, which fixes its probabilities (the
+#: loss registry says which: `keras_mixkd.losses.student_loss`):
+#: ``"mixstd"`` trains ``softmax(logits / (tau * std(logits)))`` (tau its base
+#: temperature, 1 by default); the others (classic KD, logit
+#: standardization, DKD, DIST, a teacher's plain cross-entropy ``"ce"``)
+#: train ``softmax(logits)`` on the labels.
+TRAINING_LOSSES = tuple(losses.training_losses())
 #: The file written beside every export.
 EXPORT_JSON = "export.json"
 #: Representative images used to calibrate int8 quantization (at most).
@@ -82,15 +84,35 @@ def export_metadata(info):
             "image_size": [height, width], "class_names": class_names(info)}
 
 
-def probabilities(logits, loss="mixstd"):
+def check_temperature(loss, temperature):
+    """Raises `ValueError` unless ``temperature`` fits ``loss``.
+
+    A temperature changes the trained probabilities of ``"mixstd"`` only (its
+    base temperature); it must then be > 0. Students of the other losses
+    were trained on ``softmax(logits)`` at any temperature: None only.
+    """
+    if temperature is None:
+        return
+    if not isinstance(losses.student_loss(loss), losses.StdCrossEntropy):
+        raise ValueError(
+            f"A temperature ({temperature}) changes the probabilities of a "
+            f"mixstd student only; a {loss!r} model was trained on "
+            "softmax(logits). Drop the temperature.")
+    if not temperature > 0:
+        raise ValueError(f"`temperature` must be > 0, got {temperature}.")
+
+
+def probabilities(logits, loss="mixstd", temperature=None):
     """The probabilities a model trained with ``loss`` produces.
 
     Args:
         logits: ``(batch, classes)`` logits.
         loss: one of `TRAINING_LOSSES`; ``"mixstd"`` gives
-            ``softmax(logits / std(logits, ddof=1))`` (a plain softmax of a
-            MIXSTD student's logits is near uniform), the others
-            ``softmax(logits)``.
+            ``softmax(logits / (tau * std(logits, ddof=1)))`` (a plain
+            softmax of a MIXSTD student's logits is near uniform), the
+            others ``softmax(logits)``.
+        temperature: ``"mixstd"``: the base temperature tau the student was
+            trained with (None: 1, the official code); None for the others.
 
     Returns:
         ``(batch, classes)`` probabilities.
@@ -98,14 +120,19 @@ def probabilities(logits, loss="mixstd"):
     Example:
 
     >>> probabilities([[1.0, 2.0, 3.0]], loss="mixstd")
+    >>> probabilities([[1.0, 2.0, 3.0]], loss="mixstd", temperature=0.29)
     """
     _choose("loss", loss, TRAINING_LOSSES)
-    if loss == "mixstd":
-        logits = losses.standardize_logits(logits, ddof=1)
+    check_temperature(loss, temperature)
+    trained = losses.student_loss(loss, temperature)
+    if isinstance(trained, losses.StdCrossEntropy):
+        logits = losses.scaled_logits(logits, trained.temperature,
+                                      ddof=trained.ddof)
     return ops.softmax(ops.cast(logits, "float32"), axis=-1)
 
 
-def serving_function(model, info, outputs="logits", loss="mixstd"):
+def serving_function(model, info, outputs="logits", loss="mixstd",
+                     temperature=None):
     """The function an export serves: raw ``uint8`` images to one output.
 
     Args:
@@ -113,12 +140,14 @@ def serving_function(model, info, outputs="logits", loss="mixstd"):
         info: the `DatasetInfo` of its data (mean, std, image shape).
         outputs: ``"logits"`` or ``"probabilities"``.
         loss: the loss the model was trained with (see `probabilities`).
+        temperature: MIXSTD's base temperature (see `probabilities`).
 
     Returns:
         ``fn(images) -> {outputs: tensor}``, ``images`` ``uint8`` NHWC.
     """
     _choose("outputs", outputs, OUTPUTS)
     _choose("loss", loss, TRAINING_LOSSES)
+    check_temperature(loss, temperature)
     mean = np.asarray(info.mean, "float32")
     std = np.asarray(info.std, "float32")
 
@@ -126,17 +155,18 @@ def serving_function(model, info, outputs="logits", loss="mixstd"):
         x = (ops.cast(images, "float32") / 255.0 - mean) / std
         logits = ops.cast(model(x, training=False), "float32")
         if outputs == "probabilities":
-            return {outputs: probabilities(logits, loss)}
+            return {outputs: probabilities(logits, loss, temperature)}
         return {outputs: logits}
 
     return serve
 
 
-def _write_saved_model(model, path, info, outputs, loss):
+def _write_saved_model(model, path, info, outputs, loss, temperature):
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
-        "serving_default", serving_function(model, info, outputs, loss),
+        "serving_default",
+        serving_function(model, info, outputs, loss, temperature),
         input_signature=[tf.TensorSpec((None, *_image_shape(info)), tf.uint8,
                                        name="images")])
     archive.write_out(os.fspath(path), verbose=False)
@@ -192,7 +222,8 @@ def _litert_bytes(saved_model, quantize, representative_data, info):
 
 
 def export(model, path, format="saved_model", info=None, outputs="logits",
-           loss="mixstd", quantize="none", representative_data=None):
+           loss="mixstd", quantize="none", representative_data=None,
+           temperature=None):
     """Exports a model that takes raw ``uint8`` images, normalisation inside.
 
     The exported model takes ``uint8`` images of the data's image size
@@ -218,6 +249,8 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
         representative_data: for ``"int8"``: training images, raw ``uint8``
             or a pipeline as `keras_mixkd.data.load` yields (see
             `raw_images`); at most `CALIBRATION_IMAGES` are used.
+        temperature: for ``"probabilities"`` of a ``"mixstd"`` student: the
+            base temperature it was trained with (None: 1).
 
     Returns:
         The output path (a `pathlib.Path`).
@@ -230,6 +263,7 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
     _choose("outputs", outputs, OUTPUTS)
     _choose("loss", loss, TRAINING_LOSSES)
     _choose("quantize", quantize, QUANTIZATIONS)
+    check_temperature(loss, temperature)
     _image_shape(info)
     if quantize != "none" and format != "litert":
         raise ValueError(
@@ -244,11 +278,12 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "saved_model":
-        _write_saved_model(model, path, info, outputs, loss)
+        _write_saved_model(model, path, info, outputs, loss, temperature)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             saved = pathlib.Path(tmp) / "saved_model"
-            _write_saved_model(model, saved, info, outputs, loss)
+            _write_saved_model(model, saved, info, outputs, loss,
+                               temperature)
             path.write_bytes(_litert_bytes(saved, quantize,
                                            representative_data, info))
     (path.parent / EXPORT_JSON).write_text(

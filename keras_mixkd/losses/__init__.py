@@ -27,7 +27,10 @@ Modules: `kd` (classic KD), `mixstd` (the paper's losses),
 
 from keras_mixkd.losses._registry import available
 from keras_mixkd.losses._registry import get
+from keras_mixkd.losses._registry import TRAINED_ALONE
 from keras_mixkd.losses._registry import requires_labels
+from keras_mixkd.losses._registry import student_loss
+from keras_mixkd.losses._registry import training_losses
 from keras_mixkd.losses.dist import DISTLoss
 from keras_mixkd.losses.dist import dist_loss
 from keras_mixkd.losses.dist import dist_per_sample
@@ -52,6 +55,9 @@ from keras_mixkd.losses.logit_standardization import (
 from keras_mixkd.losses.logit_standardization import standardize_logits
 from keras_mixkd.losses.mixstd import StdCrossEntropy
 from keras_mixkd.losses.mixstd import StdKDDivergence
+from keras_mixkd.losses.mixstd import ceiling_matching_temperature
+from keras_mixkd.losses.mixstd import max_z_score
+from keras_mixkd.losses.mixstd import scaled_logits
 from keras_mixkd.losses.mixstd import std_cross_entropy
 from keras_mixkd.losses.mixstd import std_cross_entropy_per_sample
 from keras_mixkd.losses.mixstd import std_kd_divergence

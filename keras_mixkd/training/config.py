@@ -83,6 +83,9 @@ class RunConfig:
         data_dir: tensorflow-datasets data directory.
         image_size: resize the images to this size: ``H``, ``(H, W)`` or
             ``"H,W"``, kept as ``(H, W)`` (None: the dataset's).
+        channels: read every image as grayscale (1) or RGB (3); None: as
+            the data is (an image folder must then not mix grayscale and
+            colour files).
         train_size: train on a class-stratified subset of this many images.
         epochs: training epochs (the paper: 240).
         batch_size: batch size per replica (the paper: 64).
@@ -127,7 +130,10 @@ class RunConfig:
         mixing: a name of `keras_mixkd.mixing.available`.
         mix_fraction: share of each batch partial mixup mixes.
         mix_sampling: "official" or "exact" partial-mixup sampling.
-        temperature: temperature of "kd" (default 4) or "ls" (default 2).
+        temperature: temperature of "kd" (default 4), "ls" (default 2),
+            "dkd" (4) or "dist" (1); "mixstd": the base temperature tau
+            (default 1, the official code; each sample's temperature is
+            ``tau * std(z)``). Recorded as None for "mixstd" at 1.
         ce_weight, kd_weight: weights of the student CE and the KD term.
 
     Example:
@@ -139,6 +145,7 @@ class RunConfig:
     dataset: str = "cifar100"
     data_dir: str = None
     image_size: tuple = None
+    channels: int = None
     train_size: int = None
     epochs: int = 240
     batch_size: int = 64
@@ -187,7 +194,8 @@ class RunConfig:
                               ("mixing", tuple(mixing.available())),
                               ("preset", (None, *PRESETS)),
                               ("teacher_dtype", TEACHER_DTYPES),
-                              ("fold_teacher", tuple(FOLD_TEACHER))):
+                              ("fold_teacher", tuple(FOLD_TEACHER)),
+                              ("channels", (None, *data.CHANNELS))):
             _check_choice(name, getattr(self, name), choices)
         for name in ("epochs", "batch_size", "train_size",
                      "steps_per_execution"):
@@ -270,11 +278,16 @@ class RunConfig:
         """The value of field ``name`` as a ``config.json`` holds it.
 
         ``image_size`` is recorded as ``H`` when square (as earlier
-        versions did), else ``[H, W]``; other fields as they are.
+        versions did), else ``[H, W]``; ``temperature`` 1 of ``"mixstd"``
+        (its default) as None, as runs recorded it before MIXSTD took a
+        temperature; other fields as they are.
         """
         value = getattr(self, name)
         if name == "image_size" and value is not None:
             return value[0] if value[0] == value[1] else list(value)
+        if (name == "temperature" and self.loss == "mixstd"
+                and value is not None and float(value) == 1.0):
+            return None
         return value
 
     def record(self, command):
@@ -355,3 +368,29 @@ def _checked(fields, check, *values):
         check(*values)
     except ValueError as e:
         raise ValueError(f"{flags}: {e}") from e
+
+
+def trained_loss(record):
+    """What a run trained its network to output, read from its
+    ``config.json``: the one place that maps a run to its training loss.
+
+    Args:
+        record: the run's configuration record (a ``config.json``), or a
+            `RunConfig`'s `record` of a command.
+
+    Returns:
+        ``(loss, temperature)``: ``("ce", None)`` for a network trained
+        alone (train-teacher), else the distillation loss's name and
+        temperature (None: its default). `keras_mixkd.losses.student_loss`
+        turns them into the loss that fixes the network's probabilities.
+
+    Example:
+
+    >>> trained_loss({"command": "distill", "loss": "mixstd",
+    ...               "temperature": 0.5})
+    ('mixstd', 0.5)
+    """
+    record = upgrade_record(record or {})
+    if record.get("command") != "distill":
+        return losses.TRAINED_ALONE, None
+    return record.get("loss", default("loss")), record.get("temperature")

@@ -20,8 +20,6 @@ student, summary = distill(dataclasses.replace(
 
 import functools
 import os
-import pathlib
-import re
 import shutil
 import sys
 import tempfile
@@ -40,27 +38,13 @@ from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.run_folder import finished_run
+from keras_mixkd.training.run_folder import run_label
+from keras_mixkd.training.run_folder import run_path
 from keras_mixkd.training.weights import build_model
+from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
 from keras_mixkd.training.weights import keras_file_model_name
-
-
-def run_label(*parts):
-    """A folder-name-safe label of a run's models and data.
-
-    ``keras.applications.`` prefixes are dropped, a ``folder:PATH`` dataset
-    is named after its folder, and other characters than letters, digits,
-    ``_``, ``.`` and ``-`` become ``_``.
-    """
-    labels = []
-    for part in parts:
-        part = str(part).removeprefix("keras.applications.")
-        if part.startswith("folder:"):
-            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
-            ).name
-        labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
-    return "-".join(labels)
 
 
 def setup_runtime(config):
@@ -126,7 +110,8 @@ def dataset_info(config):
     """The `keras_mixkd.data.DatasetInfo` of ``config.dataset``."""
     return data.dataset_info(config.dataset, config.data_dir,
                              image_size=config.image_size,
-                             train_size=config.train_size)
+                             train_size=config.train_size,
+                             channels=config.channels)
 
 
 def load_data(config, strategy):
@@ -134,17 +119,25 @@ def load_data(config, strategy):
 
     Returns:
         ``(train_ds, test_ds, info, global_batch, steps_per_epoch)``.
+
+    Raises:
+        ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
+            as it is: it names the file or folder and the fix).
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
         train_ds, test_ds, info = data.load(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
-            train_size=config.train_size)
+            train_size=config.train_size, channels=config.channels)
+    except data.DatasetError:
+        raise
     except Exception as e:  # tfds raises many types for a missing download
-        raise ValueError(
-            f"Could not load --dataset={config.dataset}: {e}. Without "
-            "network, use --dataset=digits or a prepared --data_dir.") from e
+        hint = ("" if config.dataset.startswith("folder:") else
+                ". Without network, use --dataset=digits or a prepared "
+                "--data_dir")
+        raise ValueError(f"Could not load --dataset={config.dataset}: "
+                         f"{e}{hint}.") from e
     steps = int(train_ds.cardinality())
     if steps < 1:
         steps = -(-(info.num_train or 0) // batch)
@@ -167,12 +160,6 @@ def verbosity(config):
     if config.verbose != "auto":
         return int(config.verbose)
     return 1 if sys.stdout.isatty() else 2
-
-
-def run_path(config, default_name):
-    """The run folder of ``config``: ``output_dir`` or ``runs/<name>``."""
-    return pathlib.Path(config.output_dir or os.path.join("runs",
-                                                          default_name))
 
 
 def open_run(config, command, default_name, strategy):
@@ -319,6 +306,11 @@ def distill(config, teacher=None):
     check_model_source(config.student, config.student_weights, "student",
                        "student_weights")
     config.check_distill()
+    # The files last: every setting is checked before a file is opened.
+    if teacher is None:
+        check_model_file(config.teacher_weights, "teacher_weights")
+    if config.student_weights:
+        check_model_file(config.student_weights, "student_weights")
     if config.output_dir:
         done = finished_run(config, "distill", run_path(config, ""))
         if done:
@@ -378,6 +370,7 @@ def evaluate(config):
     if not config.weights:
         raise ValueError("Missing --weights.")
     check_model_source(config.model, config.weights, "model", "weights")
+    check_model_file(config.weights, "weights")
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():

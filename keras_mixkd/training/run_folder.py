@@ -43,7 +43,9 @@ an earlier session is resolved against the current directory.
 """
 
 import json
+import os
 import pathlib
+import re
 import shutil
 import time
 
@@ -73,6 +75,29 @@ BEST_CHECKPOINT = pathlib.Path("checkpoints") / "best.keras"
 #: What a run writes in its folder: all that ``overwrite`` removes.
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, LAST_CHECKPOINT.parent,
              pathlib.Path("backup"), pathlib.Path("tensorboard"))
+
+
+def run_label(*parts):
+    """A folder-name-safe label of a run's models and data.
+
+    ``keras.applications.`` prefixes are dropped, a ``folder:PATH`` dataset
+    is named after its folder, and other characters than letters, digits,
+    ``_``, ``.`` and ``-`` become ``_``.
+    """
+    labels = []
+    for part in parts:
+        part = str(part).removeprefix("keras.applications.")
+        if part.startswith("folder:"):
+            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
+            ).name
+        labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
+    return "-".join(labels)
+
+
+def run_path(config, default_name):
+    """The run folder of ``config``: ``output_dir`` or ``runs/<name>``."""
+    return pathlib.Path(config.output_dir or os.path.join("runs",
+                                                          default_name))
 
 
 class TrainingStopped(RuntimeError):
