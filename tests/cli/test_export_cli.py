@@ -108,15 +108,21 @@ def test_probabilities_of_a_mixstd_run_are_softmax_of_logits_over_std(
     assert "Drop --trained_loss" in capsys.readouterr().err
 
 
-def test_probabilities_without_a_run_folder_default_to_softmax(
-        checkpoint, tmp_path):
+def test_probabilities_without_a_run_folder_need_the_trained_loss(
+        checkpoint, tmp_path, capsys):
     weights, raw, _, logits = checkpoint
     alone = tmp_path / "alone.keras"
     alone.write_bytes(weights.read_bytes())
     path = tmp_path / "p"
+    # No silent default: outside a run folder the loss must be named.
     assert mixkd("export", f"--weights={alone}", "--dataset=digits",
                  "--format=saved_model", "--outputs=probabilities",
-                 f"--output={path}") == 0
+                 f"--output={path}") == 1
+    assert "give --trained_loss=" in capsys.readouterr().err
+    assert not path.exists()
+    assert mixkd("export", f"--weights={alone}", "--dataset=digits",
+                 "--format=saved_model", "--outputs=probabilities",
+                 "--trained_loss=ce", f"--output={path}") == 0
     expected = np.exp(logits - logits.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(exporting.run_exported(path, raw), expected,
