@@ -149,6 +149,12 @@ FLAGS = {
                    "interrupted run resumes from it. Default: "
                    "runs/<command>-<models>-<data>."),
     "output": ("output", "The file to write."),
+    "overwrite": ("output", "Train again from scratch in a run folder that "
+                  "holds a run (finished or interrupted, of any "
+                  "configuration), removing that run's own files there "
+                  "(config.json, metrics.csv, summary.json, checkpoints/, "
+                  "backup/, tensorboard/) and nothing else. Without it, a "
+                  "finished run is not trained again."),
     "verbose": ("output", "Keras progress output: 1 progress bar, 2 one line "
                 "per epoch, auto: 1 on a terminal, 2 otherwise."),
 }
@@ -196,7 +202,7 @@ DEFAULTS = {
     "baseline": "kd", "teachers": ["resnet32x4"], "students": ["resnet8x4"],
     "teacher_mixup": ["no", "yes"], "student_mixup": ["no", "yes"],
     "temperatures": ["1", "4", "std"], "teacher_mixup_alpha": 1.0,
-    "quick": False,
+    "quick": False, "overwrite": False,
 }
 
 #: (command, flag) -> the default shown there, where the command's differs.
@@ -224,7 +230,7 @@ CHOICES = {
 }
 
 #: Boolean flags (written --name / --noname).
-BOOLEANS = ("jit_compile", "deterministic", "quick")
+BOOLEANS = ("jit_compile", "deterministic", "quick", "overwrite")
 
 #: Flags of every command that trains or evaluates.
 RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
@@ -249,10 +255,10 @@ GRID = ("teachers", "students", "teacher_mixup", "student_mixup",
 
 #: Command -> the flags it takes (any other is refused by name).
 COMMAND_FLAGS = {
-    "train-teacher": TRAINING + ("model", "mixup_alpha"),
+    "train-teacher": TRAINING + ("model", "mixup_alpha", "overwrite"),
     "distill": (TRAINING + DISTILLATION + TEACHER_SPEED
                 + ("teacher", "teacher_weights", "student", "student_weights",
-                   "preset")),
+                   "preset", "overwrite")),
     "evaluate": RUNTIME + ("model", "weights"),
     "convert": ("model", "weights", "output", "num_classes"),
     "export": ("weights", "dataset", "data_dir", "image_size", "channels",

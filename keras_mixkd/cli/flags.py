@@ -46,6 +46,7 @@ flags.DEFINE_integer("steps_per_execution", _default("steps_per_execution"),
                      _help("steps_per_execution"))
 flags.DEFINE_bool("deterministic", False, _help("deterministic"))
 flags.DEFINE_string("output_dir", None, _help("output_dir"))
+flags.DEFINE_bool("overwrite", False, _help("overwrite"))
 flags.DEFINE_enum("verbose", _default("verbose"), config_lib.VERBOSITIES,
                   _help("verbose"))
 

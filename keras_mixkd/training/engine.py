@@ -2,7 +2,9 @@
 
 `train_teacher` and `distill` own their run folder (`RunFolder`): calling
 one again with the same configuration resumes the run from its last
-finished epoch, after any interruption, a kill included.
+finished epoch, after any interruption, a kill included; once all its
+epochs are done, it trains nothing, says where the results are and returns
+them (``overwrite=True`` trains again from scratch).
 
 Example:
 
@@ -18,8 +20,6 @@ student, summary = distill(dataclasses.replace(
 
 import functools
 import os
-import pathlib
-import re
 import shutil
 import sys
 import tempfile
@@ -37,41 +37,15 @@ from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
+from keras_mixkd.training.run_folder import accuracy_line
+from keras_mixkd.training.run_folder import finished_run
+from keras_mixkd.training.run_folder import run_label
+from keras_mixkd.training.run_folder import run_path
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
-
-
-def accuracy_line(summary):
-    """A run's best and last test accuracy, as percentages for people.
-
-    Args:
-        summary: a run's summary (``best_accuracy``, ``last_accuracy``:
-            fractions, as in ``summary.json``).
-
-    Returns:
-        e.g. ``"best 36.00%, last 35.50%"``.
-    """
-    return (f"best {100 * summary['best_accuracy']:.2f}%, "
-            f"last {100 * summary['last_accuracy']:.2f}%")
-
-
-def run_label(*parts):
-    """A folder-name-safe label of a run's models and data.
-
-    ``keras.applications.`` prefixes are dropped, a ``folder:PATH`` dataset
-    is named after its folder, and other characters than letters, digits,
-    ``_``, ``.`` and ``-`` become ``_``.
-    """
-    labels = []
-    for part in parts:
-        part = str(part).removeprefix("keras.applications.")
-        if part.startswith("folder:"):
-            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
-            ).name
-        labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
-    return "-".join(labels)
+from keras_mixkd.training.weights import keras_file_model_name
 
 
 def setup_runtime(config):
@@ -192,19 +166,21 @@ def verbosity(config):
 def open_run(config, command, default_name, strategy):
     """The `RunFolder` of a run (a scratch folder on non-chief workers)."""
     chief = is_chief(strategy)
-    path = config.output_dir or os.path.join("runs", default_name)
-    backed_up = Backup.finished_epochs(os.path.join(path, "backup"))
-    if config.strategy == "multiworker" and chief and backed_up:
+    path = run_path(config, default_name)
+    backed_up = Backup.finished_epochs(path / "backup")
+    if (config.strategy == "multiworker" and chief and backed_up
+            and not config.overwrite):
         raise ValueError(
             f"{path} holds an interrupted multi-worker run ({backed_up} "
             "epochs backed up). Resuming a multi-worker run is not supported"
             " (the other workers cannot restore the chief's state): start it"
-            " again with another --output_dir, or delete the folder. Stop "
-            "the other workers too.")
+            " again with --overwrite or another --output_dir. Stop the "
+            "other workers too.")
     if not chief:
         path = tempfile.mkdtemp(prefix="mixkd-worker-")
     return RunFolder(path, config.record(command), chief=chief,
-                     resumable=config.inert_keys(command))
+                     resumable=config.inert_keys(command),
+                     overwrite=config.overwrite)
 
 
 def fit(config, run, fitted, saved, train_ds, test_ds):
@@ -244,7 +220,8 @@ def train_teacher(config):
 
     Returns:
         ``(model, summary)``: the trained model and the summary dict
-        (``best_accuracy``, ``last_accuracy``, ``epochs``...).
+        (``best_accuracy``, ``last_accuracy``, ``epochs``...); for a run
+        finished earlier, its last checkpoint (`finished_run`).
 
     Raises:
         ValueError: on a bad setting, before anything is written.
@@ -252,11 +229,14 @@ def train_teacher(config):
     config.check_train_teacher()
     check_model_name(config.model, "model")
     alpha = config.resolved_mixup_alpha("train-teacher")
+    name = ("teacher-" + run_label(config.model, config.dataset)
+            + ("-mixup" if alpha else ""))
+    done = finished_run(config, "train-teacher", run_path(config, name))
+    if done:
+        return done
     strategy = setup_runtime(config)
     train_ds, test_ds, info, batch, steps = load_data(config, strategy)
-    run = open_run(config, "train-teacher",
-                   "teacher-" + run_label(config.model, config.dataset)
-                   + ("-mixup" if alpha else ""), strategy)
+    run = open_run(config, "train-teacher", name, strategy)
     train_ds = data.one_hot(train_ds, info.num_classes)
     test_ds = data.one_hot(test_ds, info.num_classes)
     if alpha:
@@ -286,6 +266,10 @@ def _teacher_model(config, teacher, info):
     return teacher(info)
 
 
+def _distill_name(teacher, student_name, config):
+    return "distill-" + run_label(teacher.name, student_name, config.dataset)
+
+
 @restores_precision_policy
 def distill(config, teacher=None):
     """Distils a teacher into a new ``config.student``.
@@ -306,7 +290,8 @@ def distill(config, teacher=None):
             scope.
 
     Returns:
-        ``(student, summary)``.
+        ``(student, summary)`` (for a run finished earlier, its last
+        checkpoint: `finished_run`).
 
     Raises:
         ValueError: on a bad setting or teacher file, before any data is
@@ -326,17 +311,28 @@ def distill(config, teacher=None):
         check_model_file(config.teacher_weights, "teacher_weights")
     if config.student_weights:
         check_model_file(config.student_weights, "student_weights")
+    if config.output_dir:
+        done = finished_run(config, "distill", run_path(config, ""))
+        if done:
+            return done
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
         teacher = _teacher_model(config, teacher, info)
+    student_name = config.student or keras_file_model_name(
+        config.student_weights)
+    if not config.output_dir and student_name:
+        done = finished_run(config, "distill", run_path(
+            config, _distill_name(teacher, student_name, config)))
+        if done:
+            return done
     train_ds, test_ds, info, batch, steps = load_data(config, strategy)
     with strategy.scope():
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
     student_name = config.student or student.name
-    run = open_run(config, "distill", "distill-" + run_label(
-        teacher.name, student_name, config.dataset), strategy)
+    run = open_run(config, "distill", _distill_name(teacher, student_name,
+                                                     config), strategy)
     with strategy.scope():
         mixer = mixing.get(config.mixing, seed=config.seed,
                            alpha=config.resolved_mixup_alpha("distill"),

@@ -19,7 +19,7 @@ from keras_mixkd.cli import flags
 from keras_mixkd.cli import main as cli
 from keras_mixkd.cli import study as study_command
 from keras_mixkd.cli import usage
-from keras_mixkd.training.engine import accuracy_line
+from keras_mixkd.training.run_folder import accuracy_line
 
 #: A C++ log line of TensorFlow (absl/glog format) or absl's pre-init note.
 CPP_LOG = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ |WARNING: All log "
