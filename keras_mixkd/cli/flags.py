@@ -37,6 +37,12 @@ flags.DEFINE_string("image_size", None,
 flags.DEFINE_integer("train_size", None,
                      "Train on a class-stratified subset of this many "
                      "training images (the same for every --seed).")
+flags.DEFINE_float("validation_split", None,
+                   "train-teacher, distill: hold out this class-stratified "
+                   "fraction of the training images (chosen by --seed, e.g. "
+                   "0.1): the best checkpoint is chosen on it and the test "
+                   "set is only reported (test_* metrics); mixkd export "
+                   "--calibrate fits its temperature on it.")
 flags.DEFINE_integer("epochs", _default("epochs"),
                      "Training epochs (the paper: 240).")
 flags.DEFINE_integer("seeds", 1,
@@ -120,7 +126,20 @@ flags.DEFINE_enum("trained_loss", None, list(exporting.TRAINING_LOSSES),
                   "export --outputs=probabilities: the loss the model was "
                   "trained with (mixstd: softmax(logits / std); the others: "
                   "softmax(logits)); read from the run folder's config.json "
-                  "when there is one.")
+                  "when there is one; required outside a run folder.")
+flags.DEFINE_bool("calibrate", False,
+                  "export --outputs=probabilities: fit one temperature by "
+                  "NLL on held-out images (the run's --validation_split, or "
+                  "--calibration_dataset; never the test set) and bake it "
+                  "into the file (recorded in its .json).")
+flags.DEFINE_string("calibration_dataset", None,
+                    "export --calibrate: labelled images to fit the "
+                    "temperature on instead of the run's held-out split, a "
+                    "dataset name such as folder:PATH (all its images; not "
+                    "--dataset).")
+flags.DEFINE_bool("overwrite", False,
+                  "export: replace an existing --output (and its .json); "
+                  "without it an existing output is refused.")
 
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None,

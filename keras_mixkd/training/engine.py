@@ -36,6 +36,7 @@ from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
+from keras_mixkd.training.test_report import TestSetReport
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
@@ -107,25 +108,36 @@ def load_data(config, strategy):
     """The dataset pipelines batched by the global batch size.
 
     Returns:
-        ``(train_ds, test_ds, info, global_batch, steps_per_epoch)``.
+        ``(train_ds, test_ds, info, global_batch, steps_per_epoch,
+        validation_ds)``; ``validation_ds`` is the held-out split of
+        ``config.validation_split`` (None without one).
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
-        train_ds, test_ds, info = data.load(
+        train_ds, validation_ds, test_ds, info = data.load_splits(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
-            train_size=config.train_size)
+            train_size=config.train_size,
+            validation_split=config.validation_split)
+    except ValueError as e:
+        if "validation_split" in str(e):
+            raise
+        raise _load_error(config, e) from e
     except Exception as e:  # tfds raises many types for a missing download
-        raise ValueError(
-            f"Could not load --dataset={config.dataset}: {e}. Without "
-            "network, use --dataset=digits or a prepared --data_dir.") from e
+        raise _load_error(config, e) from e
     steps = int(train_ds.cardinality())
     if steps < 1:
         steps = -(-(info.num_train or 0) // batch)
     if steps < 1:
         raise ValueError(f"--dataset={config.dataset} has no training "
                          "examples.")
-    return train_ds, test_ds, info, batch, steps
+    return train_ds, test_ds, info, batch, steps, validation_ds
+
+
+def _load_error(config, error):
+    return ValueError(
+        f"Could not load --dataset={config.dataset}: {error}. Without "
+        "network, use --dataset=digits or a prepared --data_dir.")
 
 
 def optimizer_for(config, model_name, steps_per_epoch, global_batch):
@@ -161,7 +173,7 @@ def open_run(config, command, default_name, strategy):
                      resumable=config.inert_keys(command))
 
 
-def fit(config, run, fitted, saved, train_ds, test_ds):
+def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
     """Runs ``fitted.fit`` with the run folder's callbacks, then summarises.
 
     Args:
@@ -170,23 +182,44 @@ def fit(config, run, fitted, saved, train_ds, test_ds):
         fitted: the model whose ``fit`` runs (a model or a `Distiller`).
         saved: the model the checkpoints hold.
         train_ds: training pipeline.
-        test_ds: validation pipeline (clean test data).
+        test_ds: clean test data: the validation pipeline, or with
+            ``validation_ds`` only reported (``test_*`` metrics).
+        validation_ds: the held-out split (`RunConfig.validation_split`),
+            which then chooses ``best`` (``val_*`` metrics), or None.
 
     Returns:
-        The summary dict (also written as ``summary.json``).
+        The summary dict (also written as ``summary.json``); with a
+        held-out split, its accuracies are the held-out ones, and
+        ``test_accuracy`` (of the best epoch) and ``last_test_accuracy``
+        report the test set.
 
     Raises:
         TrainingStopped: when the loss became NaN or infinite.
     """
-    fitted.fit(train_ds, validation_data=test_ds, shuffle=False,
+    report = [] if validation_ds is None else [TestSetReport(test_ds)]
+    fitted.fit(train_ds, validation_data=(
+        test_ds if validation_ds is None else validation_ds), shuffle=False,
                epochs=config.epochs, verbose=verbosity(config),
-               callbacks=[SyncReplicaStatistics(saved),
+               callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()
-    summary = run.write_summary()
+    summary = run.write_summary(**_test_report(run, validation_ds))
     if not run.chief:  # a worker's scratch folder: nothing to keep
         shutil.rmtree(run.path, ignore_errors=True)
     return summary
+
+
+def _test_report(run, validation_ds):
+    """The test accuracies of a run that chose ``best`` on a held-out split."""
+    if validation_ds is None:
+        return {}
+    rows = [r for r in run.epochs_logged() if "val_accuracy" in r]
+    if not rows:
+        return {}
+    best = max(rows, key=lambda r: r["val_accuracy"])  # first of ties
+    return {"selected_on": "validation_split",
+            "test_accuracy": best.get("test_accuracy"),
+            "last_test_accuracy": rows[-1].get("test_accuracy")}
 
 
 def train_teacher(config):
@@ -206,12 +239,15 @@ def train_teacher(config):
     check_model_name(config.model, "model")
     alpha = config.resolved_mixup_alpha("train-teacher")
     strategy = setup_runtime(config)
-    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
+    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
+        config, strategy)
     run = open_run(config, "train-teacher",
                    "teacher-" + run_label(config.model, config.dataset)
                    + ("-mixup" if alpha else ""), strategy)
     train_ds = data.one_hot(train_ds, info.num_classes)
     test_ds = data.one_hot(test_ds, info.num_classes)
+    if validation_ds is not None:
+        validation_ds = data.one_hot(validation_ds, info.num_classes)
     if alpha:
         train_ds = data.mix(train_ds, mixing.get("fmu", seed=config.seed,
                                                  alpha=alpha))
@@ -224,7 +260,8 @@ def train_teacher(config):
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
-    summary = fit(config, run, model, model, train_ds, test_ds)
+    summary = fit(config, run, model, model, train_ds, test_ds,
+                  validation_ds)
     print(f"{config.model} on {config.dataset}: best "
           f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
           f"(run folder: {run.path})")
@@ -278,7 +315,8 @@ def distill(config, teacher=None):
     info = dataset_info(config)
     with strategy.scope():
         teacher = _teacher_model(config, teacher, info)
-    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
+    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
+        config, strategy)
     with strategy.scope():
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
@@ -301,7 +339,8 @@ def distill(config, teacher=None):
             optimizer=optimizer_for(config, student_name, steps, batch),
             metrics=["accuracy"], jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
-    summary = fit(config, run, distiller, student, train_ds, test_ds)
+    summary = fit(config, run, distiller, student, train_ds, test_ds,
+                  validation_ds)
     print(f"{teacher.name} -> {student_name} on {config.dataset}: best "
           f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
           f"(run folder: {run.path})")
@@ -330,7 +369,7 @@ def evaluate(config):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile)
-    _, test_ds, info, _, _ = load_data(config, strategy)
+    _, test_ds, info, _, _, _ = load_data(config, strategy)
     results = model.evaluate(test_ds, verbose=verbosity(config),
                              return_dict=True)
     return {"model": config.model or model.name, "weights": str(config.weights),

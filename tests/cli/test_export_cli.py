@@ -67,8 +67,9 @@ def test_export_writes_the_file_and_reports_it(checkpoint, tmp_path, capsys,
                  f"--format={format}", f"--output={tmp_path / output}") == 0
     path = tmp_path / output
     assert path.exists()  # missing parent folders created
-    meta = json.loads((path.parent / "export.json").read_text())
-    assert set(meta) == {"mean", "std", "image_size", "class_names"}
+    meta = json.loads(exporting.metadata_path(path, format).read_text())
+    assert set(meta) == {"mean", "std", "image_size", "class_names",
+                         "outputs"}
     assert meta["image_size"] == [32, 32] and len(meta["class_names"]) == 10
     out = exporting.run_exported(path, raw)
     assert np.abs(out - logits).max() <= 1e-5 * np.abs(logits).max()
@@ -78,6 +79,7 @@ def test_export_writes_the_file_and_reports_it(checkpoint, tmp_path, capsys,
     assert abs(results["accuracy"] - accuracy) <= 1 / len(labels)
     assert results["size_bytes"] == exporting.file_size(path)
     assert results["latency_ms"] > 0 and results["test_images"] == len(raw)
+    assert results["metadata"] == str(exporting.metadata_path(path, format))
     for line in ("size: ", "latency: ", "ms per image", "test accuracy: "):
         assert line in printed
 
@@ -99,24 +101,30 @@ def test_probabilities_of_a_mixstd_run_are_softmax_of_logits_over_std(
     # error, and so is the deprecated --loss, which stands for it.
     assert mixkd("export", f"--weights={weights}", "--dataset=digits",
                  "--format=litert", "--outputs=probabilities",
-                 "--trained_loss=ce", f"--output={path}") == 1
+                 "--trained_loss=ce", f"--output={path}",
+                 "--overwrite") == 1
     assert "Drop --trained_loss" in capsys.readouterr().err
     with pytest.warns(FutureWarning, match="use --trained_loss"):
         assert mixkd("export", f"--weights={weights}", "--dataset=digits",
                      "--format=litert", "--outputs=probabilities",
-                     "--loss=ce", f"--output={path}") == 1
+                     "--loss=ce", f"--output={path}", "--overwrite") == 1
     assert "Drop --trained_loss" in capsys.readouterr().err
 
 
-def test_probabilities_without_a_run_folder_default_to_softmax(
-        checkpoint, tmp_path):
+def test_probabilities_without_a_run_folder_need_the_trained_loss(
+        checkpoint, tmp_path, capsys):
     weights, raw, _, logits = checkpoint
     alone = tmp_path / "alone.keras"
     alone.write_bytes(weights.read_bytes())
     path = tmp_path / "p"
-    assert mixkd("export", f"--weights={alone}", "--dataset=digits",
-                 "--format=saved_model", "--outputs=probabilities",
-                 f"--output={path}") == 0
+    given = [f"--weights={alone}", "--dataset=digits", "--format=saved_model",
+             "--outputs=probabilities", f"--output={path}"]
+    # No silent default: the flag that names the training loss is required.
+    assert mixkd("export", *given) == 1
+    error = capsys.readouterr().err
+    assert "needs --trained_loss" in error and "Traceback" not in error
+    assert not path.exists()
+    assert mixkd("export", *given, "--trained_loss=ce") == 0
     expected = np.exp(logits - logits.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(exporting.run_exported(path, raw), expected,

@@ -1,0 +1,45 @@
+"""`TestSetReport`: the test set's metrics logged each epoch, never chosen on.
+
+With a held-out validation split (``--validation_split``), `fit` validates
+on the held-out images, so ``val_*`` metrics choose the best checkpoint,
+and this callback evaluates the test set at each epoch end and adds its
+metrics to the epoch's logs as ``test_<name>`` (``test_accuracy``,
+``test_loss``...): reported in ``metrics.csv`` and TensorBoard, never used
+to choose anything.
+"""
+
+import keras
+
+
+class TestSetReport(keras.callbacks.Callback):
+    """Adds the test set's metrics to each epoch's logs, as ``test_*``.
+
+    Place it before the callbacks that write the logs (a CSV log, the
+    checkpoints, TensorBoard): Keras hands every callback the same logs.
+
+    Args:
+        test_data: the test pipeline, ``(images, labels)`` batches as the
+            fitted model's ``evaluate`` takes them.
+        prefix: the prefix of the logged names.
+
+    Example:
+
+    ```python
+    model.fit(train_ds, validation_data=held_out_ds, epochs=10,
+              callbacks=[TestSetReport(test_ds), keras.callbacks.CSVLogger(
+                  "metrics.csv")])
+    ```
+    """
+
+    def __init__(self, test_data, prefix="test_"):
+        super().__init__()
+        self.test_data = test_data
+        self.prefix = prefix
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        results = self.model.evaluate(self.test_data, verbose=0,
+                                      return_dict=True)
+        logs.update({self.prefix + name: float(value)
+                     for name, value in results.items()})
