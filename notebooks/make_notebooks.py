@@ -189,8 +189,10 @@ mixkd_log = distiller.fit(train_ds, validation_data=test_ds, epochs=EPOCHS,
 distiller is measured against the mixed labels, as in the official code, so it
 is lower than that of the student trained on clean images; `val_accuracy` is
 the student alone on the clean test images. MIXSTD trains the std-scaled
-logits, not the raw ones, so the distilled student's `val_loss` (plain
-cross-entropy of its raw logits) stays high even at high accuracy."""),
+logits, not the raw ones, so the distilled student's `val_loss` is the
+cross-entropy of `softmax(z / std(z))`, the loss it was trained on (callbacks
+on `val_loss` act on it); `val_raw_ce`, the plain cross-entropy of its raw
+logits, stays high even at high accuracy."""),
     ("code", """\
 epochs = np.arange(1, EPOCHS + 1)
 fig, axes = plt.subplots(1, 5, figsize=(20, 3.8))
