@@ -116,8 +116,13 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         ce_weight: weight of the student loss (official: 0.1).
         kd_weight: weight of the distillation loss (official: 0.9).
         temperature: temperature of ``"kd"`` (default 4), ``"ls"``
-            (default 2), ``"dkd"`` (default 4) or ``"dist"`` (default 1); an
-            error with ``"mixstd"``. DKD and DIST are published with
+            (default 2), ``"dkd"`` (default 4) or ``"dist"`` (default 1);
+            for ``"mixstd"`` the base temperature tau (default 1, the
+            official code): each sample's temperature is ``tau * std(z)``
+            in both the KD and the CE term, no ``tau^2`` factor (about 0.29
+            gives 10 classes CIFAR-100's sharpest target,
+            `keras_mixkd.losses.ceiling_matching_temperature`). An error
+            with a loss object. DKD and DIST are published with
             ``ce_weight=1.0, kd_weight=1.0``.
         seed: seed of a mixer built from a name.
         teacher_dtype: precision of the frozen teacher's forward pass, e.g.

@@ -23,6 +23,25 @@ def tiny_model(name, classes=CLASSES, hidden=16, seed=0, batch_norm=False,
     return keras.Model(inputs, outputs, name=name)
 
 
+def numeric_grad(fn, x, h=1e-6):
+    """Central finite differences of a scalar NumPy function at ``x``."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += h
+        down[index] -= h
+        grad[index] = (fn(up) - fn(down)) / (2 * h)
+    return grad
+
+
+def scaled_softmax(z, tau):
+    """``softmax(z / (tau * std(z)))`` per row (unbiased std), in float64."""
+    z = np.asarray(z, "float64")
+    z = z / (tau * z.std(axis=1, ddof=1, keepdims=True))
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def tiny_data(n=32, classes=CLASSES, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.normal(size=(n, *IMAGE_SHAPE)).astype("float32")

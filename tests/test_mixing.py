@@ -103,6 +103,27 @@ def test_images_and_labels_are_the_same_convex_combination():
         rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("sampling", ["official", "exact"])
+def test_mixed_rows_differ_from_every_input_and_clean_rows_equal_one(
+        sampling):
+    images, labels = _batch(16, seed=9)
+    layer = PartialMixUp(mix_fraction=0.25, sampling=sampling, seed=11)
+    t = layer.get_random_transformation({"images": images})
+    out = np.asarray(layer.transform_images(images, t))
+    mixed = np.asarray(t["mixed"])
+    lam = np.asarray(t["mix_weight"])
+    assert 0 < mixed.sum() < 16
+    # Distance of each output row to its nearest input image.
+    nearest = np.abs(out[:, None] - images[None]).max(axis=(2, 3, 4)).min(1)
+    for i in range(16):
+        same_pair = t["first"][i] == t["second"][i]
+        if mixed[i] and not same_pair and 1e-3 < lam[i] < 1 - 1e-3:
+            assert nearest[i] > 1e-2, i  # a new image, not any input
+        elif not mixed[i]:
+            assert lam[i] == 1.0
+            assert nearest[i] == 0.0, i  # exactly one input image
+
+
 def test_identity_when_not_training():
     images, labels = _batch(8)
     out = PartialMixUp(mix_fraction=1.0, seed=7)(

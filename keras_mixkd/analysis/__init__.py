@@ -74,3 +74,4 @@ from keras_mixkd.analysis.temperature_scaling import apply_temperature
 from keras_mixkd.analysis.temperature_scaling import fit_temperature
 from keras_mixkd.analysis.trained_outputs import trained_logits
 from keras_mixkd.analysis.trained_outputs import trained_probabilities
+from keras_mixkd.analysis.trained_outputs import training_loss

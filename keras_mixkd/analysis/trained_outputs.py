@@ -3,8 +3,9 @@
 A network trained with cross-entropy on its raw logits (plain training,
 classic KD, logit standardization, DKD, DIST: their CE term is on the raw
 logits) was trained to output ``softmax(logits)``. A MIXSTD student was not:
-both of its loss terms use ``softmax(logits / std(logits))`` (per sample,
-std over classes, unbiased), so its raw logits have a free scale and
+both of its loss terms use ``softmax(logits / (tau * std(logits)))`` (per
+sample, std over classes, unbiased; tau the base temperature, 1 unless the
+run set ``temperature``), so its raw logits have a free scale and
 ``softmax(logits)`` can be nearly uniform at high accuracy. Smoothness,
 calibration and exported probabilities compare like with like only on the
 distribution each network was trained to produce.
@@ -24,14 +25,42 @@ RAW_SOFTMAX = ("ce", "kd", "ls", "dkd", "dist")
 STANDARDIZED = ("mixstd",)
 
 
-def _standardizing_ddof(loss):
-    """The std's ddof if ``loss`` trains standardized logits, else None."""
+def training_loss(loss, temperature=None):
+    """The ``loss`` argument of this module for a run's loss and temperature.
+
+    A MIXSTD student trained at base temperature ``tau`` outputs
+    ``softmax(z / (tau * std(z)))``: for ``"mixstd"`` with a temperature
+    other than 1 this is the student loss that trained it
+    (`keras_mixkd.losses.StdCrossEntropy` with that temperature). Other
+    losses train ``softmax(logits)`` whatever their temperature.
+
+    Args:
+        loss: the run's loss name (``"mixstd"``, ``"kd"``... ``"ce"`` or
+            None for a network trained alone), as in a ``config.json``.
+        temperature: the run's ``temperature`` (None: the loss's default).
+
+    Returns:
+        ``loss`` itself, or a `StdCrossEntropy` for MIXSTD at tau != 1.
+
+    Example:
+
+    >>> trained_probabilities(logits, training_loss("mixstd", 0.5))
+    """
+    if (isinstance(loss, str) and loss.lower() in STANDARDIZED
+            and temperature is not None and float(temperature) != 1.0):
+        return losses.StdCrossEntropy(temperature=temperature)
+    return loss
+
+
+def _standardization(loss):
+    """``(ddof, temperature)`` if ``loss`` trains standardized logits, else
+    None."""
     if loss is None:
         return None
     if isinstance(loss, str):
         name = loss.lower()
         if name in STANDARDIZED:
-            return 1
+            return 1, 1.0
         if name in RAW_SOFTMAX:
             return None
         raise ValueError(
@@ -40,7 +69,7 @@ def _standardizing_ddof(loss):
             "`distillation_loss` name; 'ce' or None for a network trained "
             "alone), or the student loss object itself.")
     if isinstance(loss, losses.StdCrossEntropy):
-        return loss.ddof
+        return loss.ddof, loss.temperature
     if isinstance(loss, keras.losses.CategoricalCrossentropy):
         return None
     raise TypeError(
@@ -54,25 +83,30 @@ def trained_logits(logits, loss=None):
     Args:
         logits: ``(samples, classes)`` raw logits of the network.
         loss: how the network was trained: ``"mixstd"`` (the paper's
-            losses), ``"kd"``, ``"ls"``, ``"dkd"``, ``"dist"``, ``"ce"`` or
-            None (trained alone); or the student loss object
-            (`keras_mixkd.losses.StdCrossEntropy` standardizes, with its
-            ``ddof``; `keras.losses.CategoricalCrossentropy` does not).
+            losses at base temperature 1), ``"kd"``, ``"ls"``, ``"dkd"``,
+            ``"dist"``, ``"ce"`` or None (trained alone); or the student
+            loss object (`keras_mixkd.losses.StdCrossEntropy` standardizes,
+            with its ``ddof`` and ``temperature``;
+            `keras.losses.CategoricalCrossentropy` does not). For a MIXSTD
+            run with a temperature use `training_loss`.
 
     Returns:
         A float64 ``(samples, classes)`` array: the logits themselves, or for
-        MIXSTD the z-scored logits ``(z - mean z) / std(z)`` (softmax is
-        shift-invariant, so their softmax is ``softmax(z / std(z))``).
+        MIXSTD the z-scored logits divided by the base temperature,
+        ``(z - mean z) / (tau * std(z))`` (softmax is shift-invariant, so
+        their softmax is ``softmax(z / (tau * std(z)))``).
 
     Example:
 
     >>> trained_logits([[2.0, 4.0, 6.0]], "mixstd")  # [[-1., 0., 1.]]
     """
     logits = as_2d("logits", logits)
-    ddof = _standardizing_ddof(loss)
-    if ddof is None:
+    standardization = _standardization(loss)
+    if standardization is None:
         return logits
-    return np.asarray(losses.standardize_logits(logits, ddof), "float64")
+    ddof, temperature = standardization
+    return np.asarray(losses.scaled_logits(logits, temperature, ddof),
+                      "float64")
 
 
 def trained_probabilities(logits, loss=None):
@@ -80,7 +114,9 @@ def trained_probabilities(logits, loss=None):
 
     ``softmax(logits)`` for a network trained with CE on its raw logits
     (``"ce"``/None, ``"kd"``, ``"ls"``, ``"dkd"``, ``"dist"``);
-    ``softmax(logits / std(logits, ddof=1))`` for ``"mixstd"``.
+    ``softmax(logits / std(logits, ddof=1))`` for ``"mixstd"``, and
+    ``softmax(logits / (tau * std(logits, ddof=1)))`` for a MIXSTD student
+    trained at base temperature tau (``training_loss("mixstd", tau)``).
 
     Args:
         logits: ``(samples, classes)`` raw logits of the network.
@@ -103,14 +139,19 @@ def describe(loss=None):
         loss: how the network was trained (see `trained_logits`).
 
     Returns:
-        ``"softmax(logits)"`` or ``"softmax(logits / std(logits, ddof=1))"``.
+        ``"softmax(logits)"``, ``"softmax(logits / std(logits, ddof=1))"``
+        or, at a base temperature other than 1,
+        ``"softmax(logits / (0.5 * std(logits, ddof=1)))"``.
 
     Example:
 
     >>> describe("mixstd")
     'softmax(logits / std(logits, ddof=1))'
     """
-    ddof = _standardizing_ddof(loss)
-    if ddof is None:
+    standardization = _standardization(loss)
+    if standardization is None:
         return "softmax(logits)"
-    return f"softmax(logits / std(logits, ddof={ddof}))"
+    ddof, temperature = standardization
+    if temperature == 1.0:
+        return f"softmax(logits / std(logits, ddof={ddof}))"
+    return f"softmax(logits / ({temperature:g} * std(logits, ddof={ddof})))"

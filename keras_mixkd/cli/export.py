@@ -6,13 +6,14 @@
 
 The exported model takes raw ``uint8`` images of the data's image size and
 normalises them inside; with ``--outputs=probabilities`` it returns the
-probabilities the model was trained to produce (``--trained_loss``, read
-from the run folder's config.json when there is one, required otherwise);
+probabilities the model was trained to produce (``--trained_loss`` and, for
+mixstd, ``--trained_temperature``, read from the run folder's config.json
+when there is one; ``--trained_loss`` is required otherwise);
 ``--calibrate`` fits a temperature on held-out images (the run's
 ``--validation_split``, or ``--calibration_dataset``) and bakes it in.
 Its metadata file (``student.json`` beside ``student.tflite``, or
 ``export.json`` inside a SavedModel folder) holds the mean, std, image size,
-class names, and the loss and temperature of the probabilities. An existing
+class names, and the loss and temperatures of the probabilities. An existing
 output is refused without ``--overwrite``. The command prints the file's
 size, its latency per image, the accuracy of the exported file on the
 dataset's test split and, for probabilities, their calibration error there.
@@ -26,8 +27,9 @@ from keras_mixkd import exporting
 from keras_mixkd.cli import flags
 
 FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "batch_size",
-              "format", "quantize", "outputs", "trained_loss", "loss",
-              "calibrate", "calibration_dataset", "overwrite", "output")
+              "format", "quantize", "outputs", "trained_loss",
+              "trained_temperature", "loss", "calibrate",
+              "calibration_dataset", "overwrite", "output")
 
 
 def export_config():
@@ -49,16 +51,19 @@ def export_config():
 
 def main():
     results = exporting.export_model(export_config())
+    tau = results.get("temperature")
     print(f"wrote {results['output']} ({results['format']}, quantize "
           f"{results['quantize']}, outputs {results['outputs']}"
-          f"{', loss ' + results['loss'] if results['loss'] else ''})")
+          f"{', loss ' + results['loss'] if results['loss'] else ''}"
+          f"{f', temperature {tau:g}' if tau is not None else ''})")
     print(f"size: {results['size_bytes'] / 1e3:.1f} kB")
     print(f"latency: {results['latency_ms']:.3f} ms per image (batch 1)")
     print(f"test accuracy: {100 * results['accuracy']:.2f}% "
           f"({results['test_images']} images)")
     if "ece" in results:
-        fitted = ("" if results["temperature"] is None else
-                  f", temperature {results['temperature']:.4g} fitted on "
+        calibrated = results["calibration_temperature"]
+        fitted = ("" if calibrated is None else
+                  f", calibration temperature {calibrated:.4g} fitted on "
                   f"{results['calibration']['images']} held-out images")
         print(f"test calibration error (ECE): {100 * results['ece']:.2f}%, "
               f"mean confidence {100 * results['mean_confidence']:.2f}%"

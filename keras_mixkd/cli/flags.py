@@ -140,6 +140,11 @@ flags.DEFINE_string("calibration_dataset", None,
 flags.DEFINE_bool("overwrite", False,
                   "export: replace an existing --output (and its .json); "
                   "without it an existing output is refused.")
+flags.DEFINE_float("trained_temperature", None,
+                   "export --outputs=probabilities: the base temperature tau "
+                   "a mixstd student was trained with (softmax(logits / "
+                   "(tau * std))); read from the run folder's config.json "
+                   "when there is one, else 1.")
 
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None,
@@ -169,8 +174,11 @@ flags.DEFINE_enum("mix_sampling", _default("mix_sampling"),
                   "distill, pmu: official (with replacement: ~41% mixed at "
                   "batch 64) or exact sampling.")
 flags.DEFINE_float("temperature", None,
-                   "distill: temperature of kd (default 4) or ls (default 2); "
-                   "not for mixstd.")
+                   "distill: temperature of kd (default 4), ls (default 2), "
+                   "dkd (4) or dist (1); mixstd: the base temperature tau "
+                   "(default 1, official), each sample's temperature being "
+                   "tau * std(logits); ((K-1)/sqrt(K))/(99/10), 0.29 at 10 "
+                   "classes, gives K classes CIFAR-100's sharpest target.")
 flags.DEFINE_float("ce_weight", _default("ce_weight"),
                    "distill: weight of the student CE.")
 flags.DEFINE_float("kd_weight", _default("kd_weight"),

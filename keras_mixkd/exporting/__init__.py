@@ -27,6 +27,7 @@ from keras_mixkd.exporting.model_file import FORMATS
 from keras_mixkd.exporting.model_file import OUTPUTS
 from keras_mixkd.exporting.model_file import QUANTIZATIONS
 from keras_mixkd.exporting.model_file import TRAINING_LOSSES
+from keras_mixkd.exporting.model_file import check_temperature
 from keras_mixkd.exporting.model_file import class_names
 from keras_mixkd.exporting.model_file import export
 from keras_mixkd.exporting.model_file import export_metadata
@@ -43,3 +44,4 @@ from keras_mixkd.exporting.running import run_exported
 from keras_mixkd.exporting.run_export import export_model
 from keras_mixkd.exporting.run_export import run_record
 from keras_mixkd.exporting.run_export import trained_loss
+from keras_mixkd.exporting.run_export import trained_temperature

@@ -2,17 +2,17 @@
 
 `fit_calibration` runs a model on held-out labelled images (never trained
 on, never the test set), takes the logits whose softmax it was trained to
-produce (`keras_mixkd.analysis.trained_logits`: for MIXSTD ``z / std(z)``,
-else ``z``) and fits one temperature T by negative log-likelihood
-(`keras_mixkd.analysis.fit_temperature`, Guo et al., 2017). The export then
-serves ``softmax(trained_logits / T)``.
+produce (`keras_mixkd.analysis.trained_logits`: for MIXSTD
+``z / (tau * std(z))``, else ``z``) and fits one temperature T by negative
+log-likelihood (`keras_mixkd.analysis.fit_temperature`, Guo et al., 2017).
+The export then serves ``softmax(trained_logits / T)``.
 
 Example:
 
 >>> fitted = fit_calibration(student, held_out_ds, loss="mixstd")
 >>> keras_mixkd.export(student, "out/student.tflite", format="litert",
 ...                    info=info, outputs="probabilities", loss="mixstd",
-...                    temperature=fitted["temperature"])
+...                    calibration_temperature=fitted["temperature"])
 """
 
 import numpy as np
@@ -21,7 +21,7 @@ from keras_mixkd import analysis
 from keras_mixkd.exporting.model_file import TRAINING_LOSSES
 
 
-def fit_calibration(model, data, loss):
+def fit_calibration(model, data, loss, temperature=None):
     """The temperature that calibrates a model's trained probabilities.
 
     Args:
@@ -31,6 +31,8 @@ def fit_calibration(model, data, loss):
             `keras_mixkd.data.load_splits`); never the test set.
         loss: the loss the model was trained with, one of
             `keras_mixkd.exporting.TRAINING_LOSSES`.
+        temperature: a ``"mixstd"`` student's base temperature tau (None:
+            1): its trained logits are ``z / (tau * std(z))``.
 
     Returns:
         A dict: ``temperature`` (T), ``images`` (how many it was fitted
@@ -57,7 +59,8 @@ def fit_calibration(model, data, loss):
         raise ValueError(
             f"The calibration labels span {labels.min()}..{labels.max()}, "
             f"but the model has {logits.shape[1]} classes.")
-    trained = analysis.trained_logits(logits, loss)
+    trained = analysis.trained_logits(
+        logits, analysis.training_loss(loss, temperature))
     temperature = analysis.fit_temperature(trained, labels)
     nll = analysis.negative_log_likelihood
     return {"temperature": float(temperature), "images": int(len(labels)),

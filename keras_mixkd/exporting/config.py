@@ -52,6 +52,10 @@ class ExportConfig:
             probabilities: `keras_mixkd.exporting.TRAINING_LOSSES`); None:
             the run folder's config.json says (outside a run folder it is
             required for probabilities).
+        trained_temperature: the base temperature tau a ``"mixstd"``
+            student was trained with (its probabilities are
+            ``softmax(logits / (tau * std(logits)))``); None: the run
+            folder's config.json says, else 1.
         calibrate: fit one temperature on held-out data by NLL and bake it
             into the probabilities: on the run's ``--validation_split``
             (from its config.json), or on ``calibration_dataset``.
@@ -75,6 +79,7 @@ class ExportConfig:
     quantize: str = "none"
     outputs: str = "logits"
     trained_loss: str = None
+    trained_temperature: float = None
     calibrate: bool = False
     calibration_dataset: str = None
     overwrite: bool = False
@@ -90,6 +95,10 @@ class ExportConfig:
                               ("outputs", OUTPUTS),
                               ("trained_loss", (None, *TRAINING_LOSSES))):
             _check_choice(name, getattr(self, name), choices)
+        if self.trained_temperature is not None and not (
+                self.trained_temperature > 0):
+            raise ValueError(f"--trained_temperature must be > 0, got "
+                             f"{self.trained_temperature}.")
         if not int(self.batch_size) >= 1:
             raise ValueError(f"--batch_size must be >= 1, got "
                              f"{self.batch_size}.")

@@ -30,18 +30,17 @@ import tensorflow as tf
 from keras import ops
 
 from keras_mixkd import losses
-from keras_mixkd.exporting.output import EXPORT_JSON
 from keras_mixkd.exporting.output import check_output
-from keras_mixkd.exporting.output import metadata_path
 from keras_mixkd.exporting.output import replace_output
 
 FORMATS = ("saved_model", "litert")
 OUTPUTS = ("logits", "probabilities")
 QUANTIZATIONS = ("none", "float16", "int8")
 #: The loss a model was trained with, which fixes its probabilities:
-#: ``"mixstd"`` trains ``softmax(logits / std(logits))``; the others (classic
-#: KD, logit standardization, a teacher's plain cross-entropy) train
-#: ``softmax(logits)`` on the labels.
+#: ``"mixstd"`` trains ``softmax(logits / (tau * std(logits)))`` (tau its base
+#: temperature, 1 by default); the others (classic KD, logit
+#: standardization, a teacher's plain cross-entropy) train ``softmax(logits)``
+#: on the labels.
 TRAINING_LOSSES = ("mixstd", "kd", "ls", "ce")
 #: Representative images used to calibrate int8 quantization (at most).
 CALIBRATION_IMAGES = 256
@@ -95,45 +94,73 @@ def _check_loss(loss):
     _choose("loss", loss, TRAINING_LOSSES)
 
 
-def _check_temperature(temperature):
-    if temperature is not None and not (
-            np.isfinite(float(temperature)) and float(temperature) > 0):
-        raise ValueError(f"`temperature` must be a finite number > 0, got "
-                         f"{temperature}.")
+def check_temperature(loss, temperature):
+    """Raises `ValueError` unless ``temperature`` fits ``loss``.
+
+    A temperature changes the trained probabilities of ``"mixstd"`` only (its
+    base temperature); it must then be > 0. Students of the other losses
+    were trained on ``softmax(logits)`` at any temperature: None only.
+    """
+    if temperature is None:
+        return
+    if loss != "mixstd":
+        raise ValueError(
+            f"A temperature ({temperature}) changes the probabilities of a "
+            f"mixstd student only; a {loss!r} model was trained on "
+            "softmax(logits). Drop the temperature.")
+    if not temperature > 0:
+        raise ValueError(f"`temperature` must be > 0, got {temperature}.")
 
 
-def probabilities(logits, loss, temperature=None):
+def _check_calibration(calibration_temperature):
+    if calibration_temperature is not None and not (
+            np.isfinite(float(calibration_temperature))
+            and float(calibration_temperature) > 0):
+        raise ValueError(
+            f"`calibration_temperature` must be a finite number > 0, got "
+            f"{calibration_temperature}.")
+
+
+def probabilities(logits, loss, temperature=None,
+                  calibration_temperature=None):
     """The probabilities a model trained with ``loss`` produces.
 
     Args:
         logits: ``(batch, classes)`` logits.
         loss: one of `TRAINING_LOSSES` (required): ``"mixstd"`` gives
-            ``softmax(logits / std(logits, ddof=1))`` (a plain softmax of a
-            MIXSTD student's logits is near uniform), the others
-            ``softmax(logits)``.
-        temperature: a calibration temperature T (e.g. from
+            ``softmax(logits / (tau * std(logits, ddof=1)))`` (a plain
+            softmax of a MIXSTD student's logits is near uniform), the
+            others ``softmax(logits)``.
+        temperature: ``"mixstd"``: the base temperature tau the student was
+            trained with (None: 1, the official code); None for the others.
+        calibration_temperature: a calibration temperature T (e.g. from
             `keras_mixkd.exporting.fit_calibration`): the logits above are
-            further divided by T. None: 1.
+            further divided by T. None: no calibration.
 
     Returns:
         ``(batch, classes)`` probabilities.
 
     Example:
 
-    >>> probabilities([[1.0, 2.0, 3.0]], loss="mixstd", temperature=0.5)
+    >>> probabilities([[1.0, 2.0, 3.0]], loss="mixstd")
+    >>> probabilities([[1.0, 2.0, 3.0]], loss="mixstd", temperature=0.29)
+    >>> probabilities([[1.0, 2.0, 3.0]], loss="kd",
+    ...               calibration_temperature=1.7)
     """
     _check_loss(loss)
-    _check_temperature(temperature)
+    check_temperature(loss, temperature)
+    _check_calibration(calibration_temperature)
     if loss == "mixstd":
-        logits = losses.standardize_logits(logits, ddof=1)
+        logits = losses.scaled_logits(
+            logits, 1.0 if temperature is None else temperature, ddof=1)
     logits = ops.cast(logits, "float32")
-    if temperature is not None:
-        logits = logits / float(temperature)
+    if calibration_temperature is not None:
+        logits = logits / float(calibration_temperature)
     return ops.softmax(logits, axis=-1)
 
 
 def serving_function(model, info, outputs="logits", loss=None,
-                     temperature=None):
+                     temperature=None, calibration_temperature=None):
     """The function an export serves: raw ``uint8`` images to one output.
 
     Args:
@@ -142,7 +169,9 @@ def serving_function(model, info, outputs="logits", loss=None,
         outputs: ``"logits"`` or ``"probabilities"``.
         loss: the loss the model was trained with (see `probabilities`);
             required for probabilities.
-        temperature: the calibration temperature of the probabilities.
+        temperature: MIXSTD's base temperature (see `probabilities`).
+        calibration_temperature: the calibration temperature of the
+            probabilities (see `probabilities`).
 
     Returns:
         ``fn(images) -> {outputs: tensor}``, ``images`` ``uint8`` NHWC.
@@ -150,6 +179,8 @@ def serving_function(model, info, outputs="logits", loss=None,
     _choose("outputs", outputs, OUTPUTS)
     if outputs == "probabilities":
         _check_loss(loss)
+        check_temperature(loss, temperature)
+        _check_calibration(calibration_temperature)
     mean = np.asarray(info.mean, "float32")
     std = np.asarray(info.std, "float32")
 
@@ -157,18 +188,21 @@ def serving_function(model, info, outputs="logits", loss=None,
         x = (ops.cast(images, "float32") / 255.0 - mean) / std
         logits = ops.cast(model(x, training=False), "float32")
         if outputs == "probabilities":
-            return {outputs: probabilities(logits, loss, temperature)}
+            return {outputs: probabilities(logits, loss, temperature,
+                                           calibration_temperature)}
         return {outputs: logits}
 
     return serve
 
 
-def _write_saved_model(model, path, info, outputs, loss, temperature):
+def _write_saved_model(model, path, info, outputs, loss, temperature,
+                       calibration_temperature):
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         "serving_default",
-        serving_function(model, info, outputs, loss, temperature),
+        serving_function(model, info, outputs, loss, temperature,
+                         calibration_temperature),
         input_signature=[tf.TensorSpec((None, *_image_shape(info)), tf.uint8,
                                        name="images")])
     archive.write_out(os.fspath(path), verbose=False)
@@ -223,9 +257,14 @@ def _litert_bytes(saved_model, quantize, representative_data, info):
     return converter.convert()
 
 
+def _float_or_none(value):
+    return None if value is None else float(value)
+
+
 def export(model, path, format="saved_model", info=None, outputs="logits",
            loss=None, quantize="none", representative_data=None,
-           temperature=None, overwrite=False, metadata=None):
+           temperature=None, calibration_temperature=None, overwrite=False,
+           metadata=None):
     """Exports a model that takes raw ``uint8`` images, normalisation inside.
 
     The exported model takes ``uint8`` images of the data's image size
@@ -253,10 +292,12 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
         representative_data: for ``"int8"``: training images, raw ``uint8``
             or a pipeline as `keras_mixkd.data.load` yields (see
             `raw_images`); at most `CALIBRATION_IMAGES` are used.
-        temperature: for ``"probabilities"``: a calibration temperature T
-            baked into the file (`keras_mixkd.exporting.fit_calibration`
-            fits one on held-out data); recorded in the metadata. None: no
-            calibration.
+        temperature: for ``"probabilities"`` of a ``"mixstd"`` student: the
+            base temperature it was trained with (None: 1).
+        calibration_temperature: for ``"probabilities"``: a calibration
+            temperature T baked into the file
+            (`keras_mixkd.exporting.fit_calibration` fits one on held-out
+            data); recorded in the metadata. None: no calibration.
         overwrite: replace an existing output (and its metadata file);
             otherwise an existing one is an error, raised before anything
             is written.
@@ -276,7 +317,7 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
     >>> keras_mixkd.export(student, "out/student", info=info)
     >>> keras_mixkd.export(student, "out/student.tflite", format="litert",
     ...                    info=info, outputs="probabilities", loss="mixstd",
-    ...                    temperature=0.7)
+    ...                    calibration_temperature=0.2)
     """
     _choose("format", format, FORMATS)
     _choose("outputs", outputs, OUTPUTS)
@@ -284,10 +325,11 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
     _image_shape(info)
     if outputs == "probabilities":
         _check_loss(loss)
-        _check_temperature(temperature)
-    elif temperature is not None:
-        raise ValueError("`temperature` applies to outputs='probabilities' "
-                         "only.")
+        check_temperature(loss, temperature)
+        _check_calibration(calibration_temperature)
+    elif temperature is not None or calibration_temperature is not None:
+        raise ValueError("`temperature` and `calibration_temperature` apply "
+                         "to outputs='probabilities' only.")
     if quantize != "none" and format != "litert":
         raise ValueError(
             f"quantize={quantize!r} applies to format='litert' only; a "
@@ -302,20 +344,22 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
     check_output(path, format, overwrite)
     contents = {**export_metadata(info), "outputs": outputs}
     if outputs == "probabilities":
-        contents.update(trained_loss=loss, temperature=None if (
-            temperature is None) else float(temperature))
+        contents.update(
+            trained_loss=loss,
+            trained_temperature=_float_or_none(temperature),
+            calibration_temperature=_float_or_none(calibration_temperature))
     contents.update(metadata or {})
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(target):
         if format == "saved_model":
             _write_saved_model(model, target, info, outputs, loss,
-                               temperature)
+                               temperature, calibration_temperature)
             return
         with tempfile.TemporaryDirectory() as tmp:
             saved = pathlib.Path(tmp) / "saved_model"
             _write_saved_model(model, saved, info, outputs, loss,
-                               temperature)
+                               temperature, calibration_temperature)
             target.write_bytes(_litert_bytes(saved, quantize,
                                              representative_data, info))
 

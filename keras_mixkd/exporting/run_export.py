@@ -165,7 +165,7 @@ def _calibration_dataset(config, info):
         lambda x, y: (x * scale + shift, y))
 
 
-def _calibrate(config, record, model, splits, loss):
+def _calibrate(config, record, model, splits, loss, temperature):
     """The fitted temperature and its record for the metadata file."""
     if config.calibration_dataset is not None:
         held_out = _calibration_dataset(config, splits.info)
@@ -175,8 +175,38 @@ def _calibrate(config, record, model, splits, loss):
         source = {"dataset": config.dataset,
                   "validation_split": record["validation_split"],
                   "seed": record.get("seed", config.seed)}
-    fitted = fit_calibration(model, held_out, loss)
+    fitted = fit_calibration(model, held_out, loss, temperature)
     return fitted["temperature"], {**source, **fitted}
+
+
+def trained_temperature(record, loss, temperature=None):
+    """MIXSTD's base temperature for the probabilities of a model.
+
+    Args:
+        record: the model's run configuration (`run_record`), or None.
+        loss: the loss that fixes its probabilities (`trained_loss`).
+        temperature: the temperature given by the user, or None.
+
+    Returns:
+        None unless ``loss`` is ``"mixstd"``; then the run's temperature
+        (None: 1), else ``temperature``.
+
+    Raises:
+        ValueError: when ``temperature`` contradicts the run's, or is given
+            for a loss whose probabilities it does not change.
+    """
+    if record is None or loss != "mixstd":
+        exporting.check_temperature(loss, temperature)
+        return temperature
+    recorded = record.get("temperature")
+    if temperature is not None and float(temperature) != float(
+            1.0 if recorded is None else recorded):
+        raise ValueError(
+            f"--trained_temperature={temperature}, but the run folder's "
+            f"config.json says the mixstd student was trained at temperature "
+            f"{1.0 if recorded is None else recorded}. Drop "
+            "--trained_temperature.")
+    return recorded
 
 
 def export_model(config):
@@ -188,20 +218,24 @@ def export_model(config):
             std, image size and class names go into the export; with
             ``image_size``, ``data_dir``), ``format``, ``quantize``,
             ``outputs`` and ``output`` set; for ``outputs="probabilities"``,
-            ``trained_loss`` (None: the run folder's, see `trained_loss`),
-            and optionally ``calibrate`` (with ``calibration_dataset``).
+            ``trained_loss`` (None: the run folder's, see `trained_loss`)
+            and, for a mixstd student, ``trained_temperature`` (None: the
+            run folder's, else 1; see `trained_temperature`), and
+            optionally ``calibrate`` (with ``calibration_dataset``).
             The digits split (and a held-out split) is drawn with the run's
             seed (from its config.json, else ``config.seed``).
 
     Returns:
         A dict: ``output``, ``metadata`` (its metadata file), ``format``,
         ``quantize``, ``outputs``, ``loss`` (None for logits),
-        ``temperature`` (the calibrated T, or None), ``size_bytes``,
-        ``latency_ms`` (mean per image at batch 1), ``accuracy`` (of the
-        exported file on the test split), ``test_images``; for
-        probabilities ``ece`` (their expected calibration error on the
-        test split, 15 bins) and ``mean_confidence``; when calibrated,
-        ``calibration`` (the held-out data, its size, NLL before/after).
+        ``temperature`` (of a mixstd student's probabilities, else None),
+        ``calibration_temperature`` (the calibrated T, or None),
+        ``size_bytes``, ``latency_ms`` (mean per image at batch 1),
+        ``accuracy`` (of the exported file on the test split),
+        ``test_images``; for probabilities ``ece`` (their expected
+        calibration error on the test split, 15 bins) and
+        ``mean_confidence``; when calibrated, ``calibration`` (the
+        held-out data, its size, NLL before/after).
 
     Raises:
         ValueError: on a bad setting, a model that does not fit the data,
@@ -215,12 +249,13 @@ def export_model(config):
         raise ValueError(f"--weights={config.weights}: export takes a "
                          ".keras file (a whole model).")
     record = run_record(config.weights)
-    loss = config.trained_loss
+    loss, temperature = config.trained_loss, config.trained_temperature
     if config.outputs == "probabilities":
         loss = trained_loss(record, loss)
-    elif loss is not None:
-        raise ValueError("--trained_loss applies to --outputs=probabilities "
-                         "only.")
+        temperature = trained_temperature(record, loss, temperature)
+    elif loss is not None or temperature is not None:
+        raise ValueError("--trained_loss and --trained_temperature apply to "
+                         "--outputs=probabilities only.")
     held_out = None
     if config.calibrate and config.calibration_dataset is None:
         held_out = _held_out_split(config, record)
@@ -233,14 +268,15 @@ def export_model(config):
         augment_train=False, validation_split=held_out)
     info = splits.info
     model = build_model(None, config.weights, info, "model", "weights")
-    temperature, calibration = None, None
+    calibration_temperature, calibration = None, None
     if config.calibrate:
-        temperature, calibration = _calibrate(config, record, model, splits,
-                                              loss)
+        calibration_temperature, calibration = _calibrate(
+            config, record, model, splits, loss, temperature)
     path = exporting.export(
         model, config.output, format=config.format, info=info,
         outputs=config.outputs, loss=loss, quantize=config.quantize,
         representative_data=splits.train, temperature=temperature,
+        calibration_temperature=calibration_temperature,
         overwrite=config.overwrite,
         metadata=None if calibration is None else {
             "calibration": calibration})
@@ -258,6 +294,7 @@ def export_model(config):
                "format": config.format, "quantize": config.quantize,
                "outputs": config.outputs, "loss": loss,
                "temperature": temperature,
+               "calibration_temperature": calibration_temperature,
                "size_bytes": timing["size_bytes"],
                "latency_ms": timing["latency_ms"],
                "accuracy": float(np.mean(predictions.argmax(-1) == labels)),

@@ -52,6 +52,9 @@ from keras_mixkd.losses.logit_standardization import (
 from keras_mixkd.losses.logit_standardization import standardize_logits
 from keras_mixkd.losses.mixstd import StdCrossEntropy
 from keras_mixkd.losses.mixstd import StdKDDivergence
+from keras_mixkd.losses.mixstd import ceiling_matching_temperature
+from keras_mixkd.losses.mixstd import max_z_score
+from keras_mixkd.losses.mixstd import scaled_logits
 from keras_mixkd.losses.mixstd import std_cross_entropy
 from keras_mixkd.losses.mixstd import std_cross_entropy_per_sample
 from keras_mixkd.losses.mixstd import std_kd_divergence

@@ -20,19 +20,23 @@ def _with_temperature(cls, default):
     return lambda t: cls(temperature=default if t is None else t)
 
 
+def _plain(temperature):
+    """Plain CE on raw logits, whatever the KD term's temperature."""
+    del temperature
+    return _cross_entropy()
+
+
 _DISTILLATION = {
     # name: (distillation loss factory of the temperature, student loss
-    # factory); the order is the one `available` reports.
-    "mixstd": (lambda t: StdKDDivergence(), lambda: StdCrossEntropy()),
-    "kd": (_with_temperature(KDDivergence, 4.0), _cross_entropy),
-    "ls": (_with_temperature(LogitStandardizationDivergence, 2.0),
-           _cross_entropy),
-    "dkd": (_with_temperature(DKDLoss, 4.0), _cross_entropy),
-    "dist": (_with_temperature(DISTLoss, 1.0), _cross_entropy),
+    # factory of the temperature); the order is the one `available` reports.
+    "mixstd": (_with_temperature(StdKDDivergence, 1.0),
+               _with_temperature(StdCrossEntropy, 1.0)),
+    "kd": (_with_temperature(KDDivergence, 4.0), _plain),
+    "ls": (_with_temperature(LogitStandardizationDivergence, 2.0), _plain),
+    "dkd": (_with_temperature(DKDLoss, 4.0), _plain),
+    "dist": (_with_temperature(DISTLoss, 1.0), _plain),
 }
 
-#: The named losses that take a fixed temperature.
-_TEMPERED = ("kd", "ls", "dkd", "dist")
 
 
 def available():
@@ -69,7 +73,8 @@ def get(identifier, temperature=None):
 
     Args:
         identifier: one of `available()`: ``"mixstd"`` (the paper:
-            std-scaled KD and std-scaled CE), ``"kd"`` (classic KD,
+            std-scaled KD and std-scaled CE, both at base temperature 1
+            unless given), ``"kd"`` (classic KD,
             temperature 4 unless given), ``"ls"`` (logit standardization,
             tau 2 unless given), ``"dkd"`` (decoupled KD, alpha 1, beta 8,
             T 4 unless given; label-aware) or ``"dist"`` (DIST, beta = gamma
@@ -79,8 +84,10 @@ def get(identifier, temperature=None):
             `requires_labels` for one that needs the labels), or a config
             dict.
         temperature: temperature of ``"kd"``, ``"ls"``, ``"dkd"`` and
-            ``"dist"``; an error for the others, where it would be silently
-            ignored.
+            ``"dist"``, or MIXSTD's base temperature tau (each sample's
+            temperature is ``tau * std(z)``, in both of its terms); None:
+            the loss's default. An error with a loss object, where it would
+            be silently ignored.
 
     Returns:
         A pair ``(distillation_loss, default_student_loss)``; the latter is
@@ -89,6 +96,7 @@ def get(identifier, temperature=None):
     Example:
 
     >>> kd_loss, ce_loss = keras_mixkd.losses.get("kd", temperature=1.0)
+    >>> kd_loss, ce_loss = keras_mixkd.losses.get("mixstd", temperature=0.29)
     """
     if isinstance(identifier, str):
         name = identifier.lower()
@@ -98,16 +106,11 @@ def get(identifier, temperature=None):
                 f"{available()} or pass a keras.losses.Loss.")
         if temperature is not None:
             _check_positive("temperature", temperature)
-            if name not in _TEMPERED:
-                raise ValueError(
-                    f"`temperature` does not apply to {name!r}, whose "
-                    "temperature is each sample's logit std. Use one of "
-                    f"{list(_TEMPERED)} for a fixed temperature.")
         make_kd, make_ce = _DISTILLATION[name]
-        return make_kd(temperature), make_ce()
+        return make_kd(temperature), make_ce(temperature)
     if temperature is not None:
         raise ValueError(
-            f"`temperature` applies only to the named losses {list(_TEMPERED)}"
+            f"`temperature` applies only to the named losses {available()}"
             "; set it on your loss object instead.")
     if isinstance(identifier, dict):
         identifier = keras.saving.deserialize_keras_object(identifier)

@@ -70,12 +70,16 @@ class _LogitsLoss(keras.distillation.DistillationLoss):
 class MixStdDistillationLoss(_LogitsLoss):
     """The MIXSTD KD term (`keras_mixkd.losses.std_kd_divergence`).
 
-    ``mean_i KL(softmax(t_i / std(t_i)) || softmax(s_i / std(s_i)))``. Pair it
-    with ``loss=keras_mixkd.losses.StdCrossEntropy()`` and
-    ``student_loss_weight=0.1`` for the paper's objective.
+    ``mean_i KL(softmax(t_i / (tau std(t_i))) || softmax(s_i / (tau std(s_i))))``
+    (no ``tau^2`` factor; ``tau = 1`` is the official code). Pair it with
+    ``loss=keras_mixkd.losses.StdCrossEntropy(temperature=tau)`` (the same
+    tau) and ``student_loss_weight=0.1`` for the paper's objective.
 
     Args:
         ddof: 1 (unbiased std, as the official code) or 0.
+        temperature: base temperature tau > 0: each sample's temperature is
+            ``tau * std(z)`` (0.29 gives 10 classes CIFAR-100's sharpest
+            target, `keras_mixkd.losses.ceiling_matching_temperature`).
 
     Example:
 
@@ -83,12 +87,12 @@ class MixStdDistillationLoss(_LogitsLoss):
     ...     MixStdDistillationLoss(), student_loss_weight=0.1)
     """
 
-    def __init__(self, ddof=1):
-        super().__init__(StdKDDivergence(ddof=ddof))
-        self.ddof = int(ddof)
+    def __init__(self, ddof=1, temperature=1.0):
+        super().__init__(StdKDDivergence(ddof=ddof, temperature=temperature))
+        self.ddof, self.temperature = int(ddof), float(temperature)
 
     def get_config(self):
-        return {"ddof": self.ddof}
+        return {"ddof": self.ddof, "temperature": self.temperature}
 
 
 @keras.saving.register_keras_serializable(package="keras_mixkd")

@@ -126,7 +126,10 @@ class RunConfig:
         mixing: a name of `keras_mixkd.mixing.available`.
         mix_fraction: share of each batch partial mixup mixes.
         mix_sampling: "official" or "exact" partial-mixup sampling.
-        temperature: temperature of "kd" (default 4) or "ls" (default 2).
+        temperature: temperature of "kd" (default 4), "ls" (default 2),
+            "dkd" (4) or "dist" (1); "mixstd": the base temperature tau
+            (default 1, the official code; each sample's temperature is
+            ``tau * std(z)``). Recorded as None for "mixstd" at 1.
         ce_weight, kd_weight: weights of the student CE and the KD term.
 
     Example:
@@ -270,11 +273,16 @@ class RunConfig:
         """The value of field ``name`` as a ``config.json`` holds it.
 
         ``image_size`` is recorded as ``H`` when square (as earlier
-        versions did), else ``[H, W]``; other fields as they are.
+        versions did), else ``[H, W]``; ``temperature`` 1 of ``"mixstd"``
+        (its default) as None, as runs recorded it before MIXSTD took a
+        temperature; other fields as they are.
         """
         value = getattr(self, name)
         if name == "image_size" and value is not None:
             return value[0] if value[0] == value[1] else list(value)
+        if (name == "temperature" and self.loss == "mixstd"
+                and value is not None and float(value) == 1.0):
+            return None
         return value
 
     def record(self, command):

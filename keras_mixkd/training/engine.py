@@ -16,6 +16,7 @@ student, summary = distill(dataclasses.replace(
 ```
 """
 
+import functools
 import os
 import pathlib
 import re
@@ -86,6 +87,27 @@ def setup_runtime(config):
         # Its distributed iterator prefetches each batch onto the GPU.
         return tf.distribute.OneDeviceStrategy(gpus[0].name)
     return tf.distribute.get_strategy()
+
+
+def restores_precision_policy(function):
+    """Decorates an engine entry point so that the caller's global precision
+    policy is restored when it returns or raises.
+
+    `setup_runtime` sets Keras's global policy to the run's (Keras has no
+    scoped policy); without this, a model the caller builds after
+    ``distill(config)`` with ``mixed_precision="bfloat16"`` would silently
+    be bfloat16 too. Models the run built keep their own policy.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        policy = keras.mixed_precision.global_policy()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+
+    return wrapper
 
 
 def is_chief(strategy):
@@ -222,6 +244,7 @@ def _test_report(run, validation_ds):
             "last_test_accuracy": rows[-1].get("test_accuracy")}
 
 
+@restores_precision_policy
 def train_teacher(config):
     """Trains ``config.model`` alone, with full mixup if ``mixup_alpha > 0``.
 
@@ -277,6 +300,7 @@ def _teacher_model(config, teacher, info):
     return teacher(info)
 
 
+@restores_precision_policy
 def distill(config, teacher=None):
     """Distils a teacher into a new ``config.student``.
 
@@ -347,6 +371,7 @@ def distill(config, teacher=None):
     return student, summary
 
 
+@restores_precision_policy
 def evaluate(config):
     """Clean test accuracy and loss of ``config.weights``.
 

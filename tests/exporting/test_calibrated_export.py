@@ -102,10 +102,11 @@ def test_calibrate_fits_on_the_runs_held_out_split(trained_run, tmp_path,
                                              return_labels=True)
     expected = analysis.fit_temperature(logits, labels)
     assert 0.05 < expected < 20  # a real optimum, not a bound
-    np.testing.assert_allclose(results["temperature"], expected, rtol=1e-5)
+    np.testing.assert_allclose(results["calibration_temperature"], expected,
+                               rtol=1e-5)
     assert results["calibration"]["images"] == len(labels)
     metadata = json.loads((tmp_path / "student.json").read_text())
-    assert metadata["temperature"] == results["temperature"]
+    assert metadata["calibration_temperature"] == results["calibration_temperature"]
     assert metadata["calibration"]["validation_split"] == 0.2
     assert "test calibration error (ECE)" in printed
     # The file serves softmax(logits / T); its test ECE is reported.
@@ -172,4 +173,4 @@ def test_calibrate_on_another_dataset(trained_run, tmp_path, capsys):
     assert results["calibration"]["images"] == 10 * (8 + 4)
     assert results["calibration"]["calibration_dataset"] == (
         f"folder:{folder}")
-    assert results["temperature"] > 0
+    assert results["calibration_temperature"] > 0

@@ -96,15 +96,19 @@ def test_outputs_of_the_wrong_kind_are_refused_even_with_overwrite(
 def test_probabilities_record_their_loss_and_temperature(model, tmp_path):
     path = keras_mixkd.export(model, tmp_path / "p.tflite", format="litert",
                               info=INFO, outputs="probabilities",
-                              loss="mixstd", temperature=0.5)
+                              loss="mixstd", temperature=2.0,
+                              calibration_temperature=0.5)
     metadata = json.loads((tmp_path / "p.json").read_text())
     assert (metadata["outputs"], metadata["trained_loss"],
-            metadata["temperature"]) == ("probabilities", "mixstd", 0.5)
+            metadata["trained_temperature"],
+            metadata["calibration_temperature"]) == (
+                "probabilities", "mixstd", 2.0, 0.5)
     images = np.random.default_rng(0).integers(0, 256, (6, 4, 4, 1),
                                                dtype=np.uint8)
     logits = model.predict(((images / 255.0 - 0.5) / 0.25).astype(
         "float32"), verbose=0).astype("float64")
-    scaled = logits / logits.std(axis=1, ddof=1, keepdims=True) / 0.5
+    # softmax(z / (tau * std(z) * T)), tau = 2 trained, T = 0.5 calibrated.
+    scaled = logits / logits.std(axis=1, ddof=1, keepdims=True) / 2.0 / 0.5
     expected = np.exp(scaled - scaled.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(exporting.run_exported(path, images),

@@ -115,8 +115,9 @@ def test_bad_arguments_fail_before_anything_is_written(trained, tmp_path):
         (dict(info=info, outputs="probabilities"),
          "The loss the model was trained with is required"),
         (dict(info=info, outputs="probabilities", loss="ce",
-              temperature=0.0), "`temperature` must be a finite number"),
-        (dict(info=info, temperature=2.0), "applies to outputs="),
+              calibration_temperature=0.0),
+         "`calibration_temperature` must be a finite number"),
+        (dict(info=info, calibration_temperature=2.0), "apply to outputs="),
     ]
     for kwargs, match in cases:
         with pytest.raises(ValueError, match=match):

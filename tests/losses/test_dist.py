@@ -8,9 +8,9 @@ import tensorflow as tf
 
 import keras_mixkd
 from keras_mixkd import losses
+from tests.helpers import numeric_grad
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
-from tests.losses.test_dkd import _numeric_grad
 from tests.losses.test_dkd import _softmax
 from tests.losses.test_dkd import _tf_value_and_grad
 
@@ -45,7 +45,7 @@ def test_matches_reference_value_and_gradient(beta, gamma, tau):
         lambda s: losses.dist_loss(teacher, s, beta, gamma, tau), student)
     np.testing.assert_allclose(
         value, reference_dist(student, teacher, beta, gamma, tau), rtol=1e-9)
-    numeric = _numeric_grad(
+    numeric = numeric_grad(
         lambda s: reference_dist(s, teacher, beta, gamma, tau), student)
     np.testing.assert_allclose(grad, numeric, rtol=0, atol=1e-7)
 

@@ -10,6 +10,7 @@ import keras_mixkd
 from keras_mixkd import losses
 from keras_mixkd.mixing import PartialMixUp
 from tests.helpers import CLASSES
+from tests.helpers import numeric_grad
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 
@@ -71,16 +72,6 @@ def three_way_dkd(student, teacher, labels, alpha, beta, temperature):
     return total / len(labels)
 
 
-def _numeric_grad(fn, x, h=1e-6):
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[index] += h
-        down[index] -= h
-        grad[index] = (fn(up) - fn(down)) / (2 * h)
-    return grad
-
-
 def _tf_value_and_grad(fn, student):
     s = tf.constant(student, "float64")
     with tf.GradientTape() as tape:
@@ -109,7 +100,7 @@ def test_one_hot_equals_mdistiller_value_and_gradient(alpha, beta, temperature):
         value, grad = _tf_value_and_grad(lambda s: losses.dkd_loss(
             teacher, s, labels, alpha, beta, temperature), student)
         np.testing.assert_allclose(value, expected, rtol=1e-9)
-        numeric = _numeric_grad(lambda s: mdistiller_dkd(
+        numeric = numeric_grad(lambda s: mdistiller_dkd(
             s, teacher, target, alpha, beta, temperature), student)
         np.testing.assert_allclose(grad, numeric, rtol=0, atol=1e-7)
 
@@ -123,7 +114,7 @@ def test_mixed_labels_three_way_split_value_and_gradient():
     np.testing.assert_allclose(
         value, three_way_dkd(student, teacher, labels, 1.0, 8.0, 4.0),
         rtol=1e-9)
-    numeric = _numeric_grad(
+    numeric = numeric_grad(
         lambda s: three_way_dkd(s, teacher, labels, 1.0, 8.0, 4.0), student)
     np.testing.assert_allclose(grad, numeric, rtol=0, atol=1e-7)
     # One-hot rows of the mixed batch are scored as mdistiller would.

@@ -185,7 +185,10 @@ def test_get_resolves_names_and_rejects_nonsense():
     kd, ce = losses.get("mixstd")
     assert isinstance(kd, losses.StdKDDivergence)
     assert isinstance(ce, losses.StdCrossEntropy)
-    with pytest.raises(ValueError, match="does not apply"):
-        losses.get("mixstd", temperature=4.0)
+    assert kd.temperature == 1.0 and ce.temperature == 1.0
+    kd, ce = losses.get("mixstd", temperature=0.5)
+    assert kd.temperature == 0.5 and ce.temperature == 0.5
+    with pytest.raises(ValueError, match="must be > 0"):
+        losses.get("mixstd", temperature=0.0)
     with pytest.raises(ValueError, match="Unknown distillation loss"):
         losses.get("nope")

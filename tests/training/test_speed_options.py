@@ -6,6 +6,7 @@ import json
 import pytest
 
 from keras_mixkd import training
+from keras_mixkd.models import folding
 
 
 def test_bad_speed_settings_are_refused_by_name():
@@ -15,7 +16,15 @@ def test_bad_speed_settings_are_refused_by_name():
             training.RunConfig(dataset="digits", **{field: value})
 
 
-def test_distill_runs_a_bfloat16_folded_teacher(tmp_path):
+def test_distill_runs_a_bfloat16_folded_teacher(tmp_path, monkeypatch):
+    copies = []
+
+    def spy(*args, **kwargs):  # the teacher copy the Distiller's fit runs
+        copies.append(folding_frozen_teacher(*args, **kwargs))
+        return copies[-1]
+
+    folding_frozen_teacher = folding.frozen_teacher
+    monkeypatch.setattr(folding, "frozen_teacher", spy)
     base = training.RunConfig(dataset="digits", epochs=1, batch_size=32,
                               train_size=256, verbose="0")
     teacher, _ = training.train_teacher(dataclasses.replace(
@@ -26,6 +35,13 @@ def test_distill_runs_a_bfloat16_folded_teacher(tmp_path):
         output_dir=str(tmp_path / "student"))
     student, summary = training.distill(config, teacher=teacher)
     assert 0.0 <= summary["last_accuracy"] <= 1.0
+    # The teacher really ran folded and in bfloat16, the student in float32.
+    (copy,) = {id(c): c for c in copies}.values()
+    assert copy.pairs  # BatchNorm folded into its convolutions
+    computing = {layer.compute_dtype for layer in copy.model.layers
+                 if layer.weights}
+    assert computing == {"bfloat16"}
+    assert student.dtype_policy.compute_dtype == "float32"
     record = json.loads((tmp_path / "student" / "config.json").read_text())
     # Settings that change results are recorded; steps_per_execution is not.
     assert record["teacher_dtype"] == "bfloat16"

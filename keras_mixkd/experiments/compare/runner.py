@@ -26,6 +26,7 @@ summary["methods"]["mixkd"]["diff_ci95"]
 ```
 """
 
+from keras_mixkd import analysis
 from keras_mixkd import training
 from keras_mixkd.experiments.compare import results
 from keras_mixkd.experiments.compare.folder import ComparisonFolder
@@ -42,9 +43,13 @@ from keras_mixkd.training.engine import check_model_name
 
 
 def trained_loss(method):
-    """The loss `keras_mixkd.analysis.trained_probabilities` takes for
-    a student of ``method`` (``"ce"`` for the student trained alone)."""
-    return METHODS[method].settings.get("loss", "ce")
+    """The loss `keras_mixkd.analysis.trained_probabilities` takes for a
+    student of ``method`` (``"ce"`` for the student trained alone; a MIXSTD
+    student at a base temperature other than 1 gets its
+    `keras_mixkd.analysis.training_loss`)."""
+    settings = METHODS[method].settings
+    return analysis.training_loss(settings.get("loss", "ce"),
+                                  settings.get("temperature"))
 
 
 def _figures(evaluate, model, loss, seed):

@@ -74,7 +74,8 @@ def _notes(summary, baseline):
         "ECE (15 bins) and NLL are computed on the test set with the "
         "probabilities each student was trained to produce "
         "(keras_mixkd.analysis.trained_probabilities): softmax(logits / "
-        "std(logits)) for the MIXSTD loss (mixkd, mixkd_exact, mixstd), "
+        "std(logits)) for the MIXSTD loss (mixkd, mixkd_exact, mixstd; "
+        "softmax(logits / (tau * std(logits))) at a base temperature tau), "
         "softmax(logits) otherwise; raw ECE uses softmax(logits) for all. "
         "Means over seeds."]
     if single:
