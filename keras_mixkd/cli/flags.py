@@ -77,6 +77,9 @@ flags.DEFINE_string("output_dir", None,
                     "Run folder (config, metrics CSV, TensorBoard logs, best "
                     "and last checkpoints, summary). An interrupted run "
                     "resumes from it. Default: runs/<command>-<models>-<data>.")
+flags.DEFINE_bool("overwrite", False,
+                  "export: replace an existing --output (and its metadata "
+                  ".json); without it an existing output is refused.")
 flags.DEFINE_enum("verbose", _default("verbose"), config_lib.VERBOSITIES,
                   "Keras progress output: 1 progress bar, 2 one line per "
                   "epoch, auto: 1 on a terminal, 2 otherwise.")
@@ -137,9 +140,6 @@ flags.DEFINE_string("calibration_dataset", None,
                     "temperature on instead of the run's held-out split, a "
                     "dataset name such as folder:PATH (all its images; not "
                     "--dataset).")
-flags.DEFINE_bool("overwrite", False,
-                  "export: replace an existing --output (and its .json); "
-                  "without it an existing output is refused.")
 flags.DEFINE_float("trained_temperature", None,
                    "export --outputs=probabilities: the base temperature tau "
                    "a mixstd student was trained with (softmax(logits / "
