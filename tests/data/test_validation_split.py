@@ -83,3 +83,15 @@ def test_run_config_records_the_split_only_when_set():
     assert "validation_split" not in zero.record("distill")
     held = training.RunConfig(dataset="digits", validation_split=0.1)
     assert held.record("distill")["validation_split"] == 0.1
+
+
+def test_the_flag_is_checked_and_belongs_to_the_training_commands(capsys):
+    from keras_mixkd.cli import main as cli
+
+    assert cli.run(["mixkd", "train-teacher", "--model=resnet8",
+                    "--dataset=digits", "--validation_split=1.5"]) == 1
+    error = capsys.readouterr().err
+    assert "--validation_split" in error and "Traceback" not in error
+    assert cli.run(["mixkd", "evaluate", "--weights=w.keras",
+                    "--validation_split=0.1"]) == 1
+    assert "does not take --validation_split" in capsys.readouterr().err
