@@ -18,21 +18,15 @@ from keras_mixkd import losses
 from keras_mixkd.analysis._utils import as_2d
 from keras_mixkd.analysis._utils import softmax
 
-#: Loss names whose student was trained on softmax of its raw logits; None
-#: (a network trained alone) too.
-RAW_SOFTMAX = ("ce", "kd", "ls", "dkd", "dist")
-#: Loss names whose student was trained on softmax of its standardized logits.
-STANDARDIZED = ("mixstd",)
-
-
 def training_loss(loss, temperature=None):
     """The ``loss`` argument of this module for a run's loss and temperature.
 
     A MIXSTD student trained at base temperature ``tau`` outputs
     ``softmax(z / (tau * std(z)))``: for ``"mixstd"`` with a temperature
     other than 1 this is the student loss that trained it
-    (`keras_mixkd.losses.StdCrossEntropy` with that temperature). Other
-    losses train ``softmax(logits)`` whatever their temperature.
+    (`keras_mixkd.losses.student_loss`, a `StdCrossEntropy` with that
+    temperature). Other losses train ``softmax(logits)`` whatever their
+    temperature, and are returned by name.
 
     Args:
         loss: the run's loss name (``"mixstd"``, ``"kd"``... ``"ce"`` or
@@ -46,28 +40,23 @@ def training_loss(loss, temperature=None):
 
     >>> trained_probabilities(logits, training_loss("mixstd", 0.5))
     """
-    if (isinstance(loss, str) and loss.lower() in STANDARDIZED
-            and temperature is not None and float(temperature) != 1.0):
-        return losses.StdCrossEntropy(temperature=temperature)
+    if not isinstance(loss, str):
+        return loss
+    trained = losses.student_loss(loss, temperature)
+    if getattr(trained, "temperature", 1.0) != 1.0:
+        return trained
     return loss
 
 
 def _standardization(loss):
     """``(ddof, temperature)`` if ``loss`` trains standardized logits, else
-    None."""
+    None. A name is resolved by the loss registry
+    (`keras_mixkd.losses.student_loss`), the one place that says what each
+    loss trains."""
     if loss is None:
         return None
     if isinstance(loss, str):
-        name = loss.lower()
-        if name in STANDARDIZED:
-            return 1, 1.0
-        if name in RAW_SOFTMAX:
-            return None
-        raise ValueError(
-            f"Unknown training loss {loss!r}: use one of "
-            f"{list(STANDARDIZED + RAW_SOFTMAX)} (the Distiller's "
-            "`distillation_loss` name; 'ce' or None for a network trained "
-            "alone), or the student loss object itself.")
+        loss = losses.student_loss(loss)
     if isinstance(loss, losses.StdCrossEntropy):
         return loss.ddof, loss.temperature
     if isinstance(loss, keras.losses.CategoricalCrossentropy):

@@ -4,11 +4,10 @@
         --output=resnet32x4.keras
 """
 
-import pathlib
-
 from keras_mixkd.cli import flags
 from keras_mixkd.models import torch_import
 from keras_mixkd.training.engine import check_model_name
+from keras_mixkd.training.weights import check_model_file
 
 FLAGS_USED = ("model", "weights", "output", "num_classes")
 
@@ -22,8 +21,7 @@ def main():
     if not config.output.endswith(".keras"):
         raise ValueError(f"--output must end with .keras, got "
                          f"{config.output}.")
-    if not pathlib.Path(config.weights).is_file():
-        raise ValueError(f"--weights: no file at {config.weights}.")
+    check_model_file(config.weights, "weights")
     try:
         torch_import.convert_torch_checkpoint(
             config.model, config.weights, config.output,

@@ -26,8 +26,8 @@ import warnings
 from keras_mixkd import exporting
 from keras_mixkd.cli import flags
 
-FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "batch_size",
-              "format", "quantize", "outputs", "trained_loss",
+FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "channels",
+              "batch_size", "format", "quantize", "outputs", "trained_loss",
               "trained_temperature", "loss", "calibrate",
               "calibration_dataset", "overwrite", "output")
 

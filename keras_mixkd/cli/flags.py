@@ -34,6 +34,10 @@ flags.DEFINE_string("image_size", None,
                     "Resize the images to H or H,W pixels, e.g. 16 or 40,48 "
                     "(default: the dataset's size, 32 for the padded "
                     "Fashion-MNIST).")
+flags.DEFINE_integer("channels", None,
+                     "Read every image as grayscale (1) or RGB (3); default: "
+                     "as the data is (an image folder must then not mix "
+                     "grayscale and colour files).")
 flags.DEFINE_integer("train_size", None,
                      "Train on a class-stratified subset of this many "
                      "training images (the same for every --seed).")
@@ -200,9 +204,9 @@ flags.DEFINE_enum("fold_teacher", _default("fold_teacher"),
 DEPRECATED = {"beta_alpha": "mixup_alpha"}
 
 #: Flags of every command that trains or evaluates.
-RUNTIME = ("dataset", "data_dir", "image_size", "batch_size", "seed", "strategy",
-           "mixed_precision", "jit_compile", "deterministic", "output_dir",
-           "verbose")
+RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
+           "seed", "strategy", "mixed_precision", "jit_compile",
+           "deterministic", "output_dir", "verbose")
 
 #: Flags of every command that trains.
 TRAINING = RUNTIME + ("train_size", "epochs", "learning_rate",

@@ -21,7 +21,7 @@ from keras_mixkd.cli import flags
 from keras_mixkd.data import fashion_mnist
 
 FLAGS_USED = tuple(n for n in flags.TRAINING if n not in (
-    "dataset", "data_dir", "image_size"))
+    "dataset", "data_dir", "image_size", "channels"))
 UNUSED_HINT = "the quick start fixes its own dataset, models and losses"
 
 TEACHER = "resnet14"

@@ -20,6 +20,8 @@ share of the training images (the ``validation`` pipeline).
 
 from keras_mixkd.data.digits import DIGITS_IMAGE_SHAPE
 from keras_mixkd.data.digits import load_digits
+from keras_mixkd.data.errors import DatasetError
+from keras_mixkd.data.folder import CHANNELS
 from keras_mixkd.data.idx import IDXFormatError
 from keras_mixkd.data.idx import read_idx
 from keras_mixkd.data.info import DatasetInfo

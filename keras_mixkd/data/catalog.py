@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from keras_mixkd.data import channels as channels_lib
 from keras_mixkd.data import digits
 from keras_mixkd.data import fashion_mnist
 from keras_mixkd.data import folder
@@ -77,8 +78,18 @@ def check_name(name):
             raise ValueError(f"Dataset {name!r}: {path} is not a folder.")
 
 
-def _open(name, data_dir, seed, download, image_size):
-    """The `Source` of a checked dataset name."""
+def _open(name, data_dir, seed, download, image_size, channels=None):
+    """The `Source` of a checked dataset name, at ``channels``."""
+    if name.startswith("folder:"):
+        return folder.open_folder(name[len("folder:"):], image_size,
+                                  dataset_name=name, channels=channels)
+    return channels_lib.convert_source(
+        _open_as_stored(name, data_dir, seed, download, image_size),
+        channels)
+
+
+def _open_as_stored(name, data_dir, seed, download, image_size):
+    """The `Source` of a checked dataset name other than a folder."""
     if name == "digits":
         x_train, x_test, y_train, y_test = digits.digits_arrays(0.2, seed)
         return from_arrays(x_train, y_train, x_test, y_test,
@@ -88,9 +99,6 @@ def _open(name, data_dir, seed, download, image_size):
     if name.startswith("tfds:"):
         return open_tfds(name[len("tfds:"):], data_dir, download,
                          dataset_name=name, image_size=image_size)
-    if name.startswith("folder:"):
-        return folder.open_folder(name[len("folder:"):], image_size,
-                                  dataset_name=name)
     return open_tfds(name, data_dir, download, NORMALIZATION[name])
 
 
@@ -104,8 +112,9 @@ def _shaped(info, image_size, train_size):
         num_train=info.num_train if train_size is None else int(train_size))
 
 
-def _check_arguments(name, batch_size, image_size, train_size):
+def _check_arguments(name, batch_size, image_size, train_size, channels):
     check_name(name)
+    channels_lib.check_channels(channels)
     if int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
     if train_size is not None and int(train_size) < 1:
@@ -113,35 +122,38 @@ def _check_arguments(name, batch_size, image_size, train_size):
     return pipeline.image_size_of(image_size)
 
 
-def dataset_info(name, data_dir=None, image_size=None, train_size=None):
+def dataset_info(name, data_dir=None, image_size=None, train_size=None,
+                 channels=None):
     """The `DatasetInfo` of a dataset, without loading its images if known.
 
     Named datasets answer from what is known about them; ``folder:`` and
-    ``tfds:`` datasets are opened (their mean and std come from the
-    training images).
+    ``tfds:`` datasets, and named ones at another channel count, are opened
+    (their mean and std come from the training images).
 
     Args:
         name: a dataset name (see `load`).
         data_dir: as for `load`.
         image_size: as for `load`.
         train_size: as for `load`.
+        channels: as for `load`.
 
     Returns:
         The `DatasetInfo` `load` would return.
     """
-    size = _check_arguments(name, 1, image_size, train_size)
+    size = _check_arguments(name, 1, image_size, train_size, channels)
     if name == "digits":
         x_train, x_test, _, _ = digits.digits_arrays(0.2, 0)
         info = digits.digits_info(x_train, x_test)
     elif name in NORMALIZATION:
         mean, std = NORMALIZATION[name]
-        channels = len(mean)
         names = (fashion_mnist.CLASS_NAMES if name == "fashion_mnist"
                  else _tfds_class_names(name, data_dir))
-        info = DatasetInfo(name, _NUM_CLASSES[name], (32, 32, channels),
+        info = DatasetInfo(name, _NUM_CLASSES[name], (32, 32, len(mean)),
                            mean, std, *_COUNTS[name], names)
     else:
-        info = _open(name, data_dir, 0, True, size).info
+        info = _open(name, data_dir, 0, True, size, channels).info
+    if channels is not None and info.image_shape[-1] != channels:
+        info = _open(name, data_dir, 0, True, size, channels).info
     return _shaped(info, size, train_size)
 
 
@@ -219,7 +231,7 @@ Splits = collections.namedtuple("Splits", "train validation test info")
 
 def load_splits(name, batch_size=64, data_dir=None, seed=0, download=True,
                 shuffle_buffer=50_000, image_size=None, train_size=None,
-                augment_train=True, validation_split=None):
+                augment_train=True, channels=None, validation_split=None):
     """Train, held-out and test pipelines of a dataset.
 
     Like `load`, and with ``validation_split=F`` a class-stratified fraction
@@ -232,7 +244,8 @@ def load_splits(name, batch_size=64, data_dir=None, seed=0, download=True,
 
     Args:
         name, batch_size, data_dir, seed, download, shuffle_buffer,
-            image_size, train_size, augment_train: as for `load`.
+            image_size, train_size, augment_train, channels: as for
+            `load`.
         validation_split: the fraction to hold out, in (0, 1); None or 0:
             none (``validation`` is None).
 
@@ -244,9 +257,10 @@ def load_splits(name, batch_size=64, data_dir=None, seed=0, download=True,
     >>> train_ds, val_ds, test_ds, info = load_splits(
     ...     "digits", validation_split=0.1)
     """
-    size = _check_arguments(name, batch_size, image_size, train_size)
+    size = _check_arguments(name, batch_size, image_size, train_size,
+                            channels)
     fraction = check_validation_split(validation_split)
-    source = _open(name, data_dir, seed, download, size)
+    source = _open(name, data_dir, seed, download, size, channels)
     train, held_out, num_train = source.train, None, train_size
     if train_size is not None or fraction is not None:
         labels = source.train_labels()
@@ -272,7 +286,7 @@ def load_splits(name, batch_size=64, data_dir=None, seed=0, download=True,
 
 def load(name, batch_size=64, data_dir=None, seed=0, download=True,
          shuffle_buffer=50_000, image_size=None, train_size=None,
-         augment_train=True):
+         augment_train=True, channels=None):
     """Train and test pipelines of a dataset, ready for `model.fit`.
 
     Args:
@@ -299,6 +313,9 @@ def load(name, batch_size=64, data_dir=None, seed=0, download=True,
         augment_train: False builds the train pipeline like the test one
             (no shuffling, no augmentation), to measure the clean
             training-set accuracy of a trained model.
+        channels: 1 reads every image as grayscale, 3 as RGB (None: as the
+            data is; a folder must then not mix grayscale and colour
+            files). Mean and std are those of the converted images.
 
     Returns:
         ``(train_ds, test_ds, info)``: `tf.data.Dataset`s of ``(images,
@@ -311,5 +328,5 @@ def load(name, batch_size=64, data_dir=None, seed=0, download=True,
     """
     train_ds, _, test_ds, info = load_splits(
         name, batch_size, data_dir, seed, download, shuffle_buffer,
-        image_size, train_size, augment_train)
+        image_size, train_size, augment_train, channels=channels)
     return train_ds, test_ds, info

@@ -97,13 +97,15 @@ def _labels(builder_, split):
 
 
 def dataset_stats(dataset):
-    """Per-channel mean and std of the uint8 images of ``(image, label)``.
+    """Per-channel mean and std of the images of ``(image, label)`` pairs.
 
-    Images may differ in size; every pixel counts once. In [0, 1] units.
+    Images are uint8 or float in [0, 1] and may differ in size; every pixel
+    counts once. In [0, 1] units.
     """
 
     def sums(image, label):
-        pixels = tf.reshape(tf.cast(image, tf.float64) / 255.0,
+        scale = 255.0 if image.dtype == tf.uint8 else 1.0
+        pixels = tf.reshape(tf.cast(image, tf.float64) / scale,
                             (-1, tf.shape(image)[-1]))
         return (tf.reduce_sum(pixels, 0), tf.reduce_sum(pixels ** 2, 0),
                 tf.cast(tf.shape(pixels)[0], tf.float64))

@@ -16,11 +16,16 @@ figures["accuracy"], figures["train_accuracy"], figures["ece"]
 ```
 """
 
+import pathlib
+
 import numpy as np
 import tensorflow as tf
 
 from keras_mixkd import analysis
 from keras_mixkd import data
+from keras_mixkd import training
+from keras_mixkd.experiments.files import read_json
+from keras_mixkd.training import run_folder
 
 #: Measures of `evaluate_logits`, stored in each study run's
 #: ``analysis.json``.
@@ -71,6 +76,26 @@ def evaluate_logits(logits, labels, loss=None):
 
 
 
+def run_training_loss(path):
+    """The ``loss`` argument of `evaluate_logits` for the run folder
+    ``path``: what its ``config.json`` says the run trained its network to
+    output (`keras_mixkd.training.trained_loss`, then
+    `keras_mixkd.analysis.training_loss`: a MIXSTD student at base
+    temperature tau is measured on ``softmax(z / (tau * std(z)))``).
+
+    Args:
+        path: a finished run folder.
+
+    Returns:
+        A loss name, or the student loss object of a MIXSTD run at tau != 1.
+    """
+    record = read_json(pathlib.Path(path) / run_folder.CONFIG_FILE)
+    if record is None:
+        raise ValueError(f"{path} is not a run folder: it has no "
+                         f"{run_folder.CONFIG_FILE}.")
+    return analysis.training_loss(*training.trained_loss(record))
+
+
 class Evaluator:
     """Measures models trained under one base configuration on its clean
     data (no augmentation), loaded once per data seed.
@@ -97,7 +122,8 @@ class Evaluator:
                 self.config.dataset, batch_size=EVALUATION_BATCH,
                 data_dir=self.config.data_dir, seed=seed,
                 image_size=self.config.image_size,
-                train_size=self.config.train_size, augment_train=False)
+                train_size=self.config.train_size, augment_train=False,
+                channels=self.config.channels)
             self._data[seed] = train_ds, test_ds
         return self._data[seed]
 

@@ -43,5 +43,4 @@ from keras_mixkd.exporting.running import measure
 from keras_mixkd.exporting.running import run_exported
 from keras_mixkd.exporting.run_export import export_model
 from keras_mixkd.exporting.run_export import run_record
-from keras_mixkd.exporting.run_export import trained_loss
-from keras_mixkd.exporting.run_export import trained_temperature
+from keras_mixkd.exporting.run_export import resolve_trained_outputs

@@ -43,6 +43,8 @@ class ExportConfig:
         data_dir: tensorflow-datasets data directory.
         image_size: the model's input size, ``H``, ``(H, W)`` or ``"H,W"``
             (None: the dataset's).
+        channels: the model's input channels: 1 reads the data as
+            grayscale, 3 as RGB (None: as the data is).
         batch_size: batch size of the measurement.
         seed: the digits split's seed when the run's config.json is absent.
         quantize: LiteRT quantization: ``"none"``, ``"float16"``,
@@ -74,6 +76,7 @@ class ExportConfig:
     dataset: str = "cifar100"
     data_dir: str = None
     image_size: tuple = None
+    channels: int = None
     batch_size: int = 64
     seed: int = 0
     quantize: str = "none"
@@ -93,7 +96,8 @@ class ExportConfig:
         for name, choices in (("format", (None, *FORMATS)),
                               ("quantize", QUANTIZATIONS),
                               ("outputs", OUTPUTS),
-                              ("trained_loss", (None, *TRAINING_LOSSES))):
+                              ("trained_loss", (None, *TRAINING_LOSSES)),
+                              ("channels", (None, *data.CHANNELS))):
             _check_choice(name, getattr(self, name), choices)
         if self.trained_temperature is not None and not (
                 self.trained_temperature > 0):

@@ -36,12 +36,13 @@ from keras_mixkd.exporting.output import replace_output
 FORMATS = ("saved_model", "litert")
 OUTPUTS = ("logits", "probabilities")
 QUANTIZATIONS = ("none", "float16", "int8")
-#: The loss a model was trained with, which fixes its probabilities:
+#: The loss a model was trained with, which fixes its probabilities (the
+#: loss registry says which: `keras_mixkd.losses.student_loss`):
 #: ``"mixstd"`` trains ``softmax(logits / (tau * std(logits)))`` (tau its base
 #: temperature, 1 by default); the others (classic KD, logit
-#: standardization, a teacher's plain cross-entropy) train ``softmax(logits)``
-#: on the labels.
-TRAINING_LOSSES = ("mixstd", "kd", "ls", "ce")
+#: standardization, DKD, DIST, a teacher's plain cross-entropy ``"ce"``)
+#: train ``softmax(logits)`` on the labels.
+TRAINING_LOSSES = tuple(losses.training_losses())
 #: Representative images used to calibrate int8 quantization (at most).
 CALIBRATION_IMAGES = 256
 
@@ -103,7 +104,7 @@ def check_temperature(loss, temperature):
     """
     if temperature is None:
         return
-    if loss != "mixstd":
+    if not isinstance(losses.student_loss(loss), losses.StdCrossEntropy):
         raise ValueError(
             f"A temperature ({temperature}) changes the probabilities of a "
             f"mixstd student only; a {loss!r} model was trained on "
@@ -150,9 +151,10 @@ def probabilities(logits, loss, temperature=None,
     _check_loss(loss)
     check_temperature(loss, temperature)
     _check_calibration(calibration_temperature)
-    if loss == "mixstd":
-        logits = losses.scaled_logits(
-            logits, 1.0 if temperature is None else temperature, ddof=1)
+    trained = losses.student_loss(loss, temperature)
+    if isinstance(trained, losses.StdCrossEntropy):
+        logits = losses.scaled_logits(logits, trained.temperature,
+                                      ddof=trained.ddof)
     logits = ops.cast(logits, "float32")
     if calibration_temperature is not None:
         logits = logits / float(calibration_temperature)

@@ -29,14 +29,17 @@ import tensorflow as tf
 
 from keras_mixkd import analysis
 from keras_mixkd import data
+from keras_mixkd import losses
 from keras_mixkd.exporting import model_file as exporting
 from keras_mixkd.exporting.calibration import fit_calibration
 from keras_mixkd.exporting.output import check_output
 from keras_mixkd.exporting.output import metadata_path
 from keras_mixkd.exporting.running import measure
 from keras_mixkd.exporting.running import run_exported
+from keras_mixkd.training.config import trained_loss
 from keras_mixkd.training.config import upgrade_record
 from keras_mixkd.training.weights import build_model
+from keras_mixkd.training.weights import check_model_file
 
 #: Test images timed one at a time (batch 1) for the latency.
 LATENCY_IMAGES = 100
@@ -58,44 +61,55 @@ def run_record(weights):
     return upgrade_record(json.loads(path.read_text()))
 
 
-def trained_loss(record, loss=None):
-    """The loss that fixes the probabilities of a model (see
-    `keras_mixkd.exporting.probabilities`).
+def resolve_trained_outputs(record, loss=None, temperature=None):
+    """The loss and temperature that fix a model's probabilities (see
+    `keras_mixkd.exporting.probabilities`): the run folder's, else the
+    user's.
 
     Args:
         record: the model's run configuration (`run_record`), or None.
-        loss: the loss given by the user, or None.
+        loss: the loss given by the user (``--trained_loss``), or None.
+        temperature: MIXSTD's base temperature given by the user
+            (``--trained_temperature``), or None.
 
     Returns:
-        One of `keras_mixkd.exporting.TRAINING_LOSSES`: the run's
-        (``"ce"`` for a model trained alone by train-teacher, or a student
-        of a loss trained on the labels' plain softmax, such as dkd or
-        dist), else ``loss``.
+        ``(loss, temperature)``: the run's
+        (`keras_mixkd.training.trained_loss`: ``"ce"`` for a model trained
+        alone by train-teacher), else the given ones; a temperature only
+        for a loss whose probabilities it changes (MIXSTD).
 
     Raises:
-        ValueError: when ``loss`` contradicts the run's, or when there is
-            neither a run nor a ``loss`` (no silent default).
+        ValueError: when the given loss or temperature contradicts the
+            run's, or no loss is known (neither a run folder nor
+            ``loss``).
     """
     if record is None:
         if loss is None:
             raise ValueError(
-                "--outputs=probabilities needs --trained_loss here: --weights"
-                " is not in a run folder (no config.json beside it or its "
-                "checkpoints/ folder) that says how the model was trained. "
-                "Give --trained_loss=mixstd for a MixKD student "
-                "(softmax(logits / std(logits))), or kd, ls or ce "
-                "(softmax(logits)).")
-        return loss
-    recorded = record.get("loss", "ce") if record.get(
-        "command") == "distill" else "ce"
-    if recorded not in exporting.TRAINING_LOSSES:
-        recorded = "ce"
+                "--outputs=probabilities needs the loss the model was "
+                "trained with: the file is outside a run folder (no "
+                "config.json beside it), so give --trained_loss="
+                f"{'|'.join(exporting.TRAINING_LOSSES)}.")
+        exporting.check_temperature(loss, temperature)
+        return loss, temperature
+    recorded, recorded_temperature = trained_loss(record)
     if loss is not None and loss != recorded:
         raise ValueError(
             f"--trained_loss={loss}, but the run folder's config.json says "
-            f"the model was trained with loss {record.get('loss', 'ce')!r} "
-            f"(probabilities of loss {recorded!r}). Drop --trained_loss.")
-    return recorded
+            f"the model was trained with loss {recorded!r}. Drop "
+            "--trained_loss.")
+    standardizes = isinstance(losses.student_loss(recorded),
+                              losses.StdCrossEntropy)
+    if not standardizes:
+        exporting.check_temperature(recorded, temperature)
+        return recorded, None
+    tau = 1.0 if recorded_temperature is None else recorded_temperature
+    if temperature is not None and float(temperature) != float(tau):
+        raise ValueError(
+            f"--trained_temperature={temperature}, but the run folder's "
+            f"config.json says the {recorded} student was trained at "
+            f"temperature {tau}. Drop --trained_temperature.")
+    return recorded, recorded_temperature
 
 
 def _same_dataset(first, second):
@@ -143,7 +157,9 @@ def _calibration_dataset(config, info):
     train_ds, test_ds, other = data.load(
         config.calibration_dataset, batch_size=config.batch_size,
         data_dir=config.data_dir, image_size=info.image_shape[:2],
-        augment_train=False)
+        augment_train=False, channels=(
+            info.image_shape[-1] if info.image_shape[-1] in (1, 3)
+            else None))
     if tuple(other.image_shape) != tuple(info.image_shape) or (
             other.num_classes != info.num_classes):
         raise ValueError(
@@ -179,36 +195,6 @@ def _calibrate(config, record, model, splits, loss, temperature):
     return fitted["temperature"], {**source, **fitted}
 
 
-def trained_temperature(record, loss, temperature=None):
-    """MIXSTD's base temperature for the probabilities of a model.
-
-    Args:
-        record: the model's run configuration (`run_record`), or None.
-        loss: the loss that fixes its probabilities (`trained_loss`).
-        temperature: the temperature given by the user, or None.
-
-    Returns:
-        None unless ``loss`` is ``"mixstd"``; then the run's temperature
-        (None: 1), else ``temperature``.
-
-    Raises:
-        ValueError: when ``temperature`` contradicts the run's, or is given
-            for a loss whose probabilities it does not change.
-    """
-    if record is None or loss != "mixstd":
-        exporting.check_temperature(loss, temperature)
-        return temperature
-    recorded = record.get("temperature")
-    if temperature is not None and float(temperature) != float(
-            1.0 if recorded is None else recorded):
-        raise ValueError(
-            f"--trained_temperature={temperature}, but the run folder's "
-            f"config.json says the mixstd student was trained at temperature "
-            f"{1.0 if recorded is None else recorded}. Drop "
-            "--trained_temperature.")
-    return recorded
-
-
 def export_model(config):
     """Exports ``config.weights`` and measures the exported file.
 
@@ -218,12 +204,12 @@ def export_model(config):
             std, image size and class names go into the export; with
             ``image_size``, ``data_dir``), ``format``, ``quantize``,
             ``outputs`` and ``output`` set; for ``outputs="probabilities"``,
-            ``trained_loss`` (None: the run folder's, see `trained_loss`)
-            and, for a mixstd student, ``trained_temperature`` (None: the
-            run folder's, else 1; see `trained_temperature`), and
-            optionally ``calibrate`` (with ``calibration_dataset``).
-            The digits split (and a held-out split) is drawn with the run's
-            seed (from its config.json, else ``config.seed``).
+            ``trained_loss`` and, for a mixstd student,
+            ``trained_temperature`` (required outside a run folder; else
+            the run folder's: see `resolve_trained_outputs`), and
+            optionally ``calibrate`` (with ``calibration_dataset``) and
+            ``overwrite``. The digits split (and a held-out split) is drawn
+            with the run's seed (from its config.json, else ``config.seed``).
 
     Returns:
         A dict: ``output``, ``metadata`` (its metadata file), ``format``,
@@ -248,11 +234,12 @@ def export_model(config):
     if pathlib.Path(config.weights).suffix != ".keras":
         raise ValueError(f"--weights={config.weights}: export takes a "
                          ".keras file (a whole model).")
+    check_model_file(config.weights, "weights")
     record = run_record(config.weights)
     loss, temperature = config.trained_loss, config.trained_temperature
     if config.outputs == "probabilities":
-        loss = trained_loss(record, loss)
-        temperature = trained_temperature(record, loss, temperature)
+        loss, temperature = resolve_trained_outputs(record, loss,
+                                                    temperature)
     elif loss is not None or temperature is not None:
         raise ValueError("--trained_loss and --trained_temperature apply to "
                          "--outputs=probabilities only.")
@@ -265,7 +252,8 @@ def export_model(config):
         config.dataset, batch_size=config.batch_size,
         data_dir=config.data_dir, seed=seed, image_size=config.image_size,
         train_size=(record or {}).get("train_size") if held_out else None,
-        augment_train=False, validation_split=held_out)
+        augment_train=False, channels=config.channels,
+        validation_split=held_out)
     info = splits.info
     model = build_model(None, config.weights, info, "model", "weights")
     calibration_temperature, calibration = None, None

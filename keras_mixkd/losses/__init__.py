@@ -27,7 +27,10 @@ Modules: `kd` (classic KD), `mixstd` (the paper's losses),
 
 from keras_mixkd.losses._registry import available
 from keras_mixkd.losses._registry import get
+from keras_mixkd.losses._registry import TRAINED_ALONE
 from keras_mixkd.losses._registry import requires_labels
+from keras_mixkd.losses._registry import student_loss
+from keras_mixkd.losses._registry import training_losses
 from keras_mixkd.losses.dist import DISTLoss
 from keras_mixkd.losses.dist import dist_loss
 from keras_mixkd.losses.dist import dist_per_sample

@@ -1,4 +1,12 @@
-"""Distillation losses by name: `get`, `available`, `requires_labels`."""
+"""Distillation losses by name: `get`, `available`, `requires_labels`, and
+what each trains its student to output (`student_loss`, `training_losses`).
+
+This registry is the one home of that fact: each named loss declares the
+loss on the student's own outputs that its CE term uses, and so the
+probabilities its student is trained to produce (`StdCrossEntropy`:
+``softmax(z / (tau * std(z)))``; plain cross-entropy: ``softmax(z)``).
+Analysis, experiments and export ask `student_loss`.
+"""
 
 import keras
 
@@ -26,6 +34,9 @@ def _plain(temperature):
     return _cross_entropy()
 
 
+#: The name of "trained alone, with cross-entropy on its raw logits".
+TRAINED_ALONE = "ce"
+
 _DISTILLATION = {
     # name: (distillation loss factory of the temperature, student loss
     # factory of the temperature); the order is the one `available` reports.
@@ -51,6 +62,49 @@ def available():
     True
     """
     return list(_DISTILLATION)
+
+
+def training_losses():
+    """Names that say what a network was trained to output: ``"ce"`` (a
+    network trained alone) and every distillation loss of `available`.
+
+    Returns:
+        ``["ce", "mixstd", "kd", "ls", "dkd", "dist"]``.
+    """
+    return [TRAINED_ALONE, *available()]
+
+
+def student_loss(name, temperature=None):
+    """The loss a named method trains its student's own outputs with: what
+    the student is trained to produce.
+
+    Args:
+        name: one of `training_losses` (``"ce"`` or None: trained alone).
+        temperature: the run's temperature (None: the loss's default); only
+            MIXSTD's changes its student's outputs (base temperature tau).
+
+    Returns:
+        A `keras.losses.Loss`: `StdCrossEntropy` for ``"mixstd"`` (at its
+        temperature), plain cross-entropy on the logits for the others.
+
+    Raises:
+        ValueError: on an unknown name.
+
+    Example:
+
+    >>> student_loss("mixstd", 0.5).temperature
+    0.5
+    """
+    name = TRAINED_ALONE if name is None else str(name).lower()
+    if name == TRAINED_ALONE:
+        return _cross_entropy()
+    if name not in _DISTILLATION:
+        raise ValueError(
+            f"Unknown training loss {name!r}: use one of "
+            f"{training_losses()} ('ce' for a network trained alone).")
+    if temperature is not None:
+        _check_positive("temperature", temperature)
+    return _DISTILLATION[name][1](temperature)
 
 
 def requires_labels(loss):

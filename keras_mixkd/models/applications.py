@@ -10,7 +10,9 @@ model whose architecture comes with its ``.keras`` file.
 """
 
 import inspect
+import json
 import pathlib
+import zipfile
 
 import keras
 
@@ -93,6 +95,93 @@ def create_application(name, num_classes, input_shape, weights=None,
             "input size).") from e
 
 
+def keras_file_problem(path):
+    """What keeps an existing file from being a ``.keras`` model, or None.
+
+    Reads the zip's table of contents and its ``config.json`` only.
+
+    Args:
+        path: the file.
+
+    Returns:
+        None when it looks like a model saved by ``model.save("x.keras")``;
+        else what was found instead, e.g. ``"not a zip archive"`` or ``"a
+        zip without config.json"``.
+
+    Example:
+
+    >>> keras_file_problem("notes.keras")
+    'not a zip archive (it starts with ...)'
+    """
+    with open(path, "rb") as file:
+        head = file.read(8)
+    if not head:
+        return "an empty file"
+    if head.startswith(b"\x89HDF"):
+        return ("an HDF5 file, not a zip archive (weights alone are "
+                "named .weights.h5; a Keras 2 model file .h5)")
+    if not zipfile.is_zipfile(path):
+        return f"not a zip archive (it starts with {head!r})"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                shown = ", ".join(archive.namelist()[:3]) or "nothing"
+                return f"a zip without config.json (it holds {shown})"
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, OSError) as e:
+        return f"a damaged zip archive ({e})"
+    except ValueError:
+        return "a zip whose config.json is not JSON"
+    if not isinstance(config, dict) or "class_name" not in config:
+        return "a zip whose config.json describes no Keras object"
+    return None
+
+
+def check_keras_file(path):
+    """Raises `ValueError` when an existing file is not a ``.keras`` model.
+
+    Args:
+        path: the file.
+
+    Raises:
+        ValueError: ``"<path> is not a Keras model file: <what it is>..."``
+            (see `keras_file_problem`).
+    """
+    problem = keras_file_problem(path)
+    if problem:
+        raise ValueError(f"{path} is not a Keras model file: {problem}. A "
+                         ".keras file is what model.save('x.keras') writes "
+                         "(a run folder's checkpoints/best.keras).")
+
+
+def read_model(path):
+    """The model of a ``.keras`` file, after checking that it is one.
+
+    Args:
+        path: the ``.keras`` file.
+
+    Returns:
+        The uncompiled `keras.Model`, as saved.
+
+    Raises:
+        ValueError: no such file, not a ``.keras`` model (saying what the
+            file is instead), or one Keras cannot load (its error).
+    """
+    path = pathlib.Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: expected a .keras file (a whole model); "
+                         "weights alone (.weights.h5, .pth) need the "
+                         "architecture's name too.")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file.")
+    check_keras_file(path)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a bad file
+        raise ValueError(f"{path}: Keras cannot load the model in it "
+                         f"({type(e).__name__}: {e}).") from e
+
+
 def load(path, num_classes=None, input_shape=None):
     """A model from a ``.keras`` file, its architecture included.
 
@@ -105,21 +194,14 @@ def load(path, num_classes=None, input_shape=None):
         The uncompiled `keras.Model`.
 
     Raises:
-        ValueError: no such file, not a ``.keras`` file, or a model that does
-            not fit the data.
+        ValueError: no such file, not a ``.keras`` model (saying what the
+            file is instead), or a model that does not fit the data.
 
     Example:
 
     >>> teacher = load("teacher.keras", num_classes=10)
     """
-    path = pathlib.Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: expected a .keras file (a whole model); "
-                         "weights alone (.weights.h5, .pth) need the "
-                         "architecture's name too.")
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file.")
-    model = keras.saving.load_model(path, compile=False)
+    model = read_model(path)
     problems = []
     if num_classes is not None and model.output_shape[-1] != num_classes:
         problems.append(f"it outputs {model.output_shape[-1]} logits, the "
@@ -130,5 +212,7 @@ def load(path, num_classes=None, input_shape=None):
                         f"the data's images are {tuple(input_shape)}")
     if problems:
         raise ValueError(f"{path} holds model {model.name!r}, which does not "
-                         f"fit the data: {'; '.join(problems)}.")
+                         f"fit the data: {'; '.join(problems)}. Check the "
+                         "dataset, its image size and channels (--dataset, "
+                         "--image_size, --channels).")
     return batch_norm.use_fused_batch_norm(model)

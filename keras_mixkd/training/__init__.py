@@ -29,6 +29,7 @@ from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.config import PRESETS
 from keras_mixkd.training.config import RunConfig
+from keras_mixkd.training.config import trained_loss
 from keras_mixkd.training.engine import distill
 from keras_mixkd.training.engine import evaluate
 from keras_mixkd.training.engine import train_teacher

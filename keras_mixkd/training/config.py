@@ -77,6 +77,9 @@ class RunConfig:
         data_dir: tensorflow-datasets data directory.
         image_size: resize the images to this size: ``H``, ``(H, W)`` or
             ``"H,W"``, kept as ``(H, W)`` (None: the dataset's).
+        channels: read every image as grayscale (1) or RGB (3); None: as
+            the data is (an image folder must then not mix grayscale and
+            colour files).
         train_size: train on a class-stratified subset of this many images.
         validation_split: train-teacher, distill: hold out this
             class-stratified fraction of the training images, chosen by
@@ -141,6 +144,7 @@ class RunConfig:
     dataset: str = "cifar100"
     data_dir: str = None
     image_size: tuple = None
+    channels: int = None
     train_size: int = None
     validation_split: float = None
     epochs: int = 240
@@ -189,7 +193,8 @@ class RunConfig:
                               ("mixing", tuple(mixing.available())),
                               ("preset", (None, *PRESETS)),
                               ("teacher_dtype", TEACHER_DTYPES),
-                              ("fold_teacher", tuple(FOLD_TEACHER))):
+                              ("fold_teacher", tuple(FOLD_TEACHER)),
+                              ("channels", (None, *data.CHANNELS))):
             _check_choice(name, getattr(self, name), choices)
         for name in ("epochs", "batch_size", "train_size",
                      "steps_per_execution"):
@@ -339,3 +344,29 @@ def _checked(fields, check, *values):
         check(*values)
     except ValueError as e:
         raise ValueError(f"{flags}: {e}") from e
+
+
+def trained_loss(record):
+    """What a run trained its network to output, read from its
+    ``config.json``: the one place that maps a run to its training loss.
+
+    Args:
+        record: the run's configuration record (a ``config.json``), or a
+            `RunConfig`'s `record` of a command.
+
+    Returns:
+        ``(loss, temperature)``: ``("ce", None)`` for a network trained
+        alone (train-teacher), else the distillation loss's name and
+        temperature (None: its default). `keras_mixkd.losses.student_loss`
+        turns them into the loss that fixes the network's probabilities.
+
+    Example:
+
+    >>> trained_loss({"command": "distill", "loss": "mixstd",
+    ...               "temperature": 0.5})
+    ('mixstd', 0.5)
+    """
+    record = upgrade_record(record or {})
+    if record.get("command") != "distill":
+        return losses.TRAINED_ALONE, None
+    return record.get("loss", default("loss")), record.get("temperature")

@@ -39,6 +39,7 @@ from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.test_report import TestSetReport
 from keras_mixkd.training.weights import build_model
+from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
 
@@ -123,7 +124,8 @@ def dataset_info(config):
     """The `keras_mixkd.data.DatasetInfo` of ``config.dataset``."""
     return data.dataset_info(config.dataset, config.data_dir,
                              image_size=config.image_size,
-                             train_size=config.train_size)
+                             train_size=config.train_size,
+                             channels=config.channels)
 
 
 def load_data(config, strategy):
@@ -133,16 +135,23 @@ def load_data(config, strategy):
         ``(train_ds, test_ds, info, global_batch, steps_per_epoch,
         validation_ds)``; ``validation_ds`` is the held-out split of
         ``config.validation_split`` (None without one).
+
+    Raises:
+        ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
+            as it is: it names the file or folder and the fix), or
+            ``--validation_split``.
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
         train_ds, validation_ds, test_ds, info = data.load_splits(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
-            train_size=config.train_size,
+            train_size=config.train_size, channels=config.channels,
             validation_split=config.validation_split)
+    except data.DatasetError:
+        raise
     except ValueError as e:
-        if "validation_split" in str(e):
+        if "--validation_split" in str(e):
             raise
         raise _load_error(config, e) from e
     except Exception as e:  # tfds raises many types for a missing download
@@ -157,9 +166,11 @@ def load_data(config, strategy):
 
 
 def _load_error(config, error):
-    return ValueError(
-        f"Could not load --dataset={config.dataset}: {error}. Without "
-        "network, use --dataset=digits or a prepared --data_dir.")
+    hint = ("" if config.dataset.startswith("folder:") else
+            ". Without network, use --dataset=digits or a prepared "
+            "--data_dir")
+    return ValueError(f"Could not load --dataset={config.dataset}: "
+                      f"{error}{hint}.")
 
 
 def optimizer_for(config, model_name, steps_per_epoch, global_batch):
@@ -335,6 +346,11 @@ def distill(config, teacher=None):
     check_model_source(config.student, config.student_weights, "student",
                        "student_weights")
     config.check_distill()
+    # The files last: every setting is checked before a file is opened.
+    if teacher is None:
+        check_model_file(config.teacher_weights, "teacher_weights")
+    if config.student_weights:
+        check_model_file(config.student_weights, "student_weights")
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
@@ -385,6 +401,7 @@ def evaluate(config):
     if not config.weights:
         raise ValueError("Missing --weights.")
     check_model_source(config.model, config.weights, "model", "weights")
+    check_model_file(config.weights, "weights")
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():

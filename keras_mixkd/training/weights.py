@@ -2,10 +2,15 @@
 
 import pathlib
 
-import keras
-
 from keras_mixkd import models
+from keras_mixkd.models import applications as applications_lib
 from keras_mixkd.models import torch_import
+
+#: The setting that takes the file an architecture setting may be given.
+FILE_FIELDS = {"model": "weights", "teacher": "teacher_weights",
+               "student": "student_weights"}
+
+_HDF5 = b"\x89HDF\r\n\x1a\n"
 
 
 def check_model_name(name, field, applications=True):
@@ -17,6 +22,12 @@ def check_model_name(name, field, applications=True):
         field: the setting that named it.
         applications: whether `keras.applications` names are accepted.
     """
+    if str(name).endswith((".keras", ".h5", ".pth", ".pt")):
+        where = (f"give it as --{FILE_FIELDS[field]}" if field in FILE_FIELDS
+                 else "this setting takes an architecture name")
+        raise ValueError(f"--{field}={name} names a file, not an "
+                         f"architecture: {where} (a .keras file brings its "
+                         "architecture).")
     if not applications and name not in models.available():
         raise ValueError(f"--{field}={name} is not an architecture. Choose "
                          f"one of: {', '.join(models.available())}.")
@@ -39,8 +50,8 @@ def check_model_source(name, path, field, weights_field):
 
     Raises:
         ValueError: neither given, an unknown name, or weights alone
-            (``.weights.h5``, ``.pth``) without a name. (A missing file is
-            found when the model is built.)
+            (``.weights.h5``, ``.pth``) without a name. (`check_model_file`
+            checks the file itself.)
     """
     if not name and not path:
         raise ValueError(f"Missing --{field} (an architecture) or "
@@ -51,6 +62,43 @@ def check_model_source(name, path, field, weights_field):
         raise ValueError(
             f"--{weights_field}={path} holds weights only, without the "
             f"architecture: give --{field} too, or a .keras file.")
+
+
+def check_model_file(path, field):
+    """Checks that a model file exists and is what its name says.
+
+    Reads only the file's header (and a ``.keras`` zip's table of contents
+    and ``config.json``), so a bad file is refused before any data loads.
+
+    Args:
+        path: the file given.
+        field: the setting that gave it (``"weights"``,
+            ``"teacher_weights"``...).
+
+    Raises:
+        ValueError: naming ``--<field>`` and ``path``: missing, a folder,
+            a ``.keras`` file that is not a model or ``.weights.h5`` weights
+            that are not HDF5 (saying what was found).
+
+    Example:
+
+    >>> check_model_file("runs/x/checkpoints/best.keras", "teacher_weights")
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "no file"
+        raise ValueError(f"--{field}={path}: {what} there; give the path of "
+                         "the model file.")
+    if path.suffix == ".keras":
+        try:
+            applications_lib.check_keras_file(path)
+        except ValueError as e:
+            raise ValueError(f"--{field}={e}") from e
+    elif path.name.endswith(".weights.h5"):
+        with open(path, "rb") as file:
+            if file.read(8) != _HDF5:
+                raise ValueError(f"--{field}={path} is not a Keras weights "
+                                 "file: not an HDF5 file.")
 
 
 def build_model(name, path, info, field, weights_field):
@@ -78,13 +126,14 @@ def build_model(name, path, info, field, weights_field):
     ...                       "student", "student_weights")
     """
     check_model_source(name, path, field, weights_field)
+    if path:
+        check_model_file(path, weights_field)
     if not name:
         try:
             return models.load(path, num_classes=info.num_classes,
                                input_shape=info.image_shape)
         except ValueError as e:
-            raise ValueError(f"--{weights_field}: {e} Check --dataset and "
-                             "--image_size.") from e
+            raise ValueError(f"--{weights_field}: {e}") from e
     model = models.create(name, num_classes=info.num_classes,
                           input_shape=info.image_shape)
     if path:
@@ -143,17 +192,21 @@ def load_weights(model, path, field="weights"):
             unknown kind, or holds another architecture.
     """
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise ValueError(f"--{field}: no file at {path}.")
+    check_model_file(path, field)
     if not (path.suffix in (".pth", ".pt", ".tar", ".keras")
             or path.name.endswith(".weights.h5")):
         raise ValueError(f"--{field}={path}: expected a .keras, .weights.h5 "
                          "or official PyTorch .pth file.")
+    if path.suffix == ".keras":
+        try:
+            source = applications_lib.read_model(path)
+        except ValueError as e:
+            raise ValueError(f"--{field}: {e}") from e
     try:
         if path.suffix in (".pth", ".pt", ".tar"):
             torch_import.load_torch_weights(model, path)
         elif path.suffix == ".keras":
-            copy_weights(keras.saving.load_model(path, compile=False), model)
+            copy_weights(source, model)
         else:
             model.load_weights(path)
     except Exception as e:

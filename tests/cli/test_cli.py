@@ -101,7 +101,7 @@ def test_resume_after_interruption(teacher_run, tmp_path, monkeypatch):
     (["train-teacher", "--model=resnet8", "--dataset=imagenet"],
      "imagenet"),
     (["distill", "--teacher=resnet8", "--teacher_weights=/nonexistent.keras",
-      "--student=resnet8", "--dataset=digits"], "no file at"),
+      "--student=resnet8", "--dataset=digits"], "no file there"),
     (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
       "--student=resnet8", "--loss=mixstd", "--temperature=-1"],
      "`temperature` must be > 0"),

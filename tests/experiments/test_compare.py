@@ -12,7 +12,9 @@ from keras_mixkd.experiments.compare import results as compare_results
 from keras_mixkd.experiments import report
 from keras_mixkd.experiments.report import compare_report
 from keras_mixkd import data
+from keras_mixkd.experiments import files
 from keras_mixkd.experiments import statistics
+from keras_mixkd.experiments.evaluate import run_training_loss
 from keras_mixkd import training
 from keras_mixkd.cli import main as cli
 
@@ -70,10 +72,21 @@ def test_every_method_is_a_valid_run():
     assert (kd.loss, kd.temperature, kd.mixing) == ("kd", 4.0, "none")
 
 
-def test_calibration_uses_what_each_method_trains():
-    assert [compare.trained_loss(m) for m in compare.METHODS] == [
-        "ce", "kd", "mixstd", "mixstd", "kd", "kd", "mixstd", "ls", "dkd",
-        "dist"]
+def test_calibration_uses_what_each_method_trains(tmp_path):
+    config = training.RunConfig(dataset="digits", teacher="resnet8",
+                                student="resnet8")
+    trained = []
+    for method in compare.METHODS:
+        run = compare.run_config(config, method, 0, "-")
+        command = ("distill" if compare.METHODS[method].distilled
+                   else "train-teacher")
+        files.write_json(tmp_path / method / "config.json",
+                         run.record(command))
+        trained.append(run_training_loss(tmp_path / method))
+    assert trained == ["ce", "kd", "mixstd", "mixstd", "kd", "kd", "mixstd",
+                       "ls", "dkd", "dist"]
+    with pytest.raises(ValueError, match="not a run folder"):
+        run_training_loss(tmp_path / "nowhere")
 
 
 def _fabricate(root, results, seeds, methods, baseline="kd"):

@@ -10,7 +10,7 @@ from keras_mixkd import data
 from keras_mixkd import exporting
 from keras_mixkd import models
 from keras_mixkd.cli import main as cli
-from keras_mixkd.exporting.run_export import trained_temperature
+from keras_mixkd.exporting import resolve_trained_outputs
 from tests.helpers import scaled_softmax
 
 
@@ -27,16 +27,28 @@ def test_exported_probabilities_and_their_checks():
     with pytest.raises(ValueError, match="must be > 0"):
         exporting.probabilities(logits, "mixstd", temperature=0.0)
     record = {"command": "distill", "loss": "mixstd", "temperature": 0.5}
-    assert trained_temperature(record, "mixstd") == 0.5
-    assert trained_temperature(record, "mixstd", 0.5) == 0.5
+    assert resolve_trained_outputs(record) == ("mixstd", 0.5)
+    assert resolve_trained_outputs(record, "mixstd", 0.5) == ("mixstd", 0.5)
     with pytest.raises(ValueError, match="Drop --trained_temperature"):
-        trained_temperature(record, "mixstd", 2.0)
+        resolve_trained_outputs(record, "mixstd", 2.0)
+    with pytest.raises(ValueError, match="Drop --trained_loss"):
+        resolve_trained_outputs(record, "kd")
     old = {"command": "distill", "loss": "mixstd", "temperature": None}
-    assert trained_temperature(old, "mixstd") is None
-    assert trained_temperature(old, "mixstd", 1.0) is None
-    assert trained_temperature(None, "mixstd", 0.5) == 0.5
+    assert resolve_trained_outputs(old) == ("mixstd", None)
+    assert resolve_trained_outputs(old, temperature=1.0) == ("mixstd", None)
+    assert resolve_trained_outputs(None, "mixstd", 0.5) == ("mixstd", 0.5)
+    with pytest.raises(ValueError, match="give --trained_loss="):
+        resolve_trained_outputs(None)
     with pytest.raises(ValueError, match="mixstd student only"):
-        trained_temperature({"command": "train-teacher"}, "ce", 0.5)
+        resolve_trained_outputs({"command": "train-teacher"}, None, 0.5)
+    # dkd and dist students were trained on softmax(logits), like kd.
+    for loss in ("dkd", "dist"):
+        assert resolve_trained_outputs(
+            {"command": "distill", "loss": loss, "temperature": 4.0}) == (
+                loss, None)
+        np.testing.assert_allclose(
+            exporting.probabilities(logits, loss),
+            exporting.probabilities(logits, "ce"))
 
 
 def test_export_reads_the_temperature_of_the_run(tmp_path, capsys):

@@ -28,4 +28,3 @@ from keras_mixkd.experiments.compare.methods import run_config
 from keras_mixkd.experiments.compare.runner import compare
 from keras_mixkd.experiments.compare.runner import ensure_teacher
 from keras_mixkd.experiments.compare.runner import run_one
-from keras_mixkd.experiments.compare.runner import trained_loss

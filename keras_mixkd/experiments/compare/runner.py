@@ -26,7 +26,6 @@ summary["methods"]["mixkd"]["diff_ci95"]
 ```
 """
 
-from keras_mixkd import analysis
 from keras_mixkd import training
 from keras_mixkd.experiments.compare import results
 from keras_mixkd.experiments.compare.folder import ComparisonFolder
@@ -36,20 +35,11 @@ from keras_mixkd.experiments.compare.methods import METHODS
 from keras_mixkd.experiments.compare.methods import check_request
 from keras_mixkd.experiments.compare.methods import run_config
 from keras_mixkd.experiments.evaluate import Evaluator
+from keras_mixkd.experiments.evaluate import run_training_loss
 from keras_mixkd.experiments.files import write_json
 from keras_mixkd.experiments.teacher import shared_teacher
 from keras_mixkd.experiments.teacher import trained
 from keras_mixkd.training.engine import check_model_name
-
-
-def trained_loss(method):
-    """The loss `keras_mixkd.analysis.trained_probabilities` takes for a
-    student of ``method`` (``"ce"`` for the student trained alone; a MIXSTD
-    student at a base temperature other than 1 gets its
-    `keras_mixkd.analysis.training_loss`)."""
-    settings = METHODS[method].settings
-    return analysis.training_loss(settings.get("loss", "ce"),
-                                  settings.get("temperature"))
 
 
 def _figures(evaluate, model, loss, seed):
@@ -100,7 +90,7 @@ def run_one(folder, config, method, seed, teacher, evaluate):
     else:
         model, summary = trained(path, lambda: training.train_teacher(run))
     row = {"method": method, "seed": seed, **_summary_figures(summary),
-           **_figures(evaluate, model, trained_loss(method), seed)}
+           **_figures(evaluate, model, run_training_loss(path), seed)}
     row["gap"] = row["train_accuracy"] - row["test_accuracy"]
     write_json(path / "result.json", row)
     return row

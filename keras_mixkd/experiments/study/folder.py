@@ -41,13 +41,9 @@ grid.cells()[0].name  # 'resnet14-plain--resnet8-plain--T1'
 
 import pathlib
 
-import numpy as np
-
-from keras_mixkd import analysis
 from keras_mixkd.experiments import statistics
 from keras_mixkd.experiments import tables
 from keras_mixkd.experiments.study.grid import STD
-from keras_mixkd.experiments.study.grid import Cell  # noqa: F401 (public API)
 from keras_mixkd.experiments.study.grid import StudyGrid
 from keras_mixkd.experiments.study.grid import TeacherSpec
 from keras_mixkd.experiments.study.grid import parse_switch
@@ -55,10 +51,9 @@ from keras_mixkd.experiments.study.grid import parse_temperature
 from keras_mixkd.experiments.study.grid import temperature_key
 from keras_mixkd.experiments.study.grid import yes_no
 from keras_mixkd.experiments.evaluate import ANALYSIS_KEYS
-from keras_mixkd.experiments.evaluate import evaluate_logits  # noqa: F401 (public API)
 from keras_mixkd.experiments.files import describe_differences
 from keras_mixkd.experiments.files import read_json
-from keras_mixkd.experiments.files import write_json  # noqa: F401 (public API)
+from keras_mixkd.experiments.files import write_json
 from keras_mixkd.training.config import upgrade_record
 
 #: The baseline cell of the statistics over seeds: classic KD at this

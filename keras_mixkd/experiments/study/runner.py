@@ -27,6 +27,7 @@ import numpy as np
 from keras_mixkd import training
 from keras_mixkd.experiments import files
 from keras_mixkd.experiments.evaluate import Evaluator
+from keras_mixkd.experiments.evaluate import run_training_loss
 from keras_mixkd.experiments.teacher import shared_teacher
 from keras_mixkd.experiments.teacher import trained
 
@@ -98,7 +99,7 @@ def ensure_cell(study, cell, config, evaluate, log=print):
     model, _ = _guarded(
         f"cell {cell.name}", trained, path, lambda: training.distill(
             cell_config, teacher=lambda info: files.load_last(teacher_dir)))
-    _analyse(evaluate, model, path, loss=cell.distill_flags()["loss"],
+    _analyse(evaluate, model, path, loss=run_training_loss(path),
              seed=cell.seed)
     return True
 
