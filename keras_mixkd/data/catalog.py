@@ -17,6 +17,7 @@ from keras_mixkd.data import digits
 from keras_mixkd.data import fashion_mnist
 from keras_mixkd.data import folder
 from keras_mixkd.data import pipeline
+from keras_mixkd.data.errors import DatasetError
 from keras_mixkd.data.info import DatasetInfo
 from keras_mixkd.data.source import from_arrays
 from keras_mixkd.data.tfds_source import open_tfds
@@ -216,7 +217,7 @@ def held_out_indices(labels, fraction, seed, train_size=None):
         base = pipeline.stratified_indices(labels, train_size, seed=0)
     size = int(round(check_validation_split(fraction) * len(base)))
     if not 1 <= size < len(base):
-        raise ValueError(
+        raise DatasetError(
             f"--validation_split={fraction} of {len(base)} training images "
             f"holds out {size}: choose a fraction that leaves at least one "
             "image on each side.")

@@ -38,6 +38,7 @@ from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.test_report import TestSetReport
+from keras_mixkd.training.test_report import test_summary
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
@@ -138,8 +139,7 @@ def load_data(config, strategy):
 
     Raises:
         ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
-            as it is: it names the file or folder and the fix), or
-            ``--validation_split``.
+            as it is: it names the file or folder, or the flag, and the fix).
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
@@ -150,12 +150,12 @@ def load_data(config, strategy):
             validation_split=config.validation_split)
     except data.DatasetError:
         raise
-    except ValueError as e:
-        if "--validation_split" in str(e):
-            raise
-        raise _load_error(config, e) from e
     except Exception as e:  # tfds raises many types for a missing download
-        raise _load_error(config, e) from e
+        hint = ("" if config.dataset.startswith("folder:") else
+                ". Without network, use --dataset=digits or a prepared "
+                "--data_dir")
+        raise ValueError(f"Could not load --dataset={config.dataset}: "
+                         f"{e}{hint}.") from e
     steps = int(train_ds.cardinality())
     if steps < 1:
         steps = -(-(info.num_train or 0) // batch)
@@ -163,14 +163,6 @@ def load_data(config, strategy):
         raise ValueError(f"--dataset={config.dataset} has no training "
                          "examples.")
     return train_ds, test_ds, info, batch, steps, validation_ds
-
-
-def _load_error(config, error):
-    hint = ("" if config.dataset.startswith("folder:") else
-            ". Without network, use --dataset=digits or a prepared "
-            "--data_dir")
-    return ValueError(f"Could not load --dataset={config.dataset}: "
-                      f"{error}{hint}.")
 
 
 def optimizer_for(config, model_name, steps_per_epoch, global_batch):
@@ -236,23 +228,11 @@ def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
                callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()
-    summary = run.write_summary(**_test_report(run, validation_ds))
+    summary = run.write_summary(**(
+        {} if validation_ds is None else test_summary(run.epochs_logged())))
     if not run.chief:  # a worker's scratch folder: nothing to keep
         shutil.rmtree(run.path, ignore_errors=True)
     return summary
-
-
-def _test_report(run, validation_ds):
-    """The test accuracies of a run that chose ``best`` on a held-out split."""
-    if validation_ds is None:
-        return {}
-    rows = [r for r in run.epochs_logged() if "val_accuracy" in r]
-    if not rows:
-        return {}
-    best = max(rows, key=lambda r: r["val_accuracy"])  # first of ties
-    return {"selected_on": "validation_split",
-            "test_accuracy": best.get("test_accuracy"),
-            "last_test_accuracy": rows[-1].get("test_accuracy")}
 
 
 @restores_precision_policy

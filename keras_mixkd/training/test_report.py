@@ -5,7 +5,7 @@ on the held-out images, so ``val_*`` metrics choose the best checkpoint,
 and this callback evaluates the test set at each epoch end and adds its
 metrics to the epoch's logs as ``test_<name>`` (``test_accuracy``,
 ``test_loss``...): reported in ``metrics.csv`` and TensorBoard, never used
-to choose anything.
+to choose anything; `test_summary` reports them in ``summary.json``.
 """
 
 import keras
@@ -43,3 +43,29 @@ class TestSetReport(keras.callbacks.Callback):
                                       return_dict=True)
         logs.update({self.prefix + name: float(value)
                      for name, value in results.items()})
+
+
+def test_summary(rows):
+    """The test accuracies of a run that chose ``best`` on held-out images.
+
+    Args:
+        rows: the run's epochs, dicts with ``val_accuracy`` and
+            ``test_accuracy`` (`keras_mixkd.training.RunFolder.epochs_logged`).
+
+    Returns:
+        ``{"selected_on": "validation_split", "test_accuracy": ...,
+        "last_test_accuracy": ...}``: the test accuracy of the best epoch
+        (highest ``val_accuracy``, the first of ties, as the checkpoint
+        keeps it) and of the last; ``{}`` without rows.
+
+    Example:
+
+    >>> test_summary([{"val_accuracy": 0.9, "test_accuracy": 0.88}])
+    """
+    rows = [row for row in rows if "val_accuracy" in row]
+    if not rows:
+        return {}
+    best = max(rows, key=lambda row: row["val_accuracy"])
+    return {"selected_on": "validation_split",
+            "test_accuracy": best.get("test_accuracy"),
+            "last_test_accuracy": rows[-1].get("test_accuracy")}
