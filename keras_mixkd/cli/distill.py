@@ -19,7 +19,7 @@ from keras_mixkd.cli import flags
 
 FLAGS_USED = (flags.TRAINING + flags.DISTILLATION + flags.TEACHER_SPEED
               + ("teacher", "teacher_weights", "student", "student_weights",
-                 "preset", "validation_split"))
+                 "preset", "overwrite", "validation_split"))
 
 
 def main():

@@ -82,8 +82,14 @@ flags.DEFINE_string("output_dir", None,
                     "and last checkpoints, summary). An interrupted run "
                     "resumes from it. Default: runs/<command>-<models>-<data>.")
 flags.DEFINE_bool("overwrite", False,
-                  "export: replace an existing --output (and its metadata "
-                  ".json); without it an existing output is refused.")
+                  "train-teacher, distill: train again from scratch in a run "
+                  "folder that holds a run (finished or interrupted, of any "
+                  "configuration), removing that run's own files there "
+                  "(config.json, metrics.csv, summary.json, checkpoints/, "
+                  "backup/, tensorboard/) and nothing else. Without it, a "
+                  "finished run is not trained again. export: replace an "
+                  "existing --output (and its metadata .json); without it "
+                  "an existing output is refused.")
 flags.DEFINE_enum("verbose", _default("verbose"), config_lib.VERBOSITIES,
                   "Keras progress output: 1 progress bar, 2 one line per "
                   "epoch, auto: 1 on a terminal, 2 otherwise.")

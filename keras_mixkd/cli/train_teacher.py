@@ -10,7 +10,8 @@ over-smooths the student.
 from keras_mixkd import training
 from keras_mixkd.cli import flags
 
-FLAGS_USED = flags.TRAINING + ("validation_split", "model", "mixup_alpha")
+FLAGS_USED = flags.TRAINING + ("model", "mixup_alpha", "overwrite",
+                               "validation_split")
 
 
 def main():

@@ -8,6 +8,7 @@ field (written like its flag, ``--name``) and the fix.
 """
 
 import dataclasses
+import pathlib
 
 from keras_mixkd import data
 from keras_mixkd import distiller
@@ -57,7 +58,12 @@ COMMAND_KEYS = {
 #: Fields never recorded: where a run is, how it talks, not what it is.
 UNRECORDED_KEYS = ("output_dir", "data_dir", "verbose", "weights", "output",
                    "num_classes",
-                   "steps_per_execution")
+                   "steps_per_execution", "overwrite")
+
+#: Recorded settings that name a file or folder (``dataset`` when it is
+#: ``folder:PATH``): compared after resolving them (`resolved_path`).
+PATH_KEYS = ("dataset", "data_dir", "weights", "teacher_weights",
+             "student_weights")
 
 #: Default ``mixup_alpha`` of a command when the field is None.
 DEFAULT_MIXUP_ALPHA = {"train-teacher": 0.0, "distill": 1.0}
@@ -109,6 +115,9 @@ class RunConfig:
             "on" or "off".
         deterministic: TensorFlow op determinism (bit-identical reruns).
         output_dir: the run folder (None: ``runs/<command>-<models>-<data>``).
+        overwrite: train-teacher, distill: train again from scratch in a run
+            folder that holds a run (finished or not, of this configuration
+            or another), replacing the run's own files there.
         verbose: Keras progress output, "auto", "0", "1" or "2".
         model: architecture of train-teacher, evaluate and convert: a name
             of `keras_mixkd.models.available` or
@@ -158,6 +167,7 @@ class RunConfig:
     steps_per_execution: int = 1
     deterministic: bool = False
     output_dir: str = None
+    overwrite: bool = False
     verbose: str = "auto"
     model: str = None
     weights: str = None
@@ -318,6 +328,36 @@ class RunConfig:
 def upgrade_record(record):
     """A ``config.json`` of an earlier version with today's key names."""
     return {RENAMED_KEYS.get(key, key): value for key, value in record.items()}
+
+
+def resolved_path(key, value):
+    """A recorded value, with the path it names resolved.
+
+    Relative paths are resolved against the current directory (a run
+    folder does not know the one it was started from), then made absolute
+    with symbolic links resolved, so that one file named two ways compares
+    equal. Other keys and values are returned as they are.
+
+    Args:
+        key: a ``config.json`` key.
+        value: its value.
+
+    Returns:
+        The value to compare.
+
+    Example:
+
+    >>> resolved_path("dataset", "folder:fm5")
+    'folder:/home/me/fm5'
+    """
+    if key not in PATH_KEYS or not isinstance(value, str) or not value:
+        return value
+    prefix = ""
+    if key == "dataset":
+        if not value.startswith("folder:"):
+            return value
+        prefix, value = "folder:", value[len("folder:"):]
+    return prefix + str(pathlib.Path(value).expanduser().resolve())
 
 
 def default(name):

@@ -2,7 +2,9 @@
 
 `train_teacher` and `distill` own their run folder (`RunFolder`): calling
 one again with the same configuration resumes the run from its last
-finished epoch, after any interruption, a kill included.
+finished epoch, after any interruption, a kill included; once all its
+epochs are done, it trains nothing, says where the results are and returns
+them (``overwrite=True`` trains again from scratch).
 
 Example:
 
@@ -18,8 +20,6 @@ student, summary = distill(dataclasses.replace(
 
 import functools
 import os
-import pathlib
-import re
 import shutil
 import sys
 import tempfile
@@ -37,29 +37,16 @@ from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
-from keras_mixkd.training.test_report import TestSetReport
+from keras_mixkd.training.run_folder import finished_run
+from keras_mixkd.training.run_folder import run_label
+from keras_mixkd.training.run_folder import run_path
+from keras_mixkd.training.test_report import held_out_validation
 from keras_mixkd.training.test_report import test_summary
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
-
-
-def run_label(*parts):
-    """A folder-name-safe label of a run's models and data.
-
-    ``keras.applications.`` prefixes are dropped, a ``folder:PATH`` dataset
-    is named after its folder, and other characters than letters, digits,
-    ``_``, ``.`` and ``-`` become ``_``.
-    """
-    labels = []
-    for part in parts:
-        part = str(part).removeprefix("keras.applications.")
-        if part.startswith("folder:"):
-            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
-            ).name
-        labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
-    return "-".join(labels)
+from keras_mixkd.training.weights import keras_file_model_name
 
 
 def setup_runtime(config):
@@ -134,12 +121,11 @@ def load_data(config, strategy):
 
     Returns:
         ``(train_ds, test_ds, info, global_batch, steps_per_epoch,
-        validation_ds)``; ``validation_ds`` is the held-out split of
-        ``config.validation_split`` (None without one).
+        validation_ds)``, ``validation_ds`` the held-out images or None.
 
     Raises:
         ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
-            as it is: it names the file or folder, or the flag, and the fix).
+            as it is: it names the file or folder and the fix).
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
@@ -183,19 +169,21 @@ def verbosity(config):
 def open_run(config, command, default_name, strategy):
     """The `RunFolder` of a run (a scratch folder on non-chief workers)."""
     chief = is_chief(strategy)
-    path = config.output_dir or os.path.join("runs", default_name)
-    backed_up = Backup.finished_epochs(os.path.join(path, "backup"))
-    if config.strategy == "multiworker" and chief and backed_up:
+    path = run_path(config, default_name)
+    backed_up = Backup.finished_epochs(path / "backup")
+    if (config.strategy == "multiworker" and chief and backed_up
+            and not config.overwrite):
         raise ValueError(
             f"{path} holds an interrupted multi-worker run ({backed_up} "
             "epochs backed up). Resuming a multi-worker run is not supported"
             " (the other workers cannot restore the chief's state): start it"
-            " again with another --output_dir, or delete the folder. Stop "
-            "the other workers too.")
+            " again with --overwrite or another --output_dir. Stop the "
+            "other workers too.")
     if not chief:
         path = tempfile.mkdtemp(prefix="mixkd-worker-")
     return RunFolder(path, config.record(command), chief=chief,
-                     resumable=config.inert_keys(command))
+                     resumable=config.inert_keys(command),
+                     overwrite=config.overwrite)
 
 
 def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
@@ -207,29 +195,23 @@ def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
         fitted: the model whose ``fit`` runs (a model or a `Distiller`).
         saved: the model the checkpoints hold.
         train_ds: training pipeline.
-        test_ds: clean test data: the validation pipeline, or with
-            ``validation_ds`` only reported (``test_*`` metrics).
-        validation_ds: the held-out split (`RunConfig.validation_split`),
-            which then chooses ``best`` (``val_*`` metrics), or None.
+        test_ds: clean test data: validates, or with ``validation_ds`` is
+            only reported (``test_*`` metrics, `held_out_validation`).
+        validation_ds: held-out images that then choose ``best``, or None.
 
     Returns:
-        The summary dict (also written as ``summary.json``); with a
-        held-out split, its accuracies are the held-out ones, and
-        ``test_accuracy`` (of the best epoch) and ``last_test_accuracy``
-        report the test set.
+        The summary dict (also ``summary.json``), with `test_summary`.
 
     Raises:
         TrainingStopped: when the loss became NaN or infinite.
     """
-    report = [] if validation_ds is None else [TestSetReport(test_ds)]
-    fitted.fit(train_ds, validation_data=(
-        test_ds if validation_ds is None else validation_ds), shuffle=False,
+    validation, report = held_out_validation(test_ds, validation_ds)
+    fitted.fit(train_ds, validation_data=validation, shuffle=False,
                epochs=config.epochs, verbose=verbosity(config),
                callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()
-    summary = run.write_summary(**(
-        {} if validation_ds is None else test_summary(run.epochs_logged())))
+    summary = run.write_summary(**test_summary(run.epochs_logged()))
     if not run.chief:  # a worker's scratch folder: nothing to keep
         shutil.rmtree(run.path, ignore_errors=True)
     return summary
@@ -244,7 +226,8 @@ def train_teacher(config):
 
     Returns:
         ``(model, summary)``: the trained model and the summary dict
-        (``best_accuracy``, ``last_accuracy``, ``epochs``...).
+        (``best_accuracy``, ``last_accuracy``, ``epochs``...); for a run
+        finished earlier, its last checkpoint (`finished_run`).
 
     Raises:
         ValueError: on a bad setting, before anything is written.
@@ -252,16 +235,18 @@ def train_teacher(config):
     config.check_train_teacher()
     check_model_name(config.model, "model")
     alpha = config.resolved_mixup_alpha("train-teacher")
+    name = ("teacher-" + run_label(config.model, config.dataset)
+            + ("-mixup" if alpha else ""))
+    done = finished_run(config, "train-teacher", run_path(config, name))
+    if done:
+        return done
     strategy = setup_runtime(config)
     train_ds, test_ds, info, batch, steps, validation_ds = load_data(
         config, strategy)
-    run = open_run(config, "train-teacher",
-                   "teacher-" + run_label(config.model, config.dataset)
-                   + ("-mixup" if alpha else ""), strategy)
-    train_ds = data.one_hot(train_ds, info.num_classes)
-    test_ds = data.one_hot(test_ds, info.num_classes)
-    if validation_ds is not None:
-        validation_ds = data.one_hot(validation_ds, info.num_classes)
+    run = open_run(config, "train-teacher", name, strategy)
+    train_ds, test_ds, validation_ds = (
+        None if ds is None else data.one_hot(ds, info.num_classes)
+        for ds in (train_ds, test_ds, validation_ds))
     if alpha:
         train_ds = data.mix(train_ds, mixing.get("fmu", seed=config.seed,
                                                  alpha=alpha))
@@ -291,6 +276,10 @@ def _teacher_model(config, teacher, info):
     return teacher(info)
 
 
+def _distill_name(teacher, student_name, config):
+    return "distill-" + run_label(teacher.name, student_name, config.dataset)
+
+
 @restores_precision_policy
 def distill(config, teacher=None):
     """Distils a teacher into a new ``config.student``.
@@ -311,7 +300,8 @@ def distill(config, teacher=None):
             scope.
 
     Returns:
-        ``(student, summary)``.
+        ``(student, summary)`` (for a run finished earlier, its last
+        checkpoint: `finished_run`).
 
     Raises:
         ValueError: on a bad setting or teacher file, before any data is
@@ -331,18 +321,29 @@ def distill(config, teacher=None):
         check_model_file(config.teacher_weights, "teacher_weights")
     if config.student_weights:
         check_model_file(config.student_weights, "student_weights")
+    if config.output_dir:
+        done = finished_run(config, "distill", run_path(config, ""))
+        if done:
+            return done
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
         teacher = _teacher_model(config, teacher, info)
+    student_name = config.student or keras_file_model_name(
+        config.student_weights)
+    if not config.output_dir and student_name:
+        done = finished_run(config, "distill", run_path(
+            config, _distill_name(teacher, student_name, config)))
+        if done:
+            return done
     train_ds, test_ds, info, batch, steps, validation_ds = load_data(
         config, strategy)
     with strategy.scope():
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
     student_name = config.student or student.name
-    run = open_run(config, "distill", "distill-" + run_label(
-        teacher.name, student_name, config.dataset), strategy)
+    run = open_run(config, "distill", _distill_name(teacher, student_name,
+                                                     config), strategy)
     with strategy.scope():
         mixer = mixing.get(config.mixing, seed=config.seed,
                            alpha=config.resolved_mixup_alpha("distill"),

@@ -56,16 +56,35 @@ def test_summary(rows):
         ``{"selected_on": "validation_split", "test_accuracy": ...,
         "last_test_accuracy": ...}``: the test accuracy of the best epoch
         (highest ``val_accuracy``, the first of ties, as the checkpoint
-        keeps it) and of the last; ``{}`` without rows.
+        keeps it) and of the last; ``{}`` for a run without ``test_*``
+        metrics (its test set validated).
 
     Example:
 
     >>> test_summary([{"val_accuracy": 0.9, "test_accuracy": 0.88}])
     """
     rows = [row for row in rows if "val_accuracy" in row]
-    if not rows:
-        return {}
+    if not any("test_accuracy" in row for row in rows):
+        return {}  # the test set validated: nothing else to report
     best = max(rows, key=lambda row: row["val_accuracy"])
     return {"selected_on": "validation_split",
             "test_accuracy": best.get("test_accuracy"),
             "last_test_accuracy": rows[-1].get("test_accuracy")}
+
+
+def held_out_validation(test_data, validation_data):
+    """What validates a ``fit``, and the callbacks that report the test set.
+
+    Args:
+        test_data: the clean test pipeline.
+        validation_data: held-out images (`keras_mixkd.data.load_splits`'s
+            ``validation``), or None.
+
+    Returns:
+        ``(validation_data, callbacks)``: the held-out images and
+        ``[TestSetReport(test_data)]``, or without held-out images the test
+        set and ``[]``.
+    """
+    if validation_data is None:
+        return test_data, []
+    return validation_data, [TestSetReport(test_data)]
