@@ -247,7 +247,7 @@ bring one into Keras and distil from it:
 4. distilling from a teacher file with `mixkd distill`.
 
 Parts 2 and 3 use the official reference checkpoint `resnet20.pth`
-(CIFAR-100, 100 classes) that the repository keeps in `tests/data/` (in a
+(CIFAR-100, 100 classes) that the repository keeps in `tests/fixtures/` (in a
 clone; they are skipped where it is absent); part 4 runs offline on digits.
 
 {COLAB_MD}"""),
@@ -269,7 +269,7 @@ from keras_mixkd.models import torch_import
 cwd = pathlib.Path.cwd()
 ROOT = cwd.parent if cwd.name == "notebooks" else cwd
 REFERENCE = pathlib.Path(os.environ.get(
-    "MIXKD_REFERENCE_DIR", ROOT / "tests" / "data"))
+    "MIXKD_REFERENCE_DIR", ROOT / "tests" / "fixtures"))
 HAVE_REFERENCE = (REFERENCE / "resnet20.pth").is_file()
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="mixkd-notebook-"))
 print(f"reference checkpoint: {'found' if HAVE_REFERENCE else 'absent'} "
