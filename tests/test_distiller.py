@@ -60,12 +60,16 @@ def test_fit_evaluate_predict(one_hot):
         np.array(history["loss"]),
         np.array(history["ce_loss"]) + np.array(history["kd_loss"]), rtol=1e-5)
     results = d.evaluate(x, labels, verbose=0, return_dict=True)
-    assert set(results) == {"loss", "accuracy"}
-    # Evaluation loss is the student's clean cross-entropy.
+    assert set(results) == {"loss", "raw_ce", "accuracy"}
+    # Evaluation loss: the clean cross-entropy of what the student is
+    # trained to output (MIXSTD: std-scaled logits); raw_ce: of raw logits.
     logits = d.student.predict(x, verbose=0)
     expected = keras.losses.CategoricalCrossentropy(from_logits=True)(
         np.eye(CLASSES)[y], logits)
-    np.testing.assert_allclose(results["loss"], expected, rtol=1e-5)
+    np.testing.assert_allclose(results["raw_ce"], expected, rtol=1e-5)
+    std_ce, _ = _np_mixstd(np.eye(CLASSES)[y], logits, logits.astype(
+        "float64"), ce_w=1.0)
+    np.testing.assert_allclose(results["loss"], std_ce.mean(), rtol=1e-5)
     np.testing.assert_allclose(d.predict(x, verbose=0), logits, rtol=1e-6)
 
 

@@ -32,6 +32,11 @@ FLAGS = {
     "channels": ("data", "Read every image as grayscale (1) or RGB (3); "
                  "default: as the data is (an image folder must then not mix "
                  "grayscale and colour files)."),
+    "validation_split": ("data", "Hold out this class-stratified fraction of "
+                         "the training images (chosen by --seed, e.g. 0.1): "
+                         "the best checkpoint is chosen on it and the test "
+                         "set is only reported (test_* metrics); mixkd "
+                         "export --calibrate fits its temperature on it."),
     "train_size": ("data", "Train on a class-stratified subset of this many "
                    "training images (the same for every --seed)."),
     # Models.
@@ -115,7 +120,17 @@ FLAGS = {
     "trained_loss": ("export", "For --outputs=probabilities: the loss the "
                      "model was trained with (mixstd: softmax(logits / std); "
                      "the others: softmax(logits)); read from the run "
-                     "folder's config.json when there is one."),
+                     "folder's config.json when there is one; required "
+                     "outside a run folder."),
+    "calibrate": ("export", "For --outputs=probabilities: fit one "
+                  "temperature by NLL on held-out images (the run's "
+                  "--validation_split, or --calibration_dataset; never the "
+                  "test set) and bake it into the file (recorded in its "
+                  ".json)."),
+    "calibration_dataset": ("export", "With --calibrate: labelled images to "
+                            "fit the temperature on instead of the run's "
+                            "held-out split, a dataset name such as "
+                            "folder:PATH (all its images; not --dataset)."),
     "trained_temperature": ("export", "For --outputs=probabilities: the base "
                             "temperature tau a mixstd student was trained "
                             "with (softmax(logits / (tau * std))); read from "
@@ -185,6 +200,9 @@ COMMAND_HELP = {
     ("export", "output"): "The SavedModel folder or .tflite file to write.",
     ("export", "loss"): "Deprecated: use --trained_loss.",
     ("export", "batch_size"): "Batch size of the test-set evaluation.",
+    ("export", "overwrite"): "Replace an existing --output (and its "
+                             "metadata .json); without it an existing output "
+                             "is refused.",
 }
 
 #: Defaults as --help shows them; the flags take theirs from `RunConfig`
@@ -202,7 +220,7 @@ DEFAULTS = {
     "baseline": "kd", "teachers": ["resnet32x4"], "students": ["resnet8x4"],
     "teacher_mixup": ["no", "yes"], "student_mixup": ["no", "yes"],
     "temperatures": ["1", "4", "std"], "teacher_mixup_alpha": 1.0,
-    "quick": False, "overwrite": False,
+    "quick": False, "overwrite": False, "calibrate": False,
 }
 
 #: (command, flag) -> the default shown there, where the command's differs.
@@ -230,7 +248,8 @@ CHOICES = {
 }
 
 #: Boolean flags (written --name / --noname).
-BOOLEANS = ("jit_compile", "deterministic", "quick", "overwrite")
+BOOLEANS = ("jit_compile", "deterministic", "quick", "overwrite",
+            "calibrate")
 
 #: Flags of every command that trains or evaluates.
 RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
@@ -255,15 +274,17 @@ GRID = ("teachers", "students", "teacher_mixup", "student_mixup",
 
 #: Command -> the flags it takes (any other is refused by name).
 COMMAND_FLAGS = {
-    "train-teacher": TRAINING + ("model", "mixup_alpha", "overwrite"),
+    "train-teacher": TRAINING + ("model", "mixup_alpha", "overwrite",
+                                 "validation_split"),
     "distill": (TRAINING + DISTILLATION + TEACHER_SPEED
                 + ("teacher", "teacher_weights", "student", "student_weights",
-                   "preset", "overwrite")),
+                   "preset", "overwrite", "validation_split")),
     "evaluate": RUNTIME + ("model", "weights"),
     "convert": ("model", "weights", "output", "num_classes"),
     "export": ("weights", "dataset", "data_dir", "image_size", "channels",
                "batch_size", "format", "quantize", "outputs", "trained_loss",
-               "trained_temperature", "loss", "output"),
+               "trained_temperature", "loss", "calibrate",
+               "calibration_dataset", "overwrite", "output"),
     "quickstart": tuple(n for n in TRAINING
                         if n not in ("dataset", "data_dir", "image_size",
                                      "channels")),

@@ -30,6 +30,7 @@ flags.DEFINE_string("data_dir", None, _help("data_dir"))
 flags.DEFINE_string("image_size", None, _help("image_size"))
 flags.DEFINE_integer("channels", None, _help("channels"))
 flags.DEFINE_integer("train_size", None, _help("train_size"))
+flags.DEFINE_float("validation_split", None, _help("validation_split"))
 flags.DEFINE_integer("epochs", _default("epochs"), _help("epochs"))
 flags.DEFINE_integer("seeds", 1, _help("seeds"))
 flags.DEFINE_integer("batch_size", _default("batch_size"), _help("batch_size"))
@@ -64,6 +65,8 @@ flags.DEFINE_enum("outputs", exporting.ExportConfig.outputs,
                   list(exporting.OUTPUTS), _help("outputs"))
 flags.DEFINE_enum("trained_loss", None, list(exporting.TRAINING_LOSSES),
                   _help("trained_loss"))
+flags.DEFINE_bool("calibrate", False, _help("calibrate"))
+flags.DEFINE_string("calibration_dataset", None, _help("calibration_dataset"))
 flags.DEFINE_float("trained_temperature", None, _help("trained_temperature"))
 
 # Mixup and distillation.

@@ -87,6 +87,14 @@ class RunConfig:
             the data is (an image folder must then not mix grayscale and
             colour files).
         train_size: train on a class-stratified subset of this many images.
+        validation_split: train-teacher, distill: hold out this
+            class-stratified fraction of the training images, chosen by
+            ``seed`` (`keras_mixkd.data.load_splits`): ``best`` is chosen on
+            it (``val_*`` metrics) and the test set is only reported
+            (``test_*`` metrics); it is also what ``mixkd export
+            --calibrate`` fits its temperature on. None or 0: none (``best``
+            is chosen on the test set). Recorded in ``config.json`` only
+            when set.
         epochs: training epochs (the paper: 240).
         batch_size: batch size per replica (the paper: 64).
         learning_rate: base rate for batch 64 (None: the paper's rate of the
@@ -147,6 +155,7 @@ class RunConfig:
     image_size: tuple = None
     channels: int = None
     train_size: int = None
+    validation_split: float = None
     epochs: int = 240
     batch_size: int = 64
     learning_rate: float = None
@@ -205,6 +214,7 @@ class RunConfig:
                                  f"{getattr(self, name)}.")
         # The library's own rules, each checked where it lives.
         _checked("dataset", data.check_name, self.dataset)
+        _checked("validation_split", _set_validation_split, self)
         _checked("learning_rate/weight_decay", recipe.check_hyperparameters,
                  self.learning_rate, self.weight_decay)
         _checked("ce_weight/kd_weight", distiller.check_weights,
@@ -359,6 +369,12 @@ def _check_choice(name, value, choices):
     if value not in choices:
         shown = ", ".join(str(c) for c in choices if c is not None)
         raise ValueError(f"--{name}={value} is not one of: {shown}.")
+
+
+def _set_validation_split(config):
+    """Normalises ``validation_split`` (0 means none: None)."""
+    object.__setattr__(config, "validation_split",
+                       data.check_validation_split(config.validation_split))
 
 
 def _checked(fields, check, *values):

@@ -41,6 +41,8 @@ from keras_mixkd.training.run_folder import accuracy_line
 from keras_mixkd.training.run_folder import finished_run
 from keras_mixkd.training.run_folder import run_label
 from keras_mixkd.training.run_folder import run_path
+from keras_mixkd.training.test_report import held_out_validation
+from keras_mixkd.training.test_report import test_summary
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
@@ -119,7 +121,8 @@ def load_data(config, strategy):
     """The dataset pipelines batched by the global batch size.
 
     Returns:
-        ``(train_ds, test_ds, info, global_batch, steps_per_epoch)``.
+        ``(train_ds, test_ds, info, global_batch, steps_per_epoch,
+        validation_ds)``, ``validation_ds`` the held-out images or None.
 
     Raises:
         ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
@@ -127,10 +130,11 @@ def load_data(config, strategy):
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
-        train_ds, test_ds, info = data.load(
+        train_ds, validation_ds, test_ds, info = data.load_splits(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
-            train_size=config.train_size, channels=config.channels)
+            train_size=config.train_size, channels=config.channels,
+            validation_split=config.validation_split)
     except data.DatasetError:
         raise
     except Exception as e:  # tfds raises many types for a missing download
@@ -145,7 +149,7 @@ def load_data(config, strategy):
     if steps < 1:
         raise ValueError(f"--dataset={config.dataset} has no training "
                          "examples.")
-    return train_ds, test_ds, info, batch, steps
+    return train_ds, test_ds, info, batch, steps, validation_ds
 
 
 def optimizer_for(config, model_name, steps_per_epoch, global_batch):
@@ -183,7 +187,7 @@ def open_run(config, command, default_name, strategy):
                      overwrite=config.overwrite)
 
 
-def fit(config, run, fitted, saved, train_ds, test_ds):
+def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
     """Runs ``fitted.fit`` with the run folder's callbacks, then summarises.
 
     Args:
@@ -192,20 +196,23 @@ def fit(config, run, fitted, saved, train_ds, test_ds):
         fitted: the model whose ``fit`` runs (a model or a `Distiller`).
         saved: the model the checkpoints hold.
         train_ds: training pipeline.
-        test_ds: validation pipeline (clean test data).
+        test_ds: clean test data: validates, or with ``validation_ds`` is
+            only reported (``test_*`` metrics, `held_out_validation`).
+        validation_ds: held-out images that then choose ``best``, or None.
 
     Returns:
-        The summary dict (also written as ``summary.json``).
+        The summary dict (also ``summary.json``), with `test_summary`.
 
     Raises:
         TrainingStopped: when the loss became NaN or infinite.
     """
-    fitted.fit(train_ds, validation_data=test_ds, shuffle=False,
+    validation, report = held_out_validation(test_ds, validation_ds)
+    fitted.fit(train_ds, validation_data=validation, shuffle=False,
                epochs=config.epochs, verbose=verbosity(config),
-               callbacks=[SyncReplicaStatistics(saved),
+               callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()
-    summary = run.write_summary()
+    summary = run.write_summary(**test_summary(run.epochs_logged()))
     if not run.chief:  # a worker's scratch folder: nothing to keep
         shutil.rmtree(run.path, ignore_errors=True)
     return summary
@@ -235,10 +242,12 @@ def train_teacher(config):
     if done:
         return done
     strategy = setup_runtime(config)
-    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
+    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
+        config, strategy)
     run = open_run(config, "train-teacher", name, strategy)
-    train_ds = data.one_hot(train_ds, info.num_classes)
-    test_ds = data.one_hot(test_ds, info.num_classes)
+    train_ds, test_ds, validation_ds = (
+        None if ds is None else data.one_hot(ds, info.num_classes)
+        for ds in (train_ds, test_ds, validation_ds))
     if alpha:
         train_ds = data.mix(train_ds, mixing.get("fmu", seed=config.seed,
                                                  alpha=alpha))
@@ -251,7 +260,8 @@ def train_teacher(config):
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
-    summary = fit(config, run, model, model, train_ds, test_ds)
+    summary = fit(config, run, model, model, train_ds, test_ds,
+                  validation_ds)
     print(f"{config.model} on {config.dataset}: "
           f"{accuracy_line(summary)} (run folder: {run.path})")
     return model, summary
@@ -326,7 +336,8 @@ def distill(config, teacher=None):
             config, _distill_name(teacher, student_name, config)))
         if done:
             return done
-    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
+    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
+        config, strategy)
     with strategy.scope():
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
@@ -349,7 +360,8 @@ def distill(config, teacher=None):
             optimizer=optimizer_for(config, student_name, steps, batch),
             metrics=["accuracy"], jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
-    summary = fit(config, run, distiller, student, train_ds, test_ds)
+    summary = fit(config, run, distiller, student, train_ds, test_ds,
+                  validation_ds)
     print(f"{teacher.name} -> {student_name} on {config.dataset}: "
           f"{accuracy_line(summary)} (run folder: {run.path})")
     return student, summary
@@ -379,7 +391,7 @@ def evaluate(config):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile)
-    _, test_ds, info, _, _ = load_data(config, strategy)
+    _, test_ds, info, _, _, _ = load_data(config, strategy)
     results = model.evaluate(test_ds, verbose=verbosity(config),
                              return_dict=True)
     return {"model": config.model or model.name, "weights": str(config.weights),
