@@ -52,7 +52,9 @@ def main(teacher_weights="teacher.keras", teacher_name=None,
             epochs=epochs),
         metrics=["accuracy"])
     # Logs loss, ce_loss, kd_loss, accuracy (against the mixed labels) and
-    # val_loss, val_accuracy (the student alone on clean test images).
+    # val_loss (CE of what the student is trained to output: for MIXSTD, of
+    # its std-scaled logits), val_raw_ce (CE of its raw logits) and
+    # val_accuracy: the student alone on clean test images.
     distiller.fit(train_ds, validation_data=test_ds, epochs=epochs, verbose=2)
     accuracy = distiller.evaluate(test_ds, verbose=0,
                                   return_dict=True)["accuracy"]

@@ -9,31 +9,55 @@ zoo (`models`), and the training engine behind the ``mixkd`` command
 (`training`: `RunConfig`, `train_teacher`, `distill`).
 """
 
-from keras_mixkd import analysis
-from keras_mixkd import data
-from keras_mixkd import experiments
-from keras_mixkd import exporting
-from keras_mixkd import losses
-from keras_mixkd import mixing
-from keras_mixkd import models
-from keras_mixkd import recipe
-from keras_mixkd import training
-from keras_mixkd.distiller import Distiller
-from keras_mixkd.exporting import export
-from keras_mixkd.losses import KDDistillationLoss
-from keras_mixkd.losses import LogitStandardizationDistillationLoss
-from keras_mixkd.losses import MixStdDistillationLoss
-from keras_mixkd.losses import DISTLoss
-from keras_mixkd.losses import DKDLoss
-from keras_mixkd.losses import KDDivergence
-from keras_mixkd.losses import LogitStandardizationDivergence
-from keras_mixkd.losses import StdCrossEntropy
-from keras_mixkd.losses import StdKDDivergence
-from keras_mixkd.losses import dist_loss
-from keras_mixkd.losses import dkd_loss
-from keras_mixkd.losses import kd_divergence
-from keras_mixkd.losses import logit_standardization_divergence
-from keras_mixkd.losses import std_cross_entropy
-from keras_mixkd.losses import std_kd_divergence
-from keras_mixkd.mixing import PartialMixUp
+import importlib
+
 from keras_mixkd.version import __version__
+
+#: Subpackages and modules, imported on first use (`__getattr__`), so that
+#: ``import keras_mixkd.cli.main`` (``mixkd --help``) does not import
+#: TensorFlow. A class registered for Keras serialization is registered once
+#: its module is imported: ``keras_mixkd.Distiller`` (or any name of the
+#: module) before ``keras.saving.load_model`` of a file that names it.
+_SUBMODULES = (
+    "analysis",
+    "data",
+    "experiments",
+    "exporting",
+    "losses",
+    "mixing",
+    "models",
+    "recipe",
+    "training",
+)
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "Distiller": "keras_mixkd.distiller",
+    "export": "keras_mixkd.exporting",
+    **{name: "keras_mixkd.losses" for name in (
+        "KDDistillationLoss", "LogitStandardizationDistillationLoss",
+        "MixStdDistillationLoss", "DISTLoss", "DKDLoss", "KDDivergence",
+        "LogitStandardizationDivergence", "StdCrossEntropy",
+        "StdKDDivergence", "dist_loss", "dkd_loss", "kd_divergence",
+        "logit_standardization_divergence", "std_cross_entropy",
+        "std_kd_divergence")},
+    "PartialMixUp": "keras_mixkd.mixing",
+}
+
+__all__ = sorted((*_SUBMODULES, *_EXPORTS))
+
+
+def __getattr__(name):
+    """Imports a submodule or public name on first access (PEP 562)."""
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+    elif name in _EXPORTS:
+        module = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = module
+    return module
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -10,18 +10,15 @@ from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing
     BaseImagePreprocessingLayer,
 )
 
-__all__ = ["BaseImagePreprocessingLayer", "LocalBatchBuild",
-           "compile_metrics", "in_multi_worker_mode", "set_initial_epoch",
-           "variable_index"]
+__all__ = ["BACKUP_FILES", "BaseImagePreprocessingLayer", "LocalBatchBuild",
+           "compile_metrics", "in_multi_worker_mode", "variable_index"]
 
 
-def set_initial_epoch(model, epoch):
-    """Makes the running ``model.fit`` start at ``epoch``.
-
-    Set in ``on_train_begin``: how `keras.callbacks.BackupAndRestore` makes
-    ``fit`` skip the epochs a backup holds (``model._initial_epoch``).
-    """
-    model._initial_epoch = epoch
+#: The files `keras.callbacks.BackupAndRestore` writes in its ``backup_dir``
+#: (the fitted model's weights, and the epoch): `keras_mixkd.training.Backup`
+#: writes them itself only to move a backup of an earlier version into
+#: that layout.
+BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
 
 
 def compile_metrics(model):

@@ -67,6 +67,28 @@ def _categorical(metrics):
     return resolve(metrics)
 
 
+def _check_keyword_models(args, student, teacher):
+    """Refuses models given by position: the Keras Distiller's order differs.
+
+    Raises:
+        TypeError: on any positional argument, or a missing model.
+    """
+    if args:
+        raise TypeError(
+            f"Distiller got {len(args)} positional argument(s): give the "
+            "models by keyword, Distiller(student=..., teacher=...). "
+            "keras.distillation.Distiller takes them the other way round, "
+            "(teacher, student), so a positional call could silently train "
+            "the teacher as the student.")
+    missing = [f"{name}=" for name, model in (("student", student),
+                                               ("teacher", teacher))
+               if model is None]
+    if missing:
+        raise TypeError(f"Distiller needs {' and '.join(missing)} "
+                        "(keyword arguments): Distiller(student=..., "
+                        "teacher=...).")
+
+
 @keras.saving.register_keras_serializable(package="keras_mixkd")
 class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     """Knowledge distillation with mixup, as in MIX-KD (Choi et al., WACV 2023).
@@ -83,8 +105,14 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     (``--partmixup 0.9``, Beta(1, 1)), the MIXSTD losses (logits divided by
     their own std, CE on std-scaled logits), ``ce_weight=0.1``,
     ``kd_weight=0.9``. Evaluation (`evaluate`, `predict`, `call`) uses the
-    student alone on clean data; the evaluation ``loss`` is the plain
-    cross-entropy of the student's raw logits against the clean labels.
+    student alone on clean data. The evaluation ``loss`` (``val_loss`` in
+    `fit`) is the student loss on the clean labels, the cross-entropy of
+    what the student is trained to output: for MIXSTD, of its std-scaled
+    logits ``softmax(z / std(z))``, so callbacks that watch ``val_loss``
+    (``EarlyStopping``, ``ReduceLROnPlateau``) act on a number the student
+    minimises. ``raw_ce`` (``val_raw_ce``) beside it is the plain
+    cross-entropy of the raw logits (equal to ``loss`` for the losses that
+    train ``softmax(z)``: kd, ls, dkd, dist).
 
     Training logs are running means of ``loss``, ``ce_loss`` and ``kd_loss``
     (the weighted terms; ``loss = ce_loss + kd_loss`` plus any regularisation
@@ -95,7 +123,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     Sample weights are mixed along with the labels.
 
     Args:
-        student: the `keras.Model` to train (outputs logits).
+        student: the `keras.Model` to train (outputs logits). Keyword only,
+            like ``teacher``: `keras.distillation.Distiller` takes
+            ``(teacher, student)`` in the other order, so a positional call
+            raises `TypeError`.
         teacher: the trained `keras.Model` (outputs logits); frozen here.
         mixer: ``"pmu"`` (default), ``"pmu_exact"``, ``"fmu"``, ``"mixup"``,
             ``"cutmix"``, ``None``/``"none"``, or any layer taking and
@@ -140,10 +171,11 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     ```
     """
 
-    def __init__(self, student, teacher, mixer="pmu",
+    def __init__(self, *args, student=None, teacher=None, mixer="pmu",
                  distillation_loss="mixstd", student_loss=None, ce_weight=0.1,
                  kd_weight=0.9, temperature=None, seed=None,
                  teacher_dtype=None, fold_teacher=None, **kwargs):
+        _check_keyword_models(args, student, teacher)
         super().__init__(**kwargs)
         for role, model in (("student", student), ("teacher", teacher)):
             if not isinstance(model, keras.Model):
@@ -173,6 +205,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
         self.kd_loss_tracker = keras.metrics.Mean(name="kd_loss")
+        self.raw_ce_tracker = keras.metrics.Mean(name="raw_ce")
         self._num_classes = widths[0] or widths[1]
         self.teacher_dtype = teacher_dtype
         self.fold_teacher = fold_teacher
@@ -245,7 +278,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     @property
     def metrics(self):
         trackers = [self.loss_tracker, self.ce_loss_tracker,
-                    self.kd_loss_tracker]
+                    self.kd_loss_tracker, self.raw_ce_tracker]
         compiled = _keras_compat.compile_metrics(self)
         if compiled is not None:
             trackers.append(compiled)
@@ -331,11 +364,14 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, y = self._prepare(x, y)
         logits = ops.cast(self.student(x, training=False), "float32")
-        ce = losses_module.cross_entropy_per_sample(y, logits)
+        loss = _per_sample(self.student_loss, y, logits)
+        raw_ce = losses_module.cross_entropy_per_sample(y, logits)
         size = ops.cast(ops.shape(y)[0], "float32")
         if sample_weight is not None:
-            ce = ce * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
-        self.loss_tracker.update_state(ops.sum(ce) / size, size)
+            weights = ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+            loss, raw_ce = loss * weights, raw_ce * weights
+        self.loss_tracker.update_state(ops.sum(loss) / size, size)
+        self.raw_ce_tracker.update_state(ops.sum(raw_ce) / size, size)
         return self._logs(y, logits, sample_weight, training=False)
 
     def _logs(self, y, logits, sample_weight, training):
@@ -343,6 +379,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         if training:
             logs["ce_loss"] = self.ce_loss_tracker.result()
             logs["kd_loss"] = self.kd_loss_tracker.result()
+        else:
+            logs["raw_ce"] = self.raw_ce_tracker.result()
         compiled = _keras_compat.compile_metrics(self)
         if compiled is not None:
             compiled.update_state(y, logits, sample_weight)

@@ -189,8 +189,10 @@ mixkd_log = distiller.fit(train_ds, validation_data=test_ds, epochs=EPOCHS,
 distiller is measured against the mixed labels, as in the official code, so it
 is lower than that of the student trained on clean images; `val_accuracy` is
 the student alone on the clean test images. MIXSTD trains the std-scaled
-logits, not the raw ones, so the distilled student's `val_loss` (plain
-cross-entropy of its raw logits) stays high even at high accuracy."""),
+logits, not the raw ones, so the distilled student's `val_loss` is the
+cross-entropy of `softmax(z / std(z))`, the loss it was trained on (callbacks
+on `val_loss` act on it); `val_raw_ce`, the plain cross-entropy of its raw
+logits, stays high even at high accuracy."""),
     ("code", """\
 epochs = np.arange(1, EPOCHS + 1)
 fig, axes = plt.subplots(1, 5, figsize=(20, 3.8))
@@ -245,7 +247,7 @@ bring one into Keras and distil from it:
 4. distilling from a teacher file with `mixkd distill`.
 
 Parts 2 and 3 use the official reference checkpoint `resnet20.pth`
-(CIFAR-100, 100 classes) that the repository keeps in `tests/data/` (in a
+(CIFAR-100, 100 classes) that the repository keeps in `tests/fixtures/` (in a
 clone; they are skipped where it is absent); part 4 runs offline on digits.
 
 {COLAB_MD}"""),
@@ -267,7 +269,7 @@ from keras_mixkd.models import torch_import
 cwd = pathlib.Path.cwd()
 ROOT = cwd.parent if cwd.name == "notebooks" else cwd
 REFERENCE = pathlib.Path(os.environ.get(
-    "MIXKD_REFERENCE_DIR", ROOT / "tests" / "data"))
+    "MIXKD_REFERENCE_DIR", ROOT / "tests" / "fixtures"))
 HAVE_REFERENCE = (REFERENCE / "resnet20.pth").is_file()
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="mixkd-notebook-"))
 print(f"reference checkpoint: {'found' if HAVE_REFERENCE else 'absent'} "

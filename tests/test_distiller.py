@@ -60,12 +60,16 @@ def test_fit_evaluate_predict(one_hot):
         np.array(history["loss"]),
         np.array(history["ce_loss"]) + np.array(history["kd_loss"]), rtol=1e-5)
     results = d.evaluate(x, labels, verbose=0, return_dict=True)
-    assert set(results) == {"loss", "accuracy"}
-    # Evaluation loss is the student's clean cross-entropy.
+    assert set(results) == {"loss", "raw_ce", "accuracy"}
+    # Evaluation loss: the clean cross-entropy of what the student is
+    # trained to output (MIXSTD: std-scaled logits); raw_ce: of raw logits.
     logits = d.student.predict(x, verbose=0)
     expected = keras.losses.CategoricalCrossentropy(from_logits=True)(
         np.eye(CLASSES)[y], logits)
-    np.testing.assert_allclose(results["loss"], expected, rtol=1e-5)
+    np.testing.assert_allclose(results["raw_ce"], expected, rtol=1e-5)
+    std_ce, _ = _np_mixstd(np.eye(CLASSES)[y], logits, logits.astype(
+        "float64"), ce_w=1.0)
+    np.testing.assert_allclose(results["loss"], std_ce.mean(), rtol=1e-5)
     np.testing.assert_allclose(d.predict(x, verbose=0), logits, rtol=1e-6)
 
 
@@ -289,3 +293,19 @@ def test_kerascv_mixing_layers(layer_name):
     d.compile(optimizer="sgd")
     history = d.fit(x, y, batch_size=8, verbose=0).history
     assert np.isfinite(history["loss"][0]) and history["loss"][0] > 0
+
+
+@pytest.mark.parametrize("make,match", [
+    # The keras.distillation.Distiller order: (teacher, student).
+    (lambda s, t: keras_mixkd.Distiller(t, s), "student=.*teacher="),
+    (lambda s, t: keras_mixkd.Distiller(s, teacher=t), "1 positional"),
+    (lambda s, t: keras_mixkd.Distiller(student=s), "needs teacher="),
+    (lambda s, t: keras_mixkd.Distiller(), "needs student= and teacher="),
+])
+def test_models_are_given_by_keyword_only(make, match):
+    student, teacher = tiny_model("s"), tiny_model("t", seed=3)
+    with pytest.raises(TypeError, match=match) as caught:
+        make(student, teacher)
+    if "positional" in str(caught.value):
+        assert "keras.distillation.Distiller" in str(caught.value)
+    assert teacher.trainable  # refused before touching the models

@@ -73,8 +73,12 @@ def test_train_a_mixup_teacher_then_distill_from_its_file(tmp_path):
     assert 0.0 <= accuracy <= 1.0
     loaded = keras.saving.load_model(student_file)
     images = np.random.default_rng(0).normal(size=(4, 32, 32, 3))
-    np.testing.assert_allclose(loaded.predict(images, verbose=0),
-                               student.predict(images, verbose=0), atol=1e-5)
+    # The student runs the fused BatchNorm kernel, the loaded file Keras's
+    # layer: equal up to rounding that grows with the logits' scale and may
+    # differ by CPU (oneDNN), so the tolerance is relative to that scale.
+    want = student.predict(images, verbose=0)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), want,
+                               rtol=0, atol=1e-5 * max(np.abs(want).max(), 1))
 
 
 def test_distill_loads_an_official_checkpoint(reference_dir):

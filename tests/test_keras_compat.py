@@ -4,6 +4,7 @@ A Keras release that changes one of them fails here, naming it.
 """
 
 import inspect
+import json
 
 import keras
 import numpy as np
@@ -16,28 +17,26 @@ from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 
 
-class _StartAt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-        self.begun = []
-
-    def on_train_begin(self, logs=None):
-        _keras_compat.set_initial_epoch(self.model, self.epoch)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.begun.append(epoch)
-
-
-def test_set_initial_epoch_in_on_train_begin_skips_epochs():
+def test_backup_and_restore_writes_the_backup_files(tmp_path):
+    """The layout a legacy backup is moved into is the one Keras writes and
+    reads: its weights file and its epoch file, nothing else."""
     model = tiny_model("m")
     model.compile("sgd", "sparse_categorical_crossentropy")
     x, y = tiny_data(16)
-    start = _StartAt(3)
-    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0,
-                        callbacks=[start])
-    assert start.begun == [3, 4]
-    assert len(history.history["loss"]) == 2
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path),
+                                              delete_checkpoint=False)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[backup])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        _keras_compat.BACKUP_FILES)
+    metadata = json.loads((tmp_path / _keras_compat.BACKUP_FILES[1])
+                          .read_text())
+    assert metadata["epoch"] == 2
+    restored = tiny_model("m", seed=5)
+    restored.compile("sgd", "sparse_categorical_crossentropy")
+    history = restored.fit(x, y, epochs=3, batch_size=8, verbose=0,
+                           callbacks=[keras.callbacks.BackupAndRestore(
+                               str(tmp_path), delete_checkpoint=False)])
+    assert len(history.history["loss"]) == 1  # epochs 1 and 2 skipped
 
 
 def test_compile_metrics_is_the_compiled_container():
@@ -77,7 +76,8 @@ def test_maybe_symbolic_build_signature_and_local_batch_build():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     x, y = tiny_data(16)
     with strategy.scope():
-        distiller = Distiller(tiny_model("s"), tiny_model("t", seed=3),
+        distiller = Distiller(student=tiny_model("s"),
+                              teacher=tiny_model("t", seed=3),
                               mixer="none", distillation_loss="kd")
         distiller.compile(keras.optimizers.SGD(0.1), metrics=["accuracy"])
     history = distiller.fit(

@@ -17,36 +17,25 @@ defines a method of your own by its settings, under a name that
 
 from absl import flags as absl_flags
 
+from keras_mixkd.cli import flag_docs
+from keras_mixkd.cli import flags
 from keras_mixkd.experiments import compare
 from keras_mixkd.experiments import report
-from keras_mixkd.cli import flags
 
 absl_flags.DEFINE_list(
     "methods", list(compare.DEFAULT_METHODS),
-    "compare: the methods, among: " + "; ".join(
+    flag_docs.help_of("methods") + " Each: " + "; ".join(
         f"{name} = {method.description}"
         for name, method in compare.METHODS.items()) + ".")
-absl_flags.DEFINE_multi_string(
-    "method_spec", [],
-    "compare: define a method by its settings, NAME:key=value,... "
-    "(list NAME in --methods), keys among: "
-    + ", ".join(compare.CUSTOM_KEYS) + "; e.g. "
-    "--method_spec=kd_w9:loss=kd,kd_weight=9. Omitted: no mixing, the "
-    "loss's temperature, --ce_weight/--kd_weight")
-absl_flags.DEFINE_string("baseline", "kd",
-                         "compare: the method the others are paired "
-                         "against (one of --methods).")
+absl_flags.DEFINE_multi_string("method_spec", None,
+                               flag_docs.help_of("method_spec"))
+absl_flags.DEFINE_string("baseline", "kd", flag_docs.help_of("baseline"))
 absl_flags.DEFINE_integer("teacher_epochs", None,
-                          "compare: the teacher's epochs (default: --epochs).")
+                          flag_docs.help_of("teacher_epochs"))
 
 FLAGS = flags.FLAGS
 
-FLAGS_USED = flags.TRAINING + flags.TEACHER_SPEED + (
-    "teacher", "teacher_weights", "student", "mixup_alpha", "ce_weight",
-    "kd_weight", "seeds", "methods", "method_spec", "baseline",
-    "teacher_epochs")
-UNUSED_HINT = ("each method of --methods sets its loss, temperature and "
-               "mixing itself; define one of your own with --method_spec")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["compare"]
 
 
 def main():
@@ -55,7 +44,7 @@ def main():
         raise ValueError(f"--teacher_epochs must be >= 1, got "
                          f"{FLAGS.teacher_epochs}.")
     custom = {}
-    for text in FLAGS.method_spec:
+    for text in FLAGS.method_spec or ():
         name, settings = compare.parse_spec(text)
         if name in custom:
             raise ValueError(f"--method_spec defines {name} twice; give "

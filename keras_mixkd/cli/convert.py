@@ -4,12 +4,13 @@
         --output=resnet32x4.keras
 """
 
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.models import torch_import
 from keras_mixkd.training.engine import check_model_name
 from keras_mixkd.training.weights import check_model_file
 
-FLAGS_USED = ("model", "weights", "output", "num_classes")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["convert"]
 
 
 def main():

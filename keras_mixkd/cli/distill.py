@@ -15,11 +15,10 @@ optional) or an official RepDistiller/MIX-KD ``.pth`` checkpoint of
 """
 
 from keras_mixkd import training
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 
-FLAGS_USED = (flags.TRAINING + flags.DISTILLATION + flags.TEACHER_SPEED
-              + ("teacher", "teacher_weights", "student", "student_weights",
-                 "preset"))
+FLAGS_USED = flag_docs.COMMAND_FLAGS["distill"]
 
 
 def main():

@@ -7,9 +7,10 @@ import json
 import pathlib
 
 from keras_mixkd import training
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 
-FLAGS_USED = flags.RUNTIME + ("model", "weights")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["evaluate"]
 
 
 def main():

@@ -8,10 +8,15 @@ The exported model takes raw ``uint8`` images of the data's image size and
 normalises them inside; with ``--outputs=probabilities`` it returns the
 probabilities the model was trained to produce (``--trained_loss`` and, for
 mixstd, ``--trained_temperature``, read from the run folder's config.json
-when there is one).
-``export.json`` beside it holds the mean, std, image size and class names.
-The command prints the file's size, its latency per image and the accuracy of
-the exported file on the dataset's test split.
+when there is one; ``--trained_loss`` is required otherwise);
+``--calibrate`` fits a temperature on held-out images (the run's
+``--validation_split``, or ``--calibration_dataset``) and bakes it in.
+Its metadata file (``student.json`` beside ``student.tflite``, or
+``export.json`` inside a SavedModel folder) holds the mean, std, image size,
+class names, and the loss and temperatures of the probabilities. An existing
+output is refused without ``--overwrite``. The command prints the file's
+size, its latency per image, the accuracy of the exported file on the
+dataset's test split and, for probabilities, their calibration error there.
 """
 
 import dataclasses
@@ -19,11 +24,10 @@ import json
 import warnings
 
 from keras_mixkd import exporting
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 
-FLAGS_USED = ("weights", "dataset", "data_dir", "image_size", "channels",
-              "batch_size", "format", "quantize", "outputs", "trained_loss",
-              "trained_temperature", "loss", "output")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["export"]
 
 
 def export_config():
@@ -54,4 +58,13 @@ def main():
     print(f"latency: {results['latency_ms']:.3f} ms per image (batch 1)")
     print(f"test accuracy: {100 * results['accuracy']:.2f}% "
           f"({results['test_images']} images)")
+    if "ece" in results:
+        calibrated = results["calibration_temperature"]
+        fitted = ("" if calibrated is None else
+                  f", calibration temperature {calibrated:.4g} fitted on "
+                  f"{results['calibration']['images']} held-out images")
+        print(f"test calibration error (ECE): {100 * results['ece']:.2f}%, "
+              f"mean confidence {100 * results['mean_confidence']:.2f}%"
+              f"{fitted}")
+    print(f"metadata: {results['metadata']}")
     print(json.dumps(results))

@@ -17,12 +17,11 @@ import time
 from keras_mixkd import data
 from keras_mixkd.experiments import tables
 from keras_mixkd import training
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.data import fashion_mnist
 
-FLAGS_USED = tuple(n for n in flags.TRAINING if n not in (
-    "dataset", "data_dir", "image_size", "channels"))
-UNUSED_HINT = "the quick start fixes its own dataset, models and losses"
+FLAGS_USED = flag_docs.COMMAND_FLAGS["quickstart"]
 
 TEACHER = "resnet14"
 STUDENT = "resnet8"

@@ -20,6 +20,7 @@ from absl import flags as absl_flags
 
 from keras_mixkd.experiments import study as study_lib
 from keras_mixkd import training
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.experiments.report import study_report
 from keras_mixkd.training.engine import check_model_name
@@ -30,37 +31,21 @@ FLAGS = flags.FLAGS
 QUICK = {"dataset": "digits", "teachers": ["resnet14"],
          "students": ["resnet8"], "epochs": 8}
 
-absl_flags.DEFINE_list("teachers", ["resnet32x4"],
-                       "study: teacher architectures.")
-absl_flags.DEFINE_list("students", ["resnet8x4"],
-                       "study: student architectures.")
-absl_flags.DEFINE_list("teacher_mixup", ["no", "yes"],
-                       "study: teachers trained without (no) and/or with "
-                       "(yes) mixup.")
-absl_flags.DEFINE_list("student_mixup", ["no", "yes"],
-                       "study: students distilled without (no) and/or with "
-                       "(yes) mixup; --mixing picks fmu (default) or pmu.")
+_help = flag_docs.help_of
+absl_flags.DEFINE_list("teachers", ["resnet32x4"], _help("teachers"))
+absl_flags.DEFINE_list("students", ["resnet8x4"], _help("students"))
+absl_flags.DEFINE_list("teacher_mixup", ["no", "yes"], _help("teacher_mixup"))
+absl_flags.DEFINE_list("student_mixup", ["no", "yes"], _help("student_mixup"))
 absl_flags.DEFINE_list("temperatures", ["1", "4", "std"],
-                       "study: KD temperatures; 'std' divides each network's"
-                       " logits by their std (--loss=mixstd).")
+                       _help("temperatures"))
 absl_flags.DEFINE_float("teacher_mixup_alpha", 1.0,
-                        "study: --mixup_alpha of the mixup teachers' full "
-                        "mixup.")
-absl_flags.DEFINE_bool("quick", False,
-                       "study: a small grid on digits (resnet14 -> resnet8, "
-                       f"{QUICK['epochs']} epochs), about 10 minutes on a "
-                       "2-core CPU; flags given explicitly override it.")
+                        _help("teacher_mixup_alpha"))
+absl_flags.DEFINE_bool("quick", False, _help("quick"))
 
 #: The grid's own flags.
-GRID_FLAGS = ("teachers", "students", "teacher_mixup", "student_mixup",
-              "temperatures", "teacher_mixup_alpha", "quick", "seeds")
+GRID_FLAGS = flag_docs.GRID
 
-FLAGS_USED = (flags.TRAINING + flags.TEACHER_SPEED + GRID_FLAGS
-              + tuple(n for n in flags.DISTILLATION
-                      if n not in ("loss", "temperature")))
-UNUSED_HINT = ("the study sets the models, losses and temperatures itself "
-               "for each run; choose the grid with --teachers, --students, "
-               "--teacher_mixup, --student_mixup and --temperatures")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["study"]
 
 #: Settings recorded in ``study.json`` besides the axes.
 SETTINGS = tuple(n for n in training.config.TRAINING_KEYS

@@ -8,9 +8,10 @@ over-smooths the student.
 """
 
 from keras_mixkd import training
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 
-FLAGS_USED = flags.TRAINING + ("model", "mixup_alpha")
+FLAGS_USED = flag_docs.COMMAND_FLAGS["train-teacher"]
 
 
 def main():

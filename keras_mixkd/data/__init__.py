@@ -13,6 +13,9 @@ eval pipeline only normalises.
 Example:
 
 >>> train_ds, test_ds, info = keras_mixkd.data.load("digits", batch_size=64)
+
+`load_splits(name, validation_split=0.1)` also holds out a class-stratified
+share of the training images (the ``validation`` pipeline).
 """
 
 from keras_mixkd.data.digits import DIGITS_IMAGE_SHAPE
@@ -32,4 +35,8 @@ from keras_mixkd.data.catalog import NORMALIZATION
 from keras_mixkd.data.catalog import available
 from keras_mixkd.data.catalog import check_name
 from keras_mixkd.data.catalog import dataset_info
+from keras_mixkd.data.catalog import Splits
+from keras_mixkd.data.catalog import check_validation_split
+from keras_mixkd.data.catalog import held_out_indices
 from keras_mixkd.data.catalog import load
+from keras_mixkd.data.catalog import load_splits

@@ -6,14 +6,18 @@ folder) and ``tfds:NAME`` (any tensorflow-datasets image classification
 dataset).
 """
 
+import collections
 import dataclasses
 import os
+
+import numpy as np
 
 from keras_mixkd.data import channels as channels_lib
 from keras_mixkd.data import digits
 from keras_mixkd.data import fashion_mnist
 from keras_mixkd.data import folder
 from keras_mixkd.data import pipeline
+from keras_mixkd.data.errors import DatasetError
 from keras_mixkd.data.info import DatasetInfo
 from keras_mixkd.data.source import from_arrays
 from keras_mixkd.data.tfds_source import open_tfds
@@ -171,6 +175,116 @@ def _tfds_class_names(name, data_dir):
     return tuple(builder.info.features["label"].names)
 
 
+def check_validation_split(fraction):
+    """``fraction`` as a float in (0, 1), or None for 0 / None.
+
+    Raises:
+        ValueError: when it is outside [0, 1).
+    """
+    if fraction is None or float(fraction) == 0:
+        return None
+    if not 0 < float(fraction) < 1:
+        raise ValueError(
+            f"`validation_split` must be a fraction in (0, 1) of the "
+            f"training images (e.g. 0.1), got {fraction}.")
+    return float(fraction)
+
+
+def held_out_indices(labels, fraction, seed, train_size=None):
+    """The training and held-out example indices of a training set.
+
+    The training set (or its `train_size` subset, chosen with seed 0 as
+    `load` does) is split class-stratified: ``round(fraction * n)`` of its
+    ``n`` examples, a seeded choice within each class
+    (`keras_mixkd.data.pipeline.stratified_indices`), are held out.
+
+    Args:
+        labels: the integer labels of the whole training set.
+        fraction: the share to hold out, in (0, 1).
+        seed: seed of the choice (the run's ``seed``).
+        train_size: the subset size, or None for the whole set.
+
+    Returns:
+        ``(kept, held_out)``: sorted int64 index arrays, disjoint.
+
+    Example:
+
+    >>> kept, held = held_out_indices([0, 0, 1, 1] * 5, 0.2, seed=0)
+    """
+    labels = np.asarray(labels).astype("int64").reshape(-1)
+    base = np.arange(len(labels))
+    if train_size is not None:
+        base = pipeline.stratified_indices(labels, train_size, seed=0)
+    size = int(round(check_validation_split(fraction) * len(base)))
+    if not 1 <= size < len(base):
+        raise DatasetError(
+            f"--validation_split={fraction} of {len(base)} training images "
+            f"holds out {size}: choose a fraction that leaves at least one "
+            "image on each side.")
+    held = base[pipeline.stratified_indices(labels[base], size, seed=seed)]
+    return np.setdiff1d(base, held), held
+
+
+#: `load_splits`'s result: train, held-out and test pipelines (held-out is
+#: None without a ``validation_split``) and the `DatasetInfo`.
+Splits = collections.namedtuple("Splits", "train validation test info")
+
+
+def load_splits(name, batch_size=64, data_dir=None, seed=0, download=True,
+                shuffle_buffer=50_000, image_size=None, train_size=None,
+                augment_train=True, channels=None, validation_split=None):
+    """Train, held-out and test pipelines of a dataset.
+
+    Like `load`, and with ``validation_split=F`` a class-stratified fraction
+    F of the training images (after any ``train_size`` subset), chosen by
+    ``seed`` (`held_out_indices`), is held out of the train pipeline and
+    yielded, clean, by the ``validation`` pipeline: data to choose the best
+    epoch or to fit a calibration temperature on, never trained on, so that
+    the test set stays for reporting only. ``info.num_train`` counts the
+    images trained on; mean and std stay those of the full training set.
+
+    Args:
+        name, batch_size, data_dir, seed, download, shuffle_buffer,
+            image_size, train_size, augment_train, channels: as for
+            `load`.
+        validation_split: the fraction to hold out, in (0, 1); None or 0:
+            none (``validation`` is None).
+
+    Returns:
+        A `Splits` ``(train, validation, test, info)``.
+
+    Example:
+
+    >>> train_ds, val_ds, test_ds, info = load_splits(
+    ...     "digits", validation_split=0.1)
+    """
+    size = _check_arguments(name, batch_size, image_size, train_size,
+                            channels)
+    fraction = check_validation_split(validation_split)
+    source = _open(name, data_dir, seed, download, size, channels)
+    train, held_out, num_train = source.train, None, train_size
+    if train_size is not None or fraction is not None:
+        labels = source.train_labels()
+        if fraction is None:
+            kept = pipeline.stratified_indices(labels, train_size, seed=0)
+        else:
+            kept, held = held_out_indices(labels, fraction, seed, train_size)
+            held_out = pipeline.take_indices(train, held, len(labels))
+        train = pipeline.take_indices(train, kept, len(labels))
+        num_train = len(kept)
+    info = _shaped(source.info, size, num_train)
+    if size is not None and tuple(source.info.image_shape[:2]) == size:
+        size = None  # the source already yields that size
+    kwargs = dict(seed=seed, flip=source.flip, shuffle_buffer=shuffle_buffer,
+                  image_size=size)
+    train_ds = pipeline.build(train, info, batch_size, augment_train,
+                              **kwargs)
+    test_ds = pipeline.build(source.test, info, batch_size, False, **kwargs)
+    validation_ds = None if held_out is None else pipeline.build(
+        held_out, info, batch_size, False, **kwargs)
+    return Splits(train_ds, validation_ds, test_ds, info)
+
+
 def load(name, batch_size=64, data_dir=None, seed=0, download=True,
          shuffle_buffer=50_000, image_size=None, train_size=None,
          augment_train=True, channels=None):
@@ -213,20 +327,7 @@ def load(name, batch_size=64, data_dir=None, seed=0, download=True,
 
     >>> train_ds, test_ds, info = load("fashion_mnist", batch_size=64)
     """
-    size = _check_arguments(name, batch_size, image_size, train_size,
-                            channels)
-    source = _open(name, data_dir, seed, download, size, channels)
-    train = source.train
-    if train_size is not None:
-        labels = source.train_labels()
-        indices = pipeline.stratified_indices(labels, train_size, seed=0)
-        train = pipeline.take_indices(train, indices, len(labels))
-    info = _shaped(source.info, size, train_size)
-    if size is not None and tuple(source.info.image_shape[:2]) == size:
-        size = None  # the source already yields that size
-    kwargs = dict(seed=seed, flip=source.flip, shuffle_buffer=shuffle_buffer,
-                  image_size=size)
-    train_ds = pipeline.build(train, info, batch_size, augment_train,
-                              **kwargs)
-    test_ds = pipeline.build(source.test, info, batch_size, False, **kwargs)
+    train_ds, _, test_ds, info = load_splits(
+        name, batch_size, data_dir, seed, download, shuffle_buffer,
+        image_size, train_size, augment_train, channels=channels)
     return train_ds, test_ds, info

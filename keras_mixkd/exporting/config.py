@@ -52,11 +52,19 @@ class ExportConfig:
         outputs: ``"logits"`` or ``"probabilities"``.
         trained_loss: the loss the model was trained with (fixes its
             probabilities: `keras_mixkd.exporting.TRAINING_LOSSES`); None:
-            the run folder's config.json says.
+            the run folder's config.json says (outside a run folder it is
+            required for probabilities).
         trained_temperature: the base temperature tau a ``"mixstd"``
             student was trained with (its probabilities are
             ``softmax(logits / (tau * std(logits)))``); None: the run
             folder's config.json says, else 1.
+        calibrate: fit one temperature on held-out data by NLL and bake it
+            into the probabilities: on the run's ``--validation_split``
+            (from its config.json), or on ``calibration_dataset``.
+        calibration_dataset: labelled images to calibrate on, a dataset
+            name (all its images are used); never the export's own
+            ``dataset``, whose test split measures the export.
+        overwrite: replace an existing output (otherwise refused).
 
     Raises:
         ValueError: on a setting out of range.
@@ -75,6 +83,9 @@ class ExportConfig:
     outputs: str = "logits"
     trained_loss: str = None
     trained_temperature: float = None
+    calibrate: bool = False
+    calibration_dataset: str = None
+    overwrite: bool = False
 
     def __post_init__(self):
         try:
@@ -95,7 +106,15 @@ class ExportConfig:
         if not int(self.batch_size) >= 1:
             raise ValueError(f"--batch_size must be >= 1, got "
                              f"{self.batch_size}.")
-        try:
-            data.check_name(self.dataset)
-        except ValueError as e:
-            raise ValueError(f"--dataset: {e}") from e
+        for name in ("dataset", "calibration_dataset"):
+            try:
+                if name == "dataset" or getattr(self, name) is not None:
+                    data.check_name(getattr(self, name))
+            except ValueError as e:
+                raise ValueError(f"--{name}: {e}") from e
+        if self.calibrate and self.outputs != "probabilities":
+            raise ValueError("--calibrate calibrates probabilities: add "
+                             "--outputs=probabilities.")
+        if self.calibration_dataset is not None and not self.calibrate:
+            raise ValueError("--calibration_dataset is the data of "
+                             "--calibrate: add --calibrate.")

@@ -3,10 +3,13 @@
 `export` writes a model that takes raw ``uint8`` images of the data's image
 size (any batch size), normalises them inside exactly as the training
 pipeline does (``(image / 255 - mean) / std``), and returns the student's
-logits, or the probabilities it was trained to produce. Beside it,
-``export.json`` holds ``{"mean", "std", "image_size", "class_names"}``.
-`run_exported` runs an exported file and `measure` reports its size and
-mean latency per image.
+logits, or the probabilities it was trained to produce (optionally at a
+calibrated temperature). Its metadata file (`metadata_path`: ``student.json``
+beside ``student.tflite``, ``export.json`` inside a SavedModel folder) holds
+``{"mean", "std", "image_size", "class_names", "outputs"}`` and, for
+probabilities, ``"trained_loss"`` and ``"temperature"``. An existing output
+is refused unless ``overwrite=True``.
+`keras_mixkd.exporting.running` runs and times an exported file.
 
 Example:
 
@@ -14,15 +17,12 @@ Example:
 >>> keras_mixkd.export(student, "out/student.tflite", format="litert",
 ...                    info=info, quantize="int8",
 ...                    representative_data=train_ds)
->>> keras_mixkd.exporting.measure("out/student.tflite", raw_test_images)
 """
 
 import json
 import os
 import pathlib
 import tempfile
-import time
-import warnings
 
 import keras
 import numpy as np
@@ -30,6 +30,8 @@ import tensorflow as tf
 from keras import ops
 
 from keras_mixkd import losses
+from keras_mixkd.exporting.output import check_output
+from keras_mixkd.exporting.output import replace_output
 
 FORMATS = ("saved_model", "litert")
 OUTPUTS = ("logits", "probabilities")
@@ -41,8 +43,6 @@ QUANTIZATIONS = ("none", "float16", "int8")
 #: standardization, DKD, DIST, a teacher's plain cross-entropy ``"ce"``)
 #: train ``softmax(logits)`` on the labels.
 TRAINING_LOSSES = tuple(losses.training_losses())
-#: The file written beside every export.
-EXPORT_JSON = "export.json"
 #: Representative images used to calibrate int8 quantization (at most).
 CALIBRATION_IMAGES = 256
 
@@ -84,6 +84,17 @@ def export_metadata(info):
             "image_size": [height, width], "class_names": class_names(info)}
 
 
+def _check_loss(loss):
+    if loss is None:
+        raise ValueError(
+            "The loss the model was trained with is required for "
+            "probabilities (`loss`; mixkd export: --trained_loss, read from "
+            "the run folder's config.json when there is one): 'mixstd' for "
+            "a MixKD student (softmax(logits / std(logits))), 'kd', 'ls' or "
+            "'ce' for softmax(logits).")
+    _choose("loss", loss, TRAINING_LOSSES)
+
+
 def check_temperature(loss, temperature):
     """Raises `ValueError` unless ``temperature`` fits ``loss``.
 
@@ -102,17 +113,30 @@ def check_temperature(loss, temperature):
         raise ValueError(f"`temperature` must be > 0, got {temperature}.")
 
 
-def probabilities(logits, loss="mixstd", temperature=None):
+def _check_calibration(calibration_temperature):
+    if calibration_temperature is not None and not (
+            np.isfinite(float(calibration_temperature))
+            and float(calibration_temperature) > 0):
+        raise ValueError(
+            f"`calibration_temperature` must be a finite number > 0, got "
+            f"{calibration_temperature}.")
+
+
+def probabilities(logits, loss, temperature=None,
+                  calibration_temperature=None):
     """The probabilities a model trained with ``loss`` produces.
 
     Args:
         logits: ``(batch, classes)`` logits.
-        loss: one of `TRAINING_LOSSES`; ``"mixstd"`` gives
+        loss: one of `TRAINING_LOSSES` (required): ``"mixstd"`` gives
             ``softmax(logits / (tau * std(logits, ddof=1)))`` (a plain
             softmax of a MIXSTD student's logits is near uniform), the
             others ``softmax(logits)``.
         temperature: ``"mixstd"``: the base temperature tau the student was
             trained with (None: 1, the official code); None for the others.
+        calibration_temperature: a calibration temperature T (e.g. from
+            `keras_mixkd.exporting.fit_calibration`): the logits above are
+            further divided by T. None: no calibration.
 
     Returns:
         ``(batch, classes)`` probabilities.
@@ -121,33 +145,44 @@ def probabilities(logits, loss="mixstd", temperature=None):
 
     >>> probabilities([[1.0, 2.0, 3.0]], loss="mixstd")
     >>> probabilities([[1.0, 2.0, 3.0]], loss="mixstd", temperature=0.29)
+    >>> probabilities([[1.0, 2.0, 3.0]], loss="kd",
+    ...               calibration_temperature=1.7)
     """
-    _choose("loss", loss, TRAINING_LOSSES)
+    _check_loss(loss)
     check_temperature(loss, temperature)
+    _check_calibration(calibration_temperature)
     trained = losses.student_loss(loss, temperature)
     if isinstance(trained, losses.StdCrossEntropy):
         logits = losses.scaled_logits(logits, trained.temperature,
                                       ddof=trained.ddof)
-    return ops.softmax(ops.cast(logits, "float32"), axis=-1)
+    logits = ops.cast(logits, "float32")
+    if calibration_temperature is not None:
+        logits = logits / float(calibration_temperature)
+    return ops.softmax(logits, axis=-1)
 
 
-def serving_function(model, info, outputs="logits", loss="mixstd",
-                     temperature=None):
+def serving_function(model, info, outputs="logits", loss=None,
+                     temperature=None, calibration_temperature=None):
     """The function an export serves: raw ``uint8`` images to one output.
 
     Args:
         model: a Keras model taking normalised float images.
         info: the `DatasetInfo` of its data (mean, std, image shape).
         outputs: ``"logits"`` or ``"probabilities"``.
-        loss: the loss the model was trained with (see `probabilities`).
+        loss: the loss the model was trained with (see `probabilities`);
+            required for probabilities.
         temperature: MIXSTD's base temperature (see `probabilities`).
+        calibration_temperature: the calibration temperature of the
+            probabilities (see `probabilities`).
 
     Returns:
         ``fn(images) -> {outputs: tensor}``, ``images`` ``uint8`` NHWC.
     """
     _choose("outputs", outputs, OUTPUTS)
-    _choose("loss", loss, TRAINING_LOSSES)
-    check_temperature(loss, temperature)
+    if outputs == "probabilities":
+        _check_loss(loss)
+        check_temperature(loss, temperature)
+        _check_calibration(calibration_temperature)
     mean = np.asarray(info.mean, "float32")
     std = np.asarray(info.std, "float32")
 
@@ -155,18 +190,21 @@ def serving_function(model, info, outputs="logits", loss="mixstd",
         x = (ops.cast(images, "float32") / 255.0 - mean) / std
         logits = ops.cast(model(x, training=False), "float32")
         if outputs == "probabilities":
-            return {outputs: probabilities(logits, loss, temperature)}
+            return {outputs: probabilities(logits, loss, temperature,
+                                           calibration_temperature)}
         return {outputs: logits}
 
     return serve
 
 
-def _write_saved_model(model, path, info, outputs, loss, temperature):
+def _write_saved_model(model, path, info, outputs, loss, temperature,
+                       calibration_temperature):
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         "serving_default",
-        serving_function(model, info, outputs, loss, temperature),
+        serving_function(model, info, outputs, loss, temperature,
+                         calibration_temperature),
         input_signature=[tf.TensorSpec((None, *_image_shape(info)), tf.uint8,
                                        name="images")])
     archive.write_out(os.fspath(path), verbose=False)
@@ -221,17 +259,24 @@ def _litert_bytes(saved_model, quantize, representative_data, info):
     return converter.convert()
 
 
+def _float_or_none(value):
+    return None if value is None else float(value)
+
+
 def export(model, path, format="saved_model", info=None, outputs="logits",
-           loss="mixstd", quantize="none", representative_data=None,
-           temperature=None):
+           loss=None, quantize="none", representative_data=None,
+           temperature=None, calibration_temperature=None, overwrite=False,
+           metadata=None):
     """Exports a model that takes raw ``uint8`` images, normalisation inside.
 
     The exported model takes ``uint8`` images of the data's image size
     ``(batch, H, W, C)`` (any batch size) and returns the logits (or the
     probabilities) as float32. A SavedModel has one signature,
     ``serving_default``, with one input ``images`` and one output named
-    after ``outputs``. ``export.json`` is written beside ``path``. Missing
-    parent folders are created.
+    after ``outputs``. The metadata file (`metadata_path`) is written
+    beside a ``.tflite`` file (``student.tflite`` -> ``student.json``) or
+    inside a SavedModel folder (``export.json``). Missing parent folders
+    are created; an existing output is refused unless ``overwrite``.
 
     Args:
         model: the trained Keras model (a student or a teacher).
@@ -239,9 +284,9 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
         format: ``"saved_model"`` or ``"litert"`` (TensorFlow Lite).
         info: the `DatasetInfo` of the training data (required).
         outputs: ``"logits"`` or ``"probabilities"``.
-        loss: the loss the model was trained with, for ``"probabilities"``:
-            ``"mixstd"`` (the default distillation loss), ``"kd"``, ``"ls"``
-            or ``"ce"`` (see `probabilities`).
+        loss: for ``"probabilities"`` (required there): the loss the model
+            was trained with, ``"mixstd"``, ``"kd"``, ``"ls"`` or ``"ce"``
+            (see `probabilities`).
         quantize: ``"none"``, ``"float16"`` or ``"int8"`` (LiteRT only;
             int8 weights and activations, calibrated on
             ``representative_data``; the input stays raw ``uint8`` images
@@ -251,20 +296,42 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
             `raw_images`); at most `CALIBRATION_IMAGES` are used.
         temperature: for ``"probabilities"`` of a ``"mixstd"`` student: the
             base temperature it was trained with (None: 1).
+        calibration_temperature: for ``"probabilities"``: a calibration
+            temperature T baked into the file
+            (`keras_mixkd.exporting.fit_calibration` fits one on held-out
+            data); recorded in the metadata. None: no calibration.
+        overwrite: replace an existing output (and its metadata file);
+            otherwise an existing one is an error, raised before anything
+            is written.
+        metadata: more JSON-ready entries for the metadata file (e.g. how
+            the temperature was fitted).
 
     Returns:
         The output path (a `pathlib.Path`).
 
+    Raises:
+        ValueError: on a bad argument, before anything is written;
+            `OutputExistsError` (a `FileExistsError` and a `ValueError`)
+            when the output exists and ``overwrite`` is False.
+
     Example:
 
     >>> keras_mixkd.export(student, "out/student", info=info)
+    >>> keras_mixkd.export(student, "out/student.tflite", format="litert",
+    ...                    info=info, outputs="probabilities", loss="mixstd",
+    ...                    calibration_temperature=0.2)
     """
     _choose("format", format, FORMATS)
     _choose("outputs", outputs, OUTPUTS)
-    _choose("loss", loss, TRAINING_LOSSES)
     _choose("quantize", quantize, QUANTIZATIONS)
-    check_temperature(loss, temperature)
     _image_shape(info)
+    if outputs == "probabilities":
+        _check_loss(loss)
+        check_temperature(loss, temperature)
+        _check_calibration(calibration_temperature)
+    elif temperature is not None or calibration_temperature is not None:
+        raise ValueError("`temperature` and `calibration_temperature` apply "
+                         "to outputs='probabilities' only.")
     if quantize != "none" and format != "litert":
         raise ValueError(
             f"quantize={quantize!r} applies to format='litert' only; a "
@@ -276,107 +343,27 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
                 "the training set to calibrate the activation ranges.")
         raw_images(representative_data, info, limit=1)
     path = pathlib.Path(path)
+    check_output(path, format, overwrite)
+    contents = {**export_metadata(info), "outputs": outputs}
+    if outputs == "probabilities":
+        contents.update(
+            trained_loss=loss,
+            trained_temperature=_float_or_none(temperature),
+            calibration_temperature=_float_or_none(calibration_temperature))
+    contents.update(metadata or {})
     path.parent.mkdir(parents=True, exist_ok=True)
-    if format == "saved_model":
-        _write_saved_model(model, path, info, outputs, loss, temperature)
-    else:
+
+    def write(target):
+        if format == "saved_model":
+            _write_saved_model(model, target, info, outputs, loss,
+                               temperature, calibration_temperature)
+            return
         with tempfile.TemporaryDirectory() as tmp:
             saved = pathlib.Path(tmp) / "saved_model"
             _write_saved_model(model, saved, info, outputs, loss,
-                               temperature)
-            path.write_bytes(_litert_bytes(saved, quantize,
-                                           representative_data, info))
-    (path.parent / EXPORT_JSON).write_text(
-        json.dumps(export_metadata(info), indent=2) + "\n")
+                               temperature, calibration_temperature)
+            target.write_bytes(_litert_bytes(saved, quantize,
+                                             representative_data, info))
+
+    replace_output(path, format, write, json.dumps(contents, indent=2) + "\n")
     return path
-
-
-def _format_of(path, format):
-    if format is None:
-        format = "saved_model" if pathlib.Path(path).is_dir() else "litert"
-    _choose("format", format, FORMATS)
-    return format
-
-
-def _runner(path, format):
-    """A callable running one exported file on a ``uint8`` batch."""
-    if _format_of(path, format) == "saved_model":
-        serve = tf.saved_model.load(os.fspath(path)).signatures[
-            "serving_default"]
-        return lambda images: next(iter(
-            serve(images=tf.constant(images)).values())).numpy()
-    with warnings.catch_warnings():  # TF 2.21 points at ai_edge_litert
-        warnings.filterwarnings("ignore", r"\s*Warning: tf.lite.Interpreter")
-        interpreter = tf.lite.Interpreter(model_path=os.fspath(path))
-    (input_detail,) = interpreter.get_input_details()
-    (output_detail,) = interpreter.get_output_details()
-
-    def run(images):
-        if tuple(input_detail["shape"]) != images.shape:
-            interpreter.resize_tensor_input(input_detail["index"],
-                                            images.shape)
-            interpreter.allocate_tensors()
-            input_detail["shape"] = np.array(images.shape)
-        interpreter.set_tensor(input_detail["index"], images)
-        interpreter.invoke()
-        return interpreter.get_tensor(output_detail["index"])
-
-    interpreter.allocate_tensors()
-    return run
-
-
-def run_exported(path, images, format=None, batch_size=None):
-    """Runs an exported model on raw ``uint8`` images.
-
-    Args:
-        path: a SavedModel folder or a ``.tflite`` file written by `export`.
-        images: ``uint8`` images ``(N, H, W, C)``.
-        format: ``"saved_model"`` or ``"litert"``; by default a folder is a
-            SavedModel and a file LiteRT.
-        batch_size: run the images in batches of this size (None: all at
-            once).
-
-    Returns:
-        The output, a float32 array ``(N, classes)``.
-    """
-    images = np.asarray(images, "uint8")
-    run = _runner(path, format)
-    step = int(batch_size or max(len(images), 1))
-    return np.concatenate([run(images[start:start + step])
-                           for start in range(0, max(len(images), 1), step)])
-
-
-def file_size(path):
-    """Bytes of a file, or of every file under a folder (a SavedModel)."""
-    path = pathlib.Path(path)
-    if path.is_dir():
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return path.stat().st_size
-
-
-def measure(path, images, format=None):
-    """Size and mean latency per image of an exported model (batch 1).
-
-    Args:
-        path: a SavedModel folder or a ``.tflite`` file written by `export`.
-        images: ``uint8`` images ``(N, H, W, C)`` to time, one at a time,
-            after one warm-up call.
-        format: as in `run_exported`.
-
-    Returns:
-        ``{"size_bytes": int, "latency_ms": float}``.
-
-    Example:
-
-    >>> measure("out/student.tflite", raw_images)
-    """
-    images = np.asarray(images, "uint8")
-    if len(images) < 1:
-        raise ValueError("`images` must hold at least one image to time.")
-    run = _runner(path, format)
-    run(images[:1])
-    start = time.perf_counter()
-    for index in range(len(images)):
-        run(images[index:index + 1])
-    latency = (time.perf_counter() - start) / len(images)
-    return {"size_bytes": file_size(path), "latency_ms": latency * 1e3}

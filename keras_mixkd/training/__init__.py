@@ -25,6 +25,7 @@ from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import Checkpoints
 from keras_mixkd.training.callbacks import MetricsLog
 from keras_mixkd.training.callbacks import NaNGuard
+from keras_mixkd.training.callbacks import RunTensorBoard
 from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.config import PRESETS
@@ -35,6 +36,7 @@ from keras_mixkd.training.engine import evaluate
 from keras_mixkd.training.engine import train_teacher
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.run_folder import TrainingStopped
+from keras_mixkd.training.run_folder import finished_run
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import copy_weights
 from keras_mixkd.training.weights import load_weights

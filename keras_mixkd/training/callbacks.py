@@ -9,6 +9,7 @@ model.fit(train_ds, validation_data=test_ds, epochs=10, callbacks=[
     MetricsLog("run/metrics.csv", "run/backup"),
     Backup("run/backup"),
     Checkpoints(model, "run/checkpoints"),
+    RunTensorBoard("run/tensorboard"),
     SyncReplicaStatistics(model),
 ])
 ```
@@ -17,6 +18,7 @@ model.fit(train_ds, validation_data=test_ds, epochs=10, callbacks=[
 import csv
 import json
 import math
+import os
 import pathlib
 import re
 import shutil
@@ -29,7 +31,8 @@ from keras_mixkd.training.atomic import atomic_save
 from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.atomic import replace_from_temporary
 
-_BACKUP = re.compile(r"^epoch-(\d+)\.weights\.h5$")
+_BACKUP = re.compile(r"^epoch-(\d+)$")
+_LEGACY_BACKUP = re.compile(r"^epoch-(\d+)\.weights\.h5$")
 
 
 def _finite(value):
@@ -66,13 +69,21 @@ class NaNGuard(keras.callbacks.TerminateOnNaN):
 class Backup(keras.callbacks.Callback):
     """Backs up the training state after each epoch, atomically; restores it.
 
-    Like `keras.callbacks.BackupAndRestore`, but each epoch's state is one
-    file, ``epoch-<N>.weights.h5`` (the fitted model's weights, optimizer
-    state included, after N epochs), written to a temporary name and
-    renamed; older backups are removed afterwards. Keras's callback rewrites
-    its weights file and then its epoch file in place, so a kill during or
-    between the two resumes from a broken file or from weights of another
-    epoch.
+    Built on `keras.callbacks.BackupAndRestore`: each epoch's state is what
+    that callback writes (``latest.weights.h5``, the fitted model's weights
+    with the optimizer state, and ``training_metadata.json``, the epoch), and
+    restoring is that callback's own ``on_train_begin``, which loads the
+    weights and makes ``fit`` skip the epochs done. Used alone,
+    `BackupAndRestore` cannot keep a run safe from a kill: it rewrites its
+    two files in place, one after the other, so a kill during the first
+    leaves a broken weights file, and a kill between the two resumes from
+    the weights of epoch N+1 with the metadata of epoch N (that epoch then
+    trains twice). Here a `BackupAndRestore` writes each epoch's two files
+    into a new temporary folder, which one rename turns into
+    ``epoch-<N>/`` (the commit point of the epoch); older folders are
+    removed afterwards, and a `BackupAndRestore` reading the newest
+    committed folder restores. Backups of earlier versions
+    (``epoch-<N>.weights.h5`` files) are moved into that layout.
 
     Args:
         directory: the backup folder (removed when training ends).
@@ -88,105 +99,143 @@ class Backup(keras.callbacks.Callback):
         directory = pathlib.Path(directory)
         if not directory.is_dir():
             return 0
-        found = [_BACKUP.match(p.name) for p in directory.iterdir()]
+        found = [_BACKUP.match(p.name) or _LEGACY_BACKUP.match(p.name)
+                 for p in directory.iterdir()]
         return max((int(m.group(1)) for m in found if m), default=0)
 
-    def _path(self, epochs):
-        return self.directory / f"epoch-{epochs:05d}.weights.h5"
+    def _folder(self, epochs):
+        return self.directory / f"epoch-{epochs:05d}"
+
+    def _commit(self, epochs, write):
+        """Runs ``write(tmp_folder)``, then renames it to ``epoch-<N>``."""
+        target = self._folder(epochs)
+        tmp = target.with_name(f".tmp-{target.name}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            write(tmp)
+            shutil.rmtree(target, ignore_errors=True)  # the same epoch again
+            os.rename(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for old in self.directory.iterdir():
+            match = _BACKUP.match(old.name) or _LEGACY_BACKUP.match(old.name)
+            if match and int(match.group(1)) < epochs:
+                (shutil.rmtree if old.is_dir() else pathlib.Path.unlink)(old)
+
+    def _upgrade_legacy(self):
+        for old in sorted(self.directory.glob("epoch-*.weights.h5")):
+            epochs = int(_LEGACY_BACKUP.match(old.name).group(1))
+
+            def write(tmp, old=old, epochs=epochs):
+                tmp.mkdir(parents=True)
+                shutil.copyfile(old, tmp / _keras_compat.BACKUP_FILES[0])
+                (tmp / _keras_compat.BACKUP_FILES[1]).write_text(
+                    json.dumps({"epoch": epochs, "batch": 0}))
+
+            self._commit(epochs, write)
+            old.unlink(missing_ok=True)
 
     def on_train_begin(self, logs=None):
+        if self.directory.is_dir():
+            self._upgrade_legacy()
         epochs = self.finished_epochs(self.directory)
-        if not epochs:
-            return
-        model = self.model
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        model.load_weights(self._path(epochs))
-        # How keras.callbacks.BackupAndRestore makes `fit` skip the epochs.
-        _keras_compat.set_initial_epoch(model, epochs)
+        if epochs:
+            reader = keras.callbacks.BackupAndRestore(
+                str(self._folder(epochs)), delete_checkpoint=False)
+            reader.set_model(self.model)
+            reader.on_train_begin(logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        def write(tmp):
+            writer = keras.callbacks.BackupAndRestore(
+                str(tmp), delete_checkpoint=False)
+            writer.set_model(self.model)
+            writer.on_epoch_end(epoch, logs)
+
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self._path(epoch + 1)
-        # save_weights wants the .weights.h5 suffix: .tmp- is a prefix.
-        replace_from_temporary(path, self.model.save_weights)
-        for old in self.directory.iterdir():
-            match = _BACKUP.match(old.name)
-            if match and int(match.group(1)) < epoch + 1:
-                old.unlink(missing_ok=True)
+        self._commit(epoch + 1, write)
 
     def on_train_end(self, logs=None):
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _csv_value(value):
-    try:
-        return repr(float(value))
-    except (TypeError, ValueError):
-        return str(value)
+def read_rows(path):
+    """The header and the complete rows (dicts of strings) of a CSV log.
+
+    A row cut short by a kill (fewer fields than the header) is left out.
+    """
+    path = pathlib.Path(path)
+    if not path.exists():
+        return None, []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [r for r in reader
+                if None not in r.values() and None not in r
+                and r.get("epoch", "").isdigit()]
+        return reader.fieldnames, rows
 
 
-class MetricsLog(keras.callbacks.Callback):
+class MetricsLog(keras.callbacks.CSVLogger):
     """``metrics.csv``: one row per finished epoch, each epoch exactly once.
 
-    The file is rewritten through a temporary file at each epoch end, so a
-    kill never leaves half a row. On resumption it keeps only the rows of
-    the epochs the backup holds (`Backup.finished_epochs`), since the others
-    run again. Place it before the `Backup` callback, so that an epoch's row
-    is written before its backup.
+    `keras.callbacks.CSVLogger` in append mode (columns ``epoch``, counting
+    from 0, and the sorted log keys), which writes and flushes each epoch's
+    row. What it cannot know is which rows a resumed run must drop: those of
+    the epochs the backup does not hold (`Backup.finished_epochs`), which
+    run again, and a row cut short by a kill. So on train begin the file is
+    rewritten with the backed-up epochs' complete rows only, through a
+    temporary file and a rename (or removed when none is left). Place it
+    before the `Backup` callback, so that an epoch's row is written before
+    its backup commits the epoch.
 
     Args:
-        path: the CSV file (columns ``epoch`` and the sorted log keys, like
-            `keras.callbacks.CSVLogger`; ``epoch`` counts from 0).
+        path: the CSV file.
         backup_dir: the folder of the run's `Backup`.
     """
 
     def __init__(self, path, backup_dir):
-        super().__init__()
+        super().__init__(str(path), append=True)
         self.path = pathlib.Path(path)
         self.backup_dir = pathlib.Path(backup_dir)
 
     def rows(self):
-        """The header and the rows (dicts of strings) of the file."""
-        if not self.path.exists():
-            return None, []
-        with open(self.path, newline="") as f:
-            reader = csv.DictReader(f)
-            return reader.fieldnames, list(reader)
-
-    def _write(self, header, rows):
-        def write(tmp):
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, header, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(rows)
-
-        replace_from_temporary(self.path, write)
+        """The header and the complete rows (dicts of strings) of the file."""
+        return read_rows(self.path)
 
     def on_train_begin(self, logs=None):
         header, rows = self.rows()
         finished = Backup.finished_epochs(self.backup_dir)
-        kept = [r for r in rows if int(float(r["epoch"])) < finished]
-        if header and len(kept) != len(rows):
-            self._write(header, kept)
+        kept = {int(r["epoch"]): r for r in rows if int(r["epoch"]) < finished}
+        if not kept:
+            self.path.unlink(missing_ok=True)
+        else:
+            def write(tmp):
+                with open(tmp, "w", newline="") as f:
+                    writer = csv.DictWriter(f, header)
+                    writer.writeheader()
+                    writer.writerows(kept[e] for e in sorted(kept))
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        header, rows = self.rows()
-        header = header or ["epoch", *sorted(logs)]
-        rows = [r for r in rows if int(float(r["epoch"])) != epoch]
-        rows.append({"epoch": str(epoch),
-                     **{k: _csv_value(v) for k, v in logs.items()}})
-        self._write(header, rows)
+            replace_from_temporary(self.path, write)
+        super().on_train_begin(logs)
 
 
 class Checkpoints(keras.callbacks.Callback):
     """Saves the last and the best model of each epoch, atomically.
 
-    The ``.keras`` files hold the model without its compile configuration
-    or optimizer state (`keras_mixkd.training.portable_copy`), so they load
-    with plain `keras.saving.load_model`, without keras_mixkd; resuming a
-    run restores the optimizer from the `Backup` instead.
+    Hand-written rather than `keras.callbacks.ModelCheckpoint`, which cannot
+    do four things a run folder needs: it saves the model being fitted (for
+    a distillation run, the `Distiller`, teacher included), not another one
+    (the student); it writes the file in place, so a kill during a save
+    leaves a broken ``best.keras``; its files hold the compile
+    configuration (a custom optimizer that plain Keras cannot load); and it
+    forgets its best value when ``fit`` starts again. Here each file is
+    written to a temporary name and renamed (`atomic_save`), and holds the
+    model without compile configuration or optimizer state
+    (`keras_mixkd.training.portable_copy`), so it loads with plain
+    `keras.saving.load_model`, without keras_mixkd; ``best.json`` keeps the
+    best value across sessions; resuming a run restores the optimizer from
+    the `Backup` instead.
 
     Args:
         model: the model to save (the student for a distillation run).
@@ -224,7 +273,7 @@ class Checkpoints(keras.callbacks.Callback):
             self.best = None
         elif finished > self._last_epoch():
             _, rows = self.metrics.rows()
-            row = [r for r in rows if int(float(r["epoch"])) == finished - 1]
+            row = [r for r in rows if int(r["epoch"]) == finished - 1]
             self.on_epoch_end(finished - 1, {
                 k: float(v) for k, v in (row[0] if row else {}).items()
                 if v not in ("", None) and k != "epoch"})
@@ -246,6 +295,35 @@ class Checkpoints(keras.callbacks.Callback):
                          "value": float(value)}
             atomic_write_text(self.directory / "best.json",
                               json.dumps(self.best, indent=2))
+
+
+class RunTensorBoard(keras.callbacks.TensorBoard):
+    """`keras.callbacks.TensorBoard` that never writes a step twice.
+
+    A run folder's TensorBoard logs outlive interruptions, and TensorBoard
+    draws a step written twice as a zigzag. So, against the built-in:
+
+    - the epoch summaries (``epoch_<metric>`` at step = epoch) are written
+      by the built-in's ``on_epoch_end``, placed after the `Backup` (an
+      epoch written is an epoch committed: it never runs again; a kill
+      between the two loses that epoch's point, it never doubles it);
+    - no ``evaluation_<metric>_vs_iterations``: the built-in writes them at
+      the end of each validation, before the epoch commits, so an epoch
+      interrupted there would write them again (the same values are the
+      validation writer's ``epoch_<metric>``);
+    - a resumed run (``resumed=True``) writes no model summary, which the
+      built-in writes at step 0 when its model is set.
+
+    Args:
+        log_dir: the log folder.
+        resumed: whether an earlier session of the run already wrote there.
+    """
+
+    def __init__(self, log_dir, resumed=False):
+        super().__init__(str(log_dir), write_graph=not resumed)
+
+    def on_test_end(self, logs=None):
+        super().on_test_end({})
 
 
 class SyncReplicaStatistics(keras.callbacks.Callback):

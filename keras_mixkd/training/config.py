@@ -8,6 +8,7 @@ field (written like its flag, ``--name``) and the fix.
 """
 
 import dataclasses
+import pathlib
 
 from keras_mixkd import data
 from keras_mixkd import distiller
@@ -57,7 +58,12 @@ COMMAND_KEYS = {
 #: Fields never recorded: where a run is, how it talks, not what it is.
 UNRECORDED_KEYS = ("output_dir", "data_dir", "verbose", "weights", "output",
                    "num_classes",
-                   "steps_per_execution")
+                   "steps_per_execution", "overwrite")
+
+#: Recorded settings that name a file or folder (``dataset`` when it is
+#: ``folder:PATH``): compared after resolving them (`resolved_path`).
+PATH_KEYS = ("dataset", "data_dir", "weights", "teacher_weights",
+             "student_weights")
 
 #: Default ``mixup_alpha`` of a command when the field is None.
 DEFAULT_MIXUP_ALPHA = {"train-teacher": 0.0, "distill": 1.0}
@@ -81,6 +87,14 @@ class RunConfig:
             the data is (an image folder must then not mix grayscale and
             colour files).
         train_size: train on a class-stratified subset of this many images.
+        validation_split: train-teacher, distill: hold out this
+            class-stratified fraction of the training images, chosen by
+            ``seed`` (`keras_mixkd.data.load_splits`): ``best`` is chosen on
+            it (``val_*`` metrics) and the test set is only reported
+            (``test_*`` metrics); it is also what ``mixkd export
+            --calibrate`` fits its temperature on. None or 0: none (``best``
+            is chosen on the test set). Recorded in ``config.json`` only
+            when set.
         epochs: training epochs (the paper: 240).
         batch_size: batch size per replica (the paper: 64).
         learning_rate: base rate for batch 64 (None: the paper's rate of the
@@ -101,6 +115,9 @@ class RunConfig:
             "on" or "off".
         deterministic: TensorFlow op determinism (bit-identical reruns).
         output_dir: the run folder (None: ``runs/<command>-<models>-<data>``).
+        overwrite: train-teacher, distill: train again from scratch in a run
+            folder that holds a run (finished or not, of this configuration
+            or another), replacing the run's own files there.
         verbose: Keras progress output, "auto", "0", "1" or "2".
         model: architecture of train-teacher, evaluate and convert: a name
             of `keras_mixkd.models.available` or
@@ -138,6 +155,7 @@ class RunConfig:
     image_size: tuple = None
     channels: int = None
     train_size: int = None
+    validation_split: float = None
     epochs: int = 240
     batch_size: int = 64
     learning_rate: float = None
@@ -149,6 +167,7 @@ class RunConfig:
     steps_per_execution: int = 1
     deterministic: bool = False
     output_dir: str = None
+    overwrite: bool = False
     verbose: str = "auto"
     model: str = None
     weights: str = None
@@ -195,6 +214,7 @@ class RunConfig:
                                  f"{getattr(self, name)}.")
         # The library's own rules, each checked where it lives.
         _checked("dataset", data.check_name, self.dataset)
+        _checked("validation_split", _set_validation_split, self)
         _checked("learning_rate/weight_decay", recipe.check_hyperparameters,
                  self.learning_rate, self.weight_decay)
         _checked("ce_weight/kd_weight", distiller.check_weights,
@@ -310,6 +330,36 @@ def upgrade_record(record):
     return {RENAMED_KEYS.get(key, key): value for key, value in record.items()}
 
 
+def resolved_path(key, value):
+    """A recorded value, with the path it names resolved.
+
+    Relative paths are resolved against the current directory (a run
+    folder does not know the one it was started from), then made absolute
+    with symbolic links resolved, so that one file named two ways compares
+    equal. Other keys and values are returned as they are.
+
+    Args:
+        key: a ``config.json`` key.
+        value: its value.
+
+    Returns:
+        The value to compare.
+
+    Example:
+
+    >>> resolved_path("dataset", "folder:fm5")
+    'folder:/home/me/fm5'
+    """
+    if key not in PATH_KEYS or not isinstance(value, str) or not value:
+        return value
+    prefix = ""
+    if key == "dataset":
+        if not value.startswith("folder:"):
+            return value
+        prefix, value = "folder:", value[len("folder:"):]
+    return prefix + str(pathlib.Path(value).expanduser().resolve())
+
+
 def default(name):
     """The default value of the `RunConfig` field ``name``."""
     return RunConfig.__dataclass_fields__[name].default
@@ -319,6 +369,12 @@ def _check_choice(name, value, choices):
     if value not in choices:
         shown = ", ".join(str(c) for c in choices if c is not None)
         raise ValueError(f"--{name}={value} is not one of: {shown}.")
+
+
+def _set_validation_split(config):
+    """Normalises ``validation_split`` (0 means none: None)."""
+    object.__setattr__(config, "validation_split",
+                       data.check_validation_split(config.validation_split))
 
 
 def _checked(fields, check, *values):

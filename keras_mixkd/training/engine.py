@@ -2,7 +2,9 @@
 
 `train_teacher` and `distill` own their run folder (`RunFolder`): calling
 one again with the same configuration resumes the run from its last
-finished epoch, after any interruption, a kill included.
+finished epoch, after any interruption, a kill included; once all its
+epochs are done, it trains nothing, says where the results are and returns
+them (``overwrite=True`` trains again from scratch).
 
 Example:
 
@@ -18,8 +20,6 @@ student, summary = distill(dataclasses.replace(
 
 import functools
 import os
-import pathlib
-import re
 import shutil
 import sys
 import tempfile
@@ -37,27 +37,17 @@ from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
 from keras_mixkd.training.run_folder import RunFolder
+from keras_mixkd.training.run_folder import accuracy_line
+from keras_mixkd.training.run_folder import finished_run
+from keras_mixkd.training.run_folder import run_label
+from keras_mixkd.training.run_folder import run_path
+from keras_mixkd.training.test_report import held_out_validation
+from keras_mixkd.training.test_report import test_summary
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
 from keras_mixkd.training.weights import check_model_source
-
-
-def run_label(*parts):
-    """A folder-name-safe label of a run's models and data.
-
-    ``keras.applications.`` prefixes are dropped, a ``folder:PATH`` dataset
-    is named after its folder, and other characters than letters, digits,
-    ``_``, ``.`` and ``-`` become ``_``.
-    """
-    labels = []
-    for part in parts:
-        part = str(part).removeprefix("keras.applications.")
-        if part.startswith("folder:"):
-            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
-            ).name
-        labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
-    return "-".join(labels)
+from keras_mixkd.training.weights import keras_file_model_name
 
 
 def setup_runtime(config):
@@ -131,7 +121,8 @@ def load_data(config, strategy):
     """The dataset pipelines batched by the global batch size.
 
     Returns:
-        ``(train_ds, test_ds, info, global_batch, steps_per_epoch)``.
+        ``(train_ds, test_ds, info, global_batch, steps_per_epoch,
+        validation_ds)``, ``validation_ds`` the held-out images or None.
 
     Raises:
         ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
@@ -139,10 +130,11 @@ def load_data(config, strategy):
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     try:
-        train_ds, test_ds, info = data.load(
+        train_ds, validation_ds, test_ds, info = data.load_splits(
             config.dataset, batch_size=batch, data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
-            train_size=config.train_size, channels=config.channels)
+            train_size=config.train_size, channels=config.channels,
+            validation_split=config.validation_split)
     except data.DatasetError:
         raise
     except Exception as e:  # tfds raises many types for a missing download
@@ -157,7 +149,7 @@ def load_data(config, strategy):
     if steps < 1:
         raise ValueError(f"--dataset={config.dataset} has no training "
                          "examples.")
-    return train_ds, test_ds, info, batch, steps
+    return train_ds, test_ds, info, batch, steps, validation_ds
 
 
 def optimizer_for(config, model_name, steps_per_epoch, global_batch):
@@ -178,22 +170,24 @@ def verbosity(config):
 def open_run(config, command, default_name, strategy):
     """The `RunFolder` of a run (a scratch folder on non-chief workers)."""
     chief = is_chief(strategy)
-    path = config.output_dir or os.path.join("runs", default_name)
-    backed_up = Backup.finished_epochs(os.path.join(path, "backup"))
-    if config.strategy == "multiworker" and chief and backed_up:
+    path = run_path(config, default_name)
+    backed_up = Backup.finished_epochs(path / "backup")
+    if (config.strategy == "multiworker" and chief and backed_up
+            and not config.overwrite):
         raise ValueError(
             f"{path} holds an interrupted multi-worker run ({backed_up} "
             "epochs backed up). Resuming a multi-worker run is not supported"
             " (the other workers cannot restore the chief's state): start it"
-            " again with another --output_dir, or delete the folder. Stop "
-            "the other workers too.")
+            " again with --overwrite or another --output_dir. Stop the "
+            "other workers too.")
     if not chief:
         path = tempfile.mkdtemp(prefix="mixkd-worker-")
     return RunFolder(path, config.record(command), chief=chief,
-                     resumable=config.inert_keys(command))
+                     resumable=config.inert_keys(command),
+                     overwrite=config.overwrite)
 
 
-def fit(config, run, fitted, saved, train_ds, test_ds):
+def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
     """Runs ``fitted.fit`` with the run folder's callbacks, then summarises.
 
     Args:
@@ -202,20 +196,23 @@ def fit(config, run, fitted, saved, train_ds, test_ds):
         fitted: the model whose ``fit`` runs (a model or a `Distiller`).
         saved: the model the checkpoints hold.
         train_ds: training pipeline.
-        test_ds: validation pipeline (clean test data).
+        test_ds: clean test data: validates, or with ``validation_ds`` is
+            only reported (``test_*`` metrics, `held_out_validation`).
+        validation_ds: held-out images that then choose ``best``, or None.
 
     Returns:
-        The summary dict (also written as ``summary.json``).
+        The summary dict (also ``summary.json``), with `test_summary`.
 
     Raises:
         TrainingStopped: when the loss became NaN or infinite.
     """
-    fitted.fit(train_ds, validation_data=test_ds, shuffle=False,
+    validation, report = held_out_validation(test_ds, validation_ds)
+    fitted.fit(train_ds, validation_data=validation, shuffle=False,
                epochs=config.epochs, verbose=verbosity(config),
-               callbacks=[SyncReplicaStatistics(saved),
+               callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()
-    summary = run.write_summary()
+    summary = run.write_summary(**test_summary(run.epochs_logged()))
     if not run.chief:  # a worker's scratch folder: nothing to keep
         shutil.rmtree(run.path, ignore_errors=True)
     return summary
@@ -230,7 +227,8 @@ def train_teacher(config):
 
     Returns:
         ``(model, summary)``: the trained model and the summary dict
-        (``best_accuracy``, ``last_accuracy``, ``epochs``...).
+        (``best_accuracy``, ``last_accuracy``, ``epochs``...); for a run
+        finished earlier, its last checkpoint (`finished_run`).
 
     Raises:
         ValueError: on a bad setting, before anything is written.
@@ -238,13 +236,18 @@ def train_teacher(config):
     config.check_train_teacher()
     check_model_name(config.model, "model")
     alpha = config.resolved_mixup_alpha("train-teacher")
+    name = ("teacher-" + run_label(config.model, config.dataset)
+            + ("-mixup" if alpha else ""))
+    done = finished_run(config, "train-teacher", run_path(config, name))
+    if done:
+        return done
     strategy = setup_runtime(config)
-    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
-    run = open_run(config, "train-teacher",
-                   "teacher-" + run_label(config.model, config.dataset)
-                   + ("-mixup" if alpha else ""), strategy)
-    train_ds = data.one_hot(train_ds, info.num_classes)
-    test_ds = data.one_hot(test_ds, info.num_classes)
+    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
+        config, strategy)
+    run = open_run(config, "train-teacher", name, strategy)
+    train_ds, test_ds, validation_ds = (
+        None if ds is None else data.one_hot(ds, info.num_classes)
+        for ds in (train_ds, test_ds, validation_ds))
     if alpha:
         train_ds = data.mix(train_ds, mixing.get("fmu", seed=config.seed,
                                                  alpha=alpha))
@@ -257,10 +260,10 @@ def train_teacher(config):
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
-    summary = fit(config, run, model, model, train_ds, test_ds)
-    print(f"{config.model} on {config.dataset}: best "
-          f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
-          f"(run folder: {run.path})")
+    summary = fit(config, run, model, model, train_ds, test_ds,
+                  validation_ds)
+    print(f"{config.model} on {config.dataset}: "
+          f"{accuracy_line(summary)} (run folder: {run.path})")
     return model, summary
 
 
@@ -271,6 +274,10 @@ def _teacher_model(config, teacher, info):
     if isinstance(teacher, keras.Model):
         return teacher
     return teacher(info)
+
+
+def _distill_name(teacher, student_name, config):
+    return "distill-" + run_label(teacher.name, student_name, config.dataset)
 
 
 @restores_precision_policy
@@ -293,7 +300,8 @@ def distill(config, teacher=None):
             scope.
 
     Returns:
-        ``(student, summary)``.
+        ``(student, summary)`` (for a run finished earlier, its last
+        checkpoint: `finished_run`).
 
     Raises:
         ValueError: on a bad setting or teacher file, before any data is
@@ -313,17 +321,29 @@ def distill(config, teacher=None):
         check_model_file(config.teacher_weights, "teacher_weights")
     if config.student_weights:
         check_model_file(config.student_weights, "student_weights")
+    if config.output_dir:
+        done = finished_run(config, "distill", run_path(config, ""))
+        if done:
+            return done
     strategy = setup_runtime(config)
     info = dataset_info(config)
     with strategy.scope():
         teacher = _teacher_model(config, teacher, info)
-    train_ds, test_ds, info, batch, steps = load_data(config, strategy)
+    student_name = config.student or keras_file_model_name(
+        config.student_weights)
+    if not config.output_dir and student_name:
+        done = finished_run(config, "distill", run_path(
+            config, _distill_name(teacher, student_name, config)))
+        if done:
+            return done
+    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
+        config, strategy)
     with strategy.scope():
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
     student_name = config.student or student.name
-    run = open_run(config, "distill", "distill-" + run_label(
-        teacher.name, student_name, config.dataset), strategy)
+    run = open_run(config, "distill", _distill_name(teacher, student_name,
+                                                     config), strategy)
     with strategy.scope():
         mixer = mixing.get(config.mixing, seed=config.seed,
                            alpha=config.resolved_mixup_alpha("distill"),
@@ -340,10 +360,10 @@ def distill(config, teacher=None):
             optimizer=optimizer_for(config, student_name, steps, batch),
             metrics=["accuracy"], jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
-    summary = fit(config, run, distiller, student, train_ds, test_ds)
-    print(f"{teacher.name} -> {student_name} on {config.dataset}: best "
-          f"{summary['best_accuracy']}, last {summary['last_accuracy']} "
-          f"(run folder: {run.path})")
+    summary = fit(config, run, distiller, student, train_ds, test_ds,
+                  validation_ds)
+    print(f"{teacher.name} -> {student_name} on {config.dataset}: "
+          f"{accuracy_line(summary)} (run folder: {run.path})")
     return student, summary
 
 
@@ -371,7 +391,7 @@ def evaluate(config):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile)
-    _, test_ds, info, _, _ = load_data(config, strategy)
+    _, test_ds, info, _, _, _ = load_data(config, strategy)
     results = model.evaluate(test_ds, verbose=verbosity(config),
                              return_dict=True)
     return {"model": config.model or model.name, "weights": str(config.weights),

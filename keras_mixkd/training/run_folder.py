@@ -9,25 +9,44 @@
 <run>/summary.json         best and last accuracy, once the run ends
 ```
 
+Nothing is written until training starts (`RunFolder.callbacks`), after the
+models and data were built: a run that fails earlier leaves the folder as it
+was. A folder whose run never finished an epoch (it failed in its first one)
+is taken over by the next command, whatever its configuration.
+
 Nothing is lost when a run is killed (even with SIGKILL), and nothing is
 logged twice. Every file is written to a temporary name and renamed, so a
 kill never leaves a broken or half-written one. At the end of each epoch the
 run writes, in this order:
 
 1. the epoch's row of ``metrics.csv``;
-2. the backup ``backup/epoch-<N>.weights.h5`` (model and optimizer state
-   after N epochs): the commit point of the epoch;
-3. ``checkpoints/last.keras`` (and ``best.keras`` when the epoch is the best).
+2. the backup ``backup/epoch-<N>/`` (model and optimizer state after N
+   epochs, as `keras.callbacks.BackupAndRestore` writes it): the commit
+   point of the epoch;
+3. ``checkpoints/last.keras`` (and ``best.keras`` when the epoch is the
+   best), then the epoch's TensorBoard summaries.
 
 The same command started again resumes from the newest backup: it drops the
 rows of epochs the backup does not hold (an epoch killed after step 1 runs
 again) and rewrites the checkpoints a kill after step 2 missed. So at most
-the interrupted epoch is lost, and ``metrics.csv`` holds each epoch once.
+the interrupted epoch is lost, and ``metrics.csv`` holds each epoch once
+(TensorBoard too: at worst it misses the interrupted epoch's point).
+
+Started again once all its epochs are done, a run is `RunFolder.finished`:
+the engine then trains nothing and says where the results are;
+``overwrite=True`` (``--overwrite``) trains again from scratch, removing
+the run's own files (`RUN_FILES`) and nothing else.
+
+Configurations are compared after resolving the paths they name
+(`keras_mixkd.training.config.resolved_path`): a relative path recorded by
+an earlier session is resolved against the current directory.
 """
 
-import csv
 import json
+import os
 import pathlib
+import re
+import shutil
 import time
 
 import keras
@@ -37,6 +56,9 @@ from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import Checkpoints
 from keras_mixkd.training.callbacks import MetricsLog
 from keras_mixkd.training.callbacks import NaNGuard
+from keras_mixkd.training.callbacks import RunTensorBoard
+from keras_mixkd.training.callbacks import read_rows
+from keras_mixkd.training.config import resolved_path
 from keras_mixkd.training.config import upgrade_record
 
 #: Configuration keys that may change between a run and its resumption.
@@ -50,69 +72,174 @@ SUMMARY_FILE = pathlib.Path("summary.json")
 LAST_CHECKPOINT = pathlib.Path("checkpoints") / "last.keras"
 BEST_CHECKPOINT = pathlib.Path("checkpoints") / "best.keras"
 
+#: What a run writes in its folder: all that ``overwrite`` removes.
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, LAST_CHECKPOINT.parent,
+             pathlib.Path("backup"), pathlib.Path("tensorboard"))
+
+
+def run_label(*parts):
+    """A folder-name-safe label of a run's models and data.
+
+    ``keras.applications.`` prefixes are dropped, a ``folder:PATH`` dataset
+    is named after its folder, and other characters than letters, digits,
+    ``_``, ``.`` and ``-`` become ``_``.
+    """
+    labels = []
+    for part in parts:
+        part = str(part).removeprefix("keras.applications.")
+        if part.startswith("folder:"):
+            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
+            ).name
+        labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
+    return "-".join(labels)
+
+
+def run_path(config, default_name):
+    """The run folder of ``config``: ``output_dir`` or ``runs/<name>``."""
+    return pathlib.Path(config.output_dir or os.path.join("runs",
+                                                          default_name))
+
+
+def accuracy_line(summary):
+    """A run's best and last test accuracy, as percentages for people.
+
+    Args:
+        summary: a run's summary (``best_accuracy``, ``last_accuracy``:
+            fractions, as in ``summary.json``).
+
+    Returns:
+        e.g. ``"best 36.00%, last 35.50%"``.
+    """
+    return (f"best {summary['best_accuracy']:.2%}, "
+            f"last {summary['last_accuracy']:.2%}")
+
 
 class TrainingStopped(RuntimeError):
     """A run stopped before its last epoch (e.g. its loss became NaN)."""
+
+
+def _read_json(path):
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 class RunFolder:
     """The folder of one run: configuration, callbacks, summary.
 
     Args:
-        path: the folder; created if needed.
+        path: the folder; created when training starts.
         config: the resolved configuration (JSON-serialisable dict). If the
-            folder already holds a different one, it is an error: a run
-            resumes only with the configuration it started with.
+            folder holds a run of another configuration that finished an
+            epoch, it is an error: a run resumes only with the
+            configuration it started with.
         chief: whether this process writes (False on non-chief workers of a
             multi-worker run, which write to a scratch folder instead).
         resumable: more keys that may differ on resumption (settings
             without effect on the run, `RunConfig.inert_keys`).
+        overwrite: train from scratch: the run's own files (`RUN_FILES`)
+            are removed when training starts, whatever run they hold.
+
+    Raises:
+        ValueError: the folder holds another configuration's run.
 
     Example:
 
     >>> run = RunFolder("runs/demo", {"epochs": 2})
-    >>> model.fit(ds, epochs=2, callbacks=run.callbacks(model))
+    >>> if not run.finished:
+    ...     model.fit(ds, epochs=2, callbacks=run.callbacks(model))
     """
 
-    def __init__(self, path, config, chief=True, resumable=()):
+    def __init__(self, path, config, chief=True, resumable=(),
+                 overwrite=False):
         self.path = pathlib.Path(path)
         self.chief = chief
-        self.path.mkdir(parents=True, exist_ok=True)
         self.config = dict(config)
-        config_file = self.path / "config.json"
-        if config_file.exists():
-            previous = upgrade_record(json.loads(config_file.read_text()))
-            ignored = RESUMABLE_KEYS + tuple(resumable)
-            changed = sorted(
-                key for key in set(previous) | set(self.config)
-                if key not in ignored
-                and previous.get(key) != self.config.get(key))
-            if changed:
-                raise ValueError(
-                    f"The run folder {self.path} holds a run with another "
-                    f"configuration (differs in: {', '.join(changed)}). "
-                    "Resume it with the same flags, or choose another "
-                    "--output_dir.")
-        if chief:
-            atomic_write_text(config_file, json.dumps(self.config, indent=2,
-                                                      sort_keys=True))
+        self.overwrite = overwrite
         self.guard = NaNGuard()
         self._start = time.time()
+        previous = _read_json(self.path / CONFIG_FILE)
+        # A recorded run that never finished an epoch is taken over.
+        self._replaced = overwrite or (previous is not None
+                                       and not self.epochs_done())
+        if previous is None or self._replaced:
+            return
+        ignored = RESUMABLE_KEYS + tuple(resumable)
+        previous = upgrade_record(previous)
+        changed = sorted(
+            key for key in set(previous) | set(self.config)
+            if key not in ignored and resolved_path(key, previous.get(key))
+            != resolved_path(key, self.config.get(key)))
+        if changed:
+            raise ValueError(
+                f"The run folder {self.path} holds a run with another "
+                f"configuration (differs in: {', '.join(changed)}). "
+                "Resume it with the same flags, choose another "
+                "--output_dir, or give --overwrite to replace it.")
 
     @property
     def metrics_file(self):
-        return self.path / "metrics.csv"
+        return self.path / METRICS_FILE
 
     @property
     def checkpoint_dir(self):
-        return self.path / "checkpoints"
+        return self.path / LAST_CHECKPOINT.parent
 
     @property
     def backup_dir(self):
         return self.path / "backup"
 
+    def epochs_done(self):
+        """The epochs the folder's run finished (logged or backed up)."""
+        last = _read_json(self.checkpoint_dir / "last.json") or {}
+        return max(Backup.finished_epochs(self.backup_dir),
+                   len(read_rows(self.metrics_file)[1]),
+                   int(last.get("epoch", 0)))
+
+    @property
+    def finished(self):
+        """Whether the folder holds this run with all its epochs done.
+
+        True when the recorded configuration is this one, no backup waits
+        to be resumed and ``checkpoints/last.json`` is at the last epoch
+        (``config["epochs"]``). Never with ``overwrite``.
+        """
+        epochs = self.config.get("epochs")
+        if self._replaced or epochs is None or not (
+                self.path / CONFIG_FILE).exists():
+            return False
+        last = _read_json(self.checkpoint_dir / "last.json") or {}
+        return (not Backup.finished_epochs(self.backup_dir)
+                and int(last.get("epoch", 0)) >= int(epochs))
+
+    def _begin(self):
+        """Clears a replaced run's files, then writes ``config.json``."""
+        if self.finished:
+            raise ValueError(
+                f"The run folder {self.path} holds this run, finished: "
+                "nothing to train. Give --overwrite (overwrite=True) to "
+                "train it again from scratch.")
+        if self.chief and self._replaced:
+            for name in RUN_FILES:
+                path = self.path / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.chief:
+            atomic_write_text(self.path / CONFIG_FILE,
+                              json.dumps(self.config, indent=2,
+                                         sort_keys=True))
+        self._replaced = False
+        self._start = time.time()
+
     def callbacks(self, saved_model, monitor="val_accuracy"):
         """The callbacks of a resumable, logged, checkpointed `fit`.
+
+        Training starts here: a replaced run's files are removed and
+        ``config.json`` is written.
 
         Args:
             saved_model: the model the checkpoints hold (the student).
@@ -120,33 +247,60 @@ class RunFolder:
 
         Returns:
             A list of Keras callbacks.
+
+        Raises:
+            ValueError: the run is `finished` (nothing to train).
         """
+        self._begin()
         backup = Backup(self.backup_dir)
         if not self.chief:
             return [self.guard, backup]
         # The order is the order of the writes at each epoch end.
         metrics = MetricsLog(self.metrics_file, self.backup_dir)
+        resumed = Backup.finished_epochs(self.backup_dir) > 0
         return [
             self.guard,
             metrics,
             backup,
             Checkpoints(saved_model, self.checkpoint_dir, monitor, self.guard,
                         metrics),
-            keras.callbacks.TensorBoard(str(self.path / "tensorboard")),
+            RunTensorBoard(self.path / "tensorboard", resumed=resumed),
         ]
 
     def epochs_logged(self):
         """The rows of ``metrics.csv``, as dicts of floats."""
-        if not self.metrics_file.exists():
-            return []
-        with open(self.metrics_file, newline="") as f:
-            return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                    for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                for row in read_rows(self.metrics_file)[1]]
+
+    def results(self):
+        """Where a finished run's results are, in a few lines of text."""
+        summary = self.summary()
+        best = _read_json(self.checkpoint_dir / "best.json") or {}
+        epochs = summary["epochs"]
+        lines = [f"The run in {self.path} has finished ({epochs} epoch"
+                 f"{'' if epochs == 1 else 's'}): nothing to train (give "
+                 "--overwrite to train it again from scratch)."]
+        for name, file, epoch, accuracy in (
+                ("best", BEST_CHECKPOINT, best.get("epoch"),
+                 summary["best_accuracy"]),
+                ("last", LAST_CHECKPOINT, summary["epochs"],
+                 summary["last_accuracy"])):
+            shown = ("" if accuracy is None
+                     else f", test accuracy {accuracy:.2%}")
+            lines.append(f"  {name}: {self.path / file} (epoch {epoch}"
+                         f"{shown})")
+        return "\n".join(lines)
+
+    def summary(self):
+        """``summary.json`` (written now if a kill prevented it)."""
+        summary = _read_json(self.path / SUMMARY_FILE)
+        return summary if summary is not None else self.write_summary(
+            wall_time_s=None)
 
     def check_finished(self):
         """Raises `TrainingStopped` if the NaN guard stopped the run."""
         if self.guard.failure:
-            last = self.checkpoint_dir / "last.keras"
+            last = self.path / LAST_CHECKPOINT
             kept = (f"The last good checkpoint is {last}."
                     if last.exists() else "No checkpoint was written.")
             raise TrainingStopped(
@@ -176,6 +330,30 @@ class RunFolder:
             **extra,
         }
         if self.chief:
-            atomic_write_text(self.path / "summary.json",
+            atomic_write_text(self.path / SUMMARY_FILE,
                               json.dumps(summary, indent=2))
         return summary
+
+
+def finished_run(config, command, path):
+    """The model and summary of the finished run in ``path``, or None.
+
+    Reads the folder only (no data, no training): when it holds this
+    configuration's run with all its epochs done (`RunFolder.finished`),
+    it prints where the results are and returns the last checkpoint
+    (uncompiled) with the run's summary. Under ``overwrite`` or
+    ``--strategy=multiworker`` (every worker must train), always None.
+
+    Raises:
+        ValueError: the folder holds another configuration's run.
+    """
+    if config.overwrite or config.strategy == "multiworker":
+        return None
+    run = RunFolder(path, config.record(command),
+                    resumable=config.inert_keys(command))
+    if not run.finished:
+        return None
+    print(run.results())
+    model = keras.saving.load_model(run.path / LAST_CHECKPOINT,
+                                    compile=False)
+    return model, run.summary()

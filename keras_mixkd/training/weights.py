@@ -1,6 +1,8 @@
 """The models of a run: architecture names, Keras files, official .pth."""
 
+import json
 import pathlib
+import zipfile
 
 from keras_mixkd import models
 from keras_mixkd.models import applications as applications_lib
@@ -214,3 +216,15 @@ def load_weights(model, path, field="weights"):
             f"--{field}={path} does not fit the {model.name} architecture "
             f"with {model.output_shape[-1]} classes: {e}") from e
     return model
+
+
+def keras_file_model_name(path):
+    """The name of the model a ``.keras`` file holds, read from the archive
+    without building it; None when ``path`` is not a readable one."""
+    if not path or pathlib.Path(path).suffix != ".keras":
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))["config"]["name"]
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None

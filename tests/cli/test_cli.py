@@ -61,8 +61,11 @@ def test_distill_evaluate_and_flags_in_config(teacher_run, tmp_path, capsys):
                  f"--weights={out / 'checkpoints' / 'last.keras'}",
                  f"--output_dir={out}", "--dataset=digits", "--verbose=0") == 0
     evaluation = json.loads((out / "evaluation.json").read_text())
+    # Within one of digits' 360 test images: the run computed with the fused
+    # BatchNorm kernel, the evaluated file may compute with Keras's layer,
+    # and on another CPU their rounding may flip a near tie.
     assert evaluation["accuracy"] == pytest.approx(summary["last_accuracy"],
-                                                   abs=1e-6)
+                                                   abs=1.001 / 360)
 
 
 def test_resume_after_interruption(teacher_run, tmp_path, monkeypatch):

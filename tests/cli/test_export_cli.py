@@ -60,24 +60,27 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("format,output", [("saved_model", "a/b/student"),
                                            ("litert", "c/student.tflite")])
-def test_export_writes_the_file_and_reports_it(checkpoint, tmp_path, capsys,
+def test_export_writes_the_file_and_reports_it(checkpoint, tmp_path, capfd,
                                                 format, output):
     weights, raw, labels, logits = checkpoint
     assert mixkd("export", f"--weights={weights}", "--dataset=digits",
                  f"--format={format}", f"--output={tmp_path / output}") == 0
     path = tmp_path / output
     assert path.exists()  # missing parent folders created
-    meta = json.loads((path.parent / "export.json").read_text())
-    assert set(meta) == {"mean", "std", "image_size", "class_names"}
+    meta = json.loads(exporting.metadata_path(path, format).read_text())
+    assert set(meta) == {"mean", "std", "image_size", "class_names",
+                         "outputs"}
     assert meta["image_size"] == [32, 32] and len(meta["class_names"]) == 10
     out = exporting.run_exported(path, raw)
     assert np.abs(out - logits).max() <= 1e-5 * np.abs(logits).max()
-    printed = capsys.readouterr().out
+    printed, err = capfd.readouterr()
+    assert "XNNPACK" not in err  # LiteRT's C++ INFO line is dropped
     results = json.loads(printed.strip().splitlines()[-1])
     accuracy = np.mean(logits.argmax(1) == labels)
     assert abs(results["accuracy"] - accuracy) <= 1 / len(labels)
     assert results["size_bytes"] == exporting.file_size(path)
     assert results["latency_ms"] > 0 and results["test_images"] == len(raw)
+    assert results["metadata"] == str(exporting.metadata_path(path, format))
     for line in ("size: ", "latency: ", "ms per image", "test accuracy: "):
         assert line in printed
 
@@ -99,12 +102,13 @@ def test_probabilities_of_a_mixstd_run_are_softmax_of_logits_over_std(
     # error, and so is the deprecated --loss, which stands for it.
     assert mixkd("export", f"--weights={weights}", "--dataset=digits",
                  "--format=litert", "--outputs=probabilities",
-                 "--trained_loss=ce", f"--output={path}") == 1
+                 "--trained_loss=ce", f"--output={path}",
+                 "--overwrite") == 1
     assert "Drop --trained_loss" in capsys.readouterr().err
     with pytest.warns(FutureWarning, match="use --trained_loss"):
         assert mixkd("export", f"--weights={weights}", "--dataset=digits",
                      "--format=litert", "--outputs=probabilities",
-                     "--loss=ce", f"--output={path}") == 1
+                     "--loss=ce", f"--output={path}", "--overwrite") == 1
     assert "Drop --trained_loss" in capsys.readouterr().err
 
 

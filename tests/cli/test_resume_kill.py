@@ -128,7 +128,7 @@ def test_sigkill_mid_epoch_then_resume(teacher, tmp_path, capsys):
     assert (out / "metrics.csv").read_text().splitlines()[1] == first_row
 
 
-def _fit_in_run_folder(path, epochs=2):
+def _fit_in_run_folder(path, epochs=2, overwrite=False):
     """A tiny model fitted with a run folder's callbacks (a stand-in for a
     `mixkd` run, much faster)."""
     keras.utils.set_random_seed(0)
@@ -136,7 +136,7 @@ def _fit_in_run_folder(path, epochs=2):
     model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                   "sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = tiny_data(32)
-    run = RunFolder(path, {"epochs": epochs})
+    run = RunFolder(path, {"epochs": epochs}, overwrite=overwrite)
     history = model.fit(x, y, validation_data=(x, y), epochs=epochs,
                         batch_size=16, verbose=0,
                         callbacks=run.callbacks(model))
@@ -177,22 +177,29 @@ def test_kill_between_the_end_of_epoch_writes(tmp_path, monkeypatch,
     assert best["epoch"] == summary["best_epoch"]
 
 
-def test_rerun_of_a_finished_run_starts_afresh(tmp_path):
-    """A finished run leaves no backup: run again, it trains from scratch and
-    its metrics and best checkpoint replace the earlier ones."""
+def test_a_finished_run_trains_again_only_with_overwrite(tmp_path):
+    """A finished run leaves no backup and is `finished`: its callbacks are
+    refused; with overwrite, it trains from scratch and its metrics and best
+    checkpoint replace the earlier ones, and other files stay."""
     _fit_in_run_folder(tmp_path)
+    run = RunFolder(tmp_path, {"epochs": 2})
+    assert run.finished
+    with pytest.raises(ValueError, match="finished.*--overwrite"):
+        run.callbacks(tiny_model("student"))
     best = tmp_path / "checkpoints" / "best.json"
     best.write_text(json.dumps({"epoch": 1, "monitor": "val_accuracy",
                                 "value": 2.0}))  # unbeatable if kept
-    run, history = _fit_in_run_folder(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    run, history = _fit_in_run_folder(tmp_path, overwrite=True)
     assert len(history.history["loss"]) == 2
     summary = run.write_summary()
     check_finished(tmp_path, 2, "student")
     assert json.loads(best.read_text())["value"] == summary["best_accuracy"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def _garbage_then_fail(path, *args, **kwargs):
-    pathlib.Path(path).write_bytes(b"not a keras file")
+def _garbage_then_fail(*args, filepath=None, **kwargs):
+    pathlib.Path(filepath or args[0]).write_bytes(b"not a keras file")
     raise OSError("disk full (simulated)")
 
 
@@ -225,12 +232,12 @@ def test_failed_backup_keeps_the_previous_one(tmp_path, monkeypatch):
         backup.on_epoch_end(1)
     assert Backup.finished_epochs(tmp_path / "backup") == 1
     assert [p.name for p in (tmp_path / "backup").iterdir()] == [
-        "epoch-00001.weights.h5"]
+        "epoch-00001"]
     monkeypatch.undo()
     restored = tiny_model("student", seed=7)
     restored.compile("sgd", "sparse_categorical_crossentropy")
-    restored.fit(x, y, epochs=1, verbose=0,
-                 callbacks=[Backup(tmp_path / "backup")])
-    assert restored._initial_epoch == 1  # restored, nothing left to train
+    history = restored.fit(x, y, epochs=1, verbose=0,
+                           callbacks=[Backup(tmp_path / "backup")])
+    assert history.history == {}  # restored, nothing left to train
     for a, b in zip(restored.weights, model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -9,6 +9,7 @@ from scipy import stats
 
 from keras_mixkd import training
 from keras_mixkd.analysis import plots
+from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import main as cli
 from keras_mixkd.experiments import compare
 from keras_mixkd.experiments import report
@@ -275,6 +276,13 @@ def test_a_changed_definition_is_refused_before_training(custom_folder):
 
 # ---------------------------------------------------------------------------
 # The command line.
+
+def test_help_names_every_key_a_method_may_set(capsys):
+    # flag_docs imports nothing of the package: its text must keep up.
+    assert ", ".join(compare.CUSTOM_KEYS) in flag_docs.help_of("method_spec")
+    assert cli.run(["mixkd", "compare", "--help"]) == 0
+    assert "--method_spec=" in capsys.readouterr().out
+
 
 def test_cli_resumes_a_custom_comparison(custom_folder, capsys):
     root = custom_folder[0]

@@ -50,9 +50,10 @@ def test_saved_model_serves_raw_images(trained, tmp_path):
     assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 32, 32, 3]
     assert list(serve.structured_outputs) == ["logits"]
     _close_to_keras(exporting.run_exported(path, raw), logits, 1e-5)
-    metadata = json.loads((path.parent / "export.json").read_text())
+    # A SavedModel keeps its metadata inside.
+    metadata = json.loads((path / "export.json").read_text())
     assert metadata == {"mean": list(info.mean), "std": list(info.std),
-                        "image_size": [32, 32],
+                        "image_size": [32, 32], "outputs": "logits",
                         "class_names": [str(i) for i in range(10)]}
 
 
@@ -75,7 +76,7 @@ def test_litert_float_and_float16(trained, tmp_path):
     path = keras_mixkd.export(model, tmp_path / "f32" / "student.tflite",
                               format="litert", info=info)
     _close_to_keras(exporting.run_exported(path, raw), logits, 1e-5)
-    assert (path.parent / "export.json").is_file()
+    assert (path.parent / "student.json").is_file()
     half = keras_mixkd.export(model, tmp_path / "student16.tflite",
                               format="litert", info=info, quantize="float16")
     _close_to_keras(exporting.run_exported(half, raw), logits, 1e-2)
@@ -111,6 +112,12 @@ def test_bad_arguments_fail_before_anything_is_written(trained, tmp_path):
               representative_data=raw.astype("float32")), "must be uint8"),
         (dict(info=info, outputs="probabilities", loss="hinge"),
          "`loss` must be one of"),
+        (dict(info=info, outputs="probabilities"),
+         "The loss the model was trained with is required"),
+        (dict(info=info, outputs="probabilities", loss="ce",
+              calibration_temperature=0.0),
+         "`calibration_temperature` must be a finite number"),
+        (dict(info=info, calibration_temperature=2.0), "apply to outputs="),
     ]
     for kwargs, match in cases:
         with pytest.raises(ValueError, match=match):

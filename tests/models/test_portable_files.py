@@ -36,7 +36,8 @@ LOADER = textwrap.dedent("""
         model = keras.saving.load_model(f"{name}.keras")
         io = np.load(f"{name}.npz")
         out = keras.ops.convert_to_numpy(model(io["x"], training=False))
-        worst[name] = float(np.abs(out - io["y"]).max())
+        scale = float(np.abs(io["y"]).max())
+        worst[name] = float(np.abs(out - io["y"]).max()) / max(scale, 1e-30)
     assert not any(m.startswith("keras_mixkd") for m in sys.modules)
     print(json.dumps(worst))
 """)
@@ -67,7 +68,18 @@ def test_every_zoo_model_loads_without_keras_mixkd(tmp_path):
     assert loader.returncode == 0, stderr[-3000:]
     worst = json.loads(stdout.strip().splitlines()[-1])
     assert sorted(worst) == sorted(names)
-    assert max(worst.values()) == 0.0, worst
+    # Relative to each model's largest logit, not bit-identical: here the
+    # model computes with `use_fused_kernel`'s FusedBatchNormV3, the loader
+    # with Keras's BatchNormalization (rsqrt, mul, add): the same formula,
+    # but oneDNN may order or vectorise the fused kernel differently by CPU
+    # (bit-identical on this AVX-512 CPU; on a Xeon with AMX resnet110
+    # differed by 140.0). Untrained post-activation nets have huge logits:
+    # resnet110's max|logit| is 2e7 to 2e8 for these inputs (random
+    # weights), so 140.0 was ~1e-6 to 1e-5 of the scale, tens of float32
+    # roundings (1.2e-7) accumulated over 110 BatchNorm layers. 1e-4 leaves
+    # room for that; a file that loads other weights or layers is off by the
+    # order of the logits themselves.
+    assert max(worst.values()) <= 1e-4, worst
 
 
 def _torch_shuffle(x_nchw, groups):

@@ -107,6 +107,7 @@ def test_a_folder_of_an_earlier_version_resumes(tmp_path):
     old = {("beta_alpha" if k == "mixup_alpha" else k): v
            for k, v in config.record("distill").items()}
     (tmp_path / "config.json").write_text(json.dumps(old))
+    (tmp_path / "metrics.csv").write_text("epoch,loss\n0,1.0\n")  # 1 epoch
     RunFolder(tmp_path, config.record("distill"))  # the same run: no error
     changed = dataclasses.replace(config, mixup_alpha=0.5)
     with pytest.raises(ValueError, match="differs in: mixup_alpha"):
