@@ -20,13 +20,8 @@ from keras_mixkd.exporting.model_file import FORMATS
 from keras_mixkd.exporting.model_file import OUTPUTS
 from keras_mixkd.exporting.model_file import QUANTIZATIONS
 from keras_mixkd.exporting.model_file import TRAINING_LOSSES
-from keras_mixkd.training.config import image_size_of
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        shown = ", ".join(str(c) for c in choices if c is not None)
-        raise ValueError(f"--{name}={value} is not one of: {shown}.")
+from keras_mixkd.training.config import check_choice
+from keras_mixkd.training.config import parse_image_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,17 +83,14 @@ class ExportConfig:
     overwrite: bool = False
 
     def __post_init__(self):
-        try:
-            object.__setattr__(self, "image_size",
-                               image_size_of(self.image_size))
-        except ValueError as e:
-            raise ValueError(f"--image_size={self.image_size}: {e}") from e
+        object.__setattr__(self, "image_size", parse_image_size(
+            self.image_size))
         for name, choices in (("format", (None, *FORMATS)),
                               ("quantize", QUANTIZATIONS),
                               ("outputs", OUTPUTS),
                               ("trained_loss", (None, *TRAINING_LOSSES)),
                               ("channels", (None, *data.CHANNELS))):
-            _check_choice(name, getattr(self, name), choices)
+            check_choice(name, getattr(self, name), choices)
         if self.trained_temperature is not None and not (
                 self.trained_temperature > 0):
             raise ValueError(f"--trained_temperature must be > 0, got "

@@ -191,11 +191,8 @@ class RunConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "verbose", str(self.verbose))
-        try:
-            object.__setattr__(self, "image_size",
-                               image_size_of(self.image_size))
-        except ValueError as e:
-            raise ValueError(f"--image_size={self.image_size}: {e}") from e
+        object.__setattr__(self, "image_size", parse_image_size(
+            self.image_size))
         for name, choices in (("strategy", STRATEGIES),
                               ("mixed_precision", tuple(PRECISION_POLICIES)),
                               ("verbose", VERBOSITIES),
@@ -205,7 +202,7 @@ class RunConfig:
                               ("teacher_dtype", TEACHER_DTYPES),
                               ("fold_teacher", tuple(FOLD_TEACHER)),
                               ("channels", (None, *data.CHANNELS))):
-            _check_choice(name, getattr(self, name), choices)
+            check_choice(name, getattr(self, name), choices)
         for name in ("epochs", "batch_size", "train_size",
                      "steps_per_execution"):
             if getattr(self, name) is not None and not int(
@@ -365,7 +362,17 @@ def default(name):
     return RunConfig.__dataclass_fields__[name].default
 
 
-def _check_choice(name, value, choices):
+def parse_image_size(value):
+    """The ``--image_size`` flag as ``(H, W)`` or None (`image_size_of`),
+    its error naming the flag."""
+    try:
+        return image_size_of(value)
+    except ValueError as e:
+        raise ValueError(f"--image_size={value}: {e}") from e
+
+
+def check_choice(name, value, choices):
+    """Raises `ValueError` naming ``--name`` unless ``value`` is a choice."""
     if value not in choices:
         shown = ", ".join(str(c) for c in choices if c is not None)
         raise ValueError(f"--{name}={value} is not one of: {shown}.")
