@@ -1,6 +1,7 @@
 """MIXSTD's base temperature through the Distiller and RunConfig (tau = 1
 keeps every earlier behaviour)."""
 
+import json
 import keras
 import numpy as np
 import pytest
@@ -49,8 +50,12 @@ def test_run_config_records_the_temperature_only_off_its_default(tmp_path):
     assert default["temperature"] is None
     assert RunConfig(student="resnet8", temperature=1.0).record(
         "distill") == default
-    # A folder of an earlier version (temperature null) resumes with or
-    # without --temperature=1, and refuses another temperature.
+    # A folder of an earlier version (temperature null) that finished an
+    # epoch resumes with or without --temperature=1, and refuses another
+    # temperature.
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps(default))
+    (tmp_path / "checkpoints" / "last.json").write_text('{"epoch": 1}')
     RunFolder(tmp_path, default)
     RunFolder(tmp_path, RunConfig(student="resnet8", temperature=1).record(
         "distill"))

@@ -108,10 +108,14 @@ def accuracy_line(summary):
             fractions, as in ``summary.json``).
 
     Returns:
-        e.g. ``"best 36.00%, last 35.50%"``.
+        e.g. ``"best 36.00%, last 35.50%"`` (``n/a`` for a value a run
+        does not have, such as a non-chief worker's).
     """
-    return (f"best {summary['best_accuracy']:.2%}, "
-            f"last {summary['last_accuracy']:.2%}")
+    def percent(value):
+        return "n/a" if value is None else f"{value:.2%}"
+
+    return (f"best {percent(summary.get('best_accuracy'))}, "
+            f"last {percent(summary.get('last_accuracy'))}")
 
 
 class TrainingStopped(RuntimeError):

@@ -29,6 +29,8 @@ def _fake_training(patch):
         path = pathlib.Path(config.output_dir)
         path.mkdir(parents=True, exist_ok=True)
         (path / "summary.json").write_text(json.dumps(summary))
+        command = "train-teacher" if teacher is None else "distill"
+        (path / "config.json").write_text(json.dumps(config.record(command)))
         model = models.create("resnet8", num_classes=10,
                               input_shape=(32, 32, 3))
         return model, summary
