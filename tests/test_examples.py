@@ -60,6 +60,7 @@ def flag_values(argv):
 # train_teacher.py and distill.py
 
 
+@pytest.mark.slow
 def test_train_a_mixup_teacher_then_distill_from_its_file(tmp_path):
     teacher_file, student_file = tmp_path / "t.keras", tmp_path / "s.keras"
     _, accuracy = example("train_teacher").main(
@@ -100,6 +101,7 @@ def test_examples_are_api_demos_without_flag_parsing():
         assert len(text.splitlines()) <= 70, path.name
 
 
+@pytest.mark.slow
 def test_engine_quickstart_writes_a_run_folder_per_run(tmp_path):
     quickstart = example("quickstart")
     results = quickstart.main(root=str(tmp_path), epochs=1)

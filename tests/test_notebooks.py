@@ -72,6 +72,7 @@ def execute(name, tmp_path, monkeypatch):
     return "".join(texts), images
 
 
+@pytest.mark.slow
 def test_mixkd_on_digits_notebook(tmp_path, monkeypatch):
     text, images = execute("01_mixkd_on_digits.ipynb", tmp_path, monkeypatch)
     assert images == 1  # the training curves
@@ -81,6 +82,7 @@ def test_mixkd_on_digits_notebook(tmp_path, monkeypatch):
         assert row in text
 
 
+@pytest.mark.slow
 def test_official_teacher_checkpoint_notebook(tmp_path, monkeypatch):
     text, _ = execute("02_official_teacher_checkpoint.ipynb", tmp_path,
                       monkeypatch)

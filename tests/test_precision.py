@@ -16,6 +16,7 @@ def policy(request):
     keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy,jit", [
     ("mixed_float16", True), ("mixed_bfloat16", True),
     ("mixed_float16", False)], indirect=["policy"])

@@ -69,6 +69,7 @@ def test_empty_folder(capsys, tmp_path):
     assert "digits" not in err and "network" not in err
 
 
+@pytest.mark.slow
 def test_mixed_channels_then_converted(capsys, tmp_path):
     root = write_folder(tmp_path / "mixed", {"a": [1, 3, 1], "b": [3, 1, 3]})
     err = refused(capsys, tmp_path, "train-teacher",

@@ -68,6 +68,7 @@ def test_distill_evaluate_and_flags_in_config(teacher_run, tmp_path, capsys):
                                                    abs=1.001 / 360)
 
 
+@pytest.mark.slow
 def test_resume_after_interruption(teacher_run, tmp_path, monkeypatch):
     weights = teacher_run / "checkpoints" / "best.keras"
     out = tmp_path / "resumed"
@@ -179,6 +180,7 @@ def test_train_teacher_on_mocked_cifar_through_the_real_pipeline(tmp_path):
     _check_run_folder(tmp_path, 1)
 
 
+@pytest.mark.slow
 def test_quickstart(tmp_path, capsys):
     assert mixkd("quickstart", "--epochs=1", "--verbose=0",
                  f"--output_dir={tmp_path}") == 0

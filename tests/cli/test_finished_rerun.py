@@ -45,6 +45,7 @@ def finished_teacher(tmp_path_factory):
     return out, args
 
 
+@pytest.mark.slow
 def test_rerun_changes_nothing_and_exits_in_seconds(finished_teacher,
                                                     tmp_path):
     out, args = finished_teacher
@@ -88,6 +89,7 @@ def test_rerun_reads_no_data_and_builds_nothing(finished_teacher, capsys,
     assert "has finished" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_distill_rerun_and_overwrite(finished_teacher, tmp_path, capsys,
                                      monkeypatch):
     """With --output_dir and with the default folder (named after the

@@ -94,6 +94,7 @@ def check_finished(out, epochs, model_name="resnet8"):
     assert not list(out.rglob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume(teacher, tmp_path, capsys):
     out, marker = tmp_path / "run", tmp_path / "marker"
     args = distill_args(teacher, out, epochs=3)

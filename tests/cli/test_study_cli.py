@@ -64,6 +64,7 @@ def study_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_study_writes_results_figures_and_report(study_dir):
     rows = study_lib.read_csv(study_dir / "results.csv")
     assert [(r["teacher_mixup"], r["temperature"]) for r in rows] == [
@@ -85,6 +86,7 @@ def test_study_writes_results_figures_and_report(study_dir):
         study_dir / "teachers" / "resnet8-mixup" / "config.json").read_text()
 
 
+@pytest.mark.slow
 def test_finished_study_resumes_without_training(study_dir, monkeypatch):
     summaries = sorted(study_dir.rglob("summary.json"))
     assert len(summaries) == 6
@@ -98,6 +100,7 @@ def test_finished_study_resumes_without_training(study_dir, monkeypatch):
     assert evaluated.is_file()
 
 
+@pytest.mark.slow
 def test_another_grid_in_the_same_folder_is_refused(study_dir, capsys):
     assert mixkd("study", *GRID[:-4], "--temperatures=1,4", "--epochs=1",
                  "--batch_size=128", f"--output_dir={study_dir}") == 1
@@ -118,6 +121,7 @@ def test_bad_study_flags_fail_at_once(args, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_of_a_run_and_of_a_folder_of_runs(study_dir):
     run = study_dir / "cells" / INTERRUPTED
     assert mixkd("report", str(run)) == 0
@@ -131,6 +135,7 @@ def test_report_of_a_run_and_of_a_folder_of_runs(study_dir):
     assert (study_dir / "cells" / "runs_curves.png").read_bytes()[:4] == PNG
 
 
+@pytest.mark.slow
 def test_report_of_the_study(study_dir):
     (study_dir / "report.md").unlink()
     assert mixkd("report", str(study_dir)) == 0

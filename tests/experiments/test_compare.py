@@ -201,6 +201,7 @@ def compared(tmp_path_factory):
     return root, config, summary
 
 
+@pytest.mark.slow
 def test_compare_writes_every_file(compared):
     root, _, summary = compared
     rows = compare_results.read_results(root / "results.csv")
@@ -234,6 +235,7 @@ def test_compare_writes_every_file(compared):
     assert (root / "comparison.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_compare_resumes_and_runs_only_what_was_added(compared):
     root, config, _ = compared
     with pytest.MonkeyPatch.context() as patch:
@@ -263,6 +265,7 @@ def _flags(root, *extra):
             f"--output_dir={root}", *extra]
 
 
+@pytest.mark.slow
 def test_cli_resumes_a_finished_comparison(compared, capsys):
     root, _, _ = compared
     with pytest.MonkeyPatch.context() as patch:
@@ -317,6 +320,7 @@ def test_base_record_holds_the_training_settings_and_what_changed():
         "image_size"] == 40
 
 
+@pytest.mark.slow
 def test_compare_with_teacher_weights_trains_no_teacher(compared, tmp_path):
     root, config, _ = compared
     weights = root / "teacher" / "checkpoints" / "last.keras"

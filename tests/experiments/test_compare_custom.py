@@ -186,6 +186,7 @@ def custom_folder(tmp_path_factory):
     return root, config, summary, lines
 
 
+@pytest.mark.slow
 def test_a_custom_method_runs_with_its_settings(custom_folder):
     root, _, summary, _ = custom_folder
     for seed in (0, 1):
@@ -211,6 +212,7 @@ def test_a_custom_method_runs_with_its_settings(custom_folder):
         "user-defined: loss=kd")
 
 
+@pytest.mark.slow
 def test_custom_statistics_are_paired_against_a_custom_baseline(
         custom_folder):
     root, _, summary, _ = custom_folder
@@ -237,6 +239,7 @@ def test_custom_statistics_are_paired_against_a_custom_baseline(
     assert [label.split("\n")[0] for label in labels] == ["kd", "kd_w9"]
 
 
+@pytest.mark.slow
 def test_a_run_folder_without_its_result_is_evaluated_not_retrained(
         custom_folder):
     root, config, _, _ = custom_folder
@@ -256,6 +259,7 @@ def test_a_run_folder_without_its_result_is_evaluated_not_retrained(
     assert lines[0].startswith("== run 1 of 1: kd_w9, seed 1 (elapsed ")
 
 
+@pytest.mark.slow
 def test_progress_lines_count_the_runs_of_the_invocation(custom_folder):
     lines = [line for line in custom_folder[3] if line.startswith("== run")]
     assert [line.split(" (")[0] for line in lines] == [
@@ -265,6 +269,7 @@ def test_progress_lines_count_the_runs_of_the_invocation(custom_folder):
     assert lines[1].endswith(" left)") and lines[3].endswith(" left)")
 
 
+@pytest.mark.slow
 def test_a_changed_definition_is_refused_before_training(custom_folder):
     _, config, _, _ = custom_folder
     with pytest.MonkeyPatch.context() as patch:
@@ -284,6 +289,7 @@ def test_help_names_every_key_a_method_may_set(capsys):
     assert "--method_spec=" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_resumes_a_custom_comparison(custom_folder, capsys):
     root = custom_folder[0]
     with pytest.MonkeyPatch.context() as patch:

@@ -83,6 +83,7 @@ def write_folder(root, classes=3, per_class=8, seed=0):
                              tf.io.encode_png(image.astype(np.uint8)))
 
 
+@pytest.mark.slow
 def test_distil_an_application_into_a_smaller_one_on_a_folder(tmp_path):
     write_folder(tmp_path / "images")
     train, test, info = data.load(f"folder:{tmp_path / 'images'}",

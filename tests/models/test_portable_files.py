@@ -1,5 +1,6 @@
 """Zoo models saved as ``.keras`` load with plain Keras, no keras_mixkd."""
 
+import pytest
 import json
 import os
 import subprocess
@@ -43,6 +44,7 @@ LOADER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_every_zoo_model_loads_without_keras_mixkd(tmp_path):
     names = models.available()
     assert len(names) == 22

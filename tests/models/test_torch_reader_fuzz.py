@@ -88,6 +88,7 @@ def _sources(tmp_path, reference_dir):
     }
 
 
+@pytest.mark.slow
 def test_mutated_checkpoints_fail_cleanly_fast_and_small(tmp_path,
                                                          reference_dir):
     rng = np.random.default_rng(2023)

@@ -62,6 +62,7 @@ def test_two_distiller_fits_from_one_seed_are_bit_identical(op_determinism):
     assert not all(np.array_equal(a, b) for a, b in zip(weights, other))
 
 
+@pytest.mark.slow
 def test_cli_deterministic_flag(op_determinism, tmp_path):
     teacher = tmp_path / "teacher.keras"
     create("resnet8", num_classes=10).save(teacher)

@@ -92,6 +92,7 @@ def wait_all(processes, timeout):
         pytest.fail("a worker failed or hung:\n" + "\n---\n".join(errors))
 
 
+@pytest.mark.slow
 def test_two_workers_finish_with_identical_students(tmp_path):
     teacher = tmp_path / "teacher.keras"
     create("resnet8", num_classes=10).save(teacher)

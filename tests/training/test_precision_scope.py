@@ -21,6 +21,7 @@ def _config(tmp_path, **kwargs):
                               **kwargs)
 
 
+@pytest.mark.slow
 def test_a_model_built_after_a_bfloat16_run_is_float32(tmp_path,
                                                         float32_policy):
     teacher, _ = training.train_teacher(_config(

@@ -16,6 +16,7 @@ def test_bad_speed_settings_are_refused_by_name():
             training.RunConfig(dataset="digits", **{field: value})
 
 
+@pytest.mark.slow
 def test_distill_runs_a_bfloat16_folded_teacher(tmp_path, monkeypatch):
     copies = []
 

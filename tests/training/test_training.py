@@ -142,6 +142,7 @@ def test_train_teacher_returns_the_model_and_summary(teacher_run):
     assert recorded == config.record("train-teacher")
 
 
+@pytest.mark.slow
 def test_checkpoints_load_without_keras_mixkd(teacher_run, tmp_path):
     config, teacher, _ = teacher_run
     checkpoints = pathlib.Path(config.output_dir) / "checkpoints"
@@ -165,6 +166,7 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated")
 
 
+@pytest.mark.slow
 def test_calling_again_resumes_from_the_last_finished_epoch(
         teacher_run, tmp_path, monkeypatch):
     _, teacher, _ = teacher_run

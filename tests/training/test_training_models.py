@@ -53,6 +53,7 @@ def test_image_size_is_parsed_and_recorded_as_earlier_versions_did():
         RunConfig(image_size="0,5")
 
 
+@pytest.mark.slow
 def test_distil_an_applications_teacher_file_into_a_smaller_student(
         base, teacher_file, tmp_path):
     # The teacher's architecture comes with its .keras file: no --teacher.
