@@ -44,7 +44,9 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2", "nbclient>=0.7",
+        # pytest-xdist: pytest.ini runs the suite in two worker processes.
+        "test": ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=3",
+                 "nbclient>=0.7",
                  "nbformat>=5", "ipykernel>=6"],
         "kerascv": ["keras-cv>=0.9"],
         # The PyTorch reference of benchmarks/torch_reference.py (the speed
