@@ -141,8 +141,19 @@ def _run_command(command, arguments):
 
 
 def main():
-    """Console-script entry point."""
-    sys.exit(run(sys.argv))
+    """Console-script entry point.
+
+    A reader that stops early (``mixkd distill --help | head``) ends the
+    command quietly, as other command-line tools do, not with a traceback.
+    """
+    try:
+        code = run(sys.argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -160,3 +160,19 @@ def test_c_stderr_is_dropped_and_python_stderr_kept(capfd, monkeypatch):
 def test_accuracies_print_as_percentages_with_two_decimals():
     summary = {"best_accuracy": 0.36000001430511475, "last_accuracy": 0.355}
     assert accuracy_line(summary) == "best 36.00%, last 35.50%"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    # `mixkd distill --help | head -1`: the pipe's reading end closes
+    # before the command writes.
+    script = ("import sys\nfrom keras_mixkd.cli import main\n"
+              "sys.argv = ['mixkd', 'distill', '--help']\nmain.main()\n")
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run([sys.executable, "-c", script], env=_env(),
+                          stdout=write, stderr=subprocess.PIPE, text=True,
+                          timeout=60)
+    os.close(write)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "BrokenPipeError" not in done.stderr
+    assert done.returncode == 1
