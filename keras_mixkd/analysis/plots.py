@@ -293,7 +293,7 @@ def plot_training_curves(panels, path, title=None):
 
     Args:
         panels: a list of ``(ylabel, series)``; ``series`` maps each curve's
-            label to its ``(epochs, values)``.
+            label to its ``(epochs, values)`` (a None value is left out).
         path: PNG file to write, or None.
         title: figure title.
 
@@ -308,6 +308,9 @@ def plot_training_curves(panels, path, title=None):
     fig, axes = _figure(1, len(panels), figsize=(5.5 * len(panels), 4.0))
     for ax, (ylabel, series) in zip(axes[0], panels):
         for label, (x, y) in series.items():
+            # None: an epoch without the metric (not validated).
+            x, y = zip(*[(e, v) for e, v in zip(x, y) if v is not None]
+                       or [((), ())])
             ax.plot(x, y, marker="o" if len(x) < 30 else None, label=label)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)

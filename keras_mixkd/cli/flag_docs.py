@@ -57,6 +57,11 @@ FLAGS = {
                         "with it), or weights of --student."),
     # Training.
     "epochs": ("training", "Training epochs (the paper: 240)."),
+    "validation_freq": ("training", "Evaluate the test (or held-out) set "
+                        "after the first epoch, every N epochs and after "
+                        "the last (best.keras is chosen among those); on a "
+                        "small --train_size the evaluation can take longer "
+                        "than the epoch."),
     "batch_size": ("training", "Batch size per replica (paper: 64)."),
     "learning_rate": ("training", "Base learning rate for batch 64; default: "
                       "0.05, or 0.01 for MobileNetV2/ShuffleV1/ShuffleV2. "
@@ -218,7 +223,7 @@ DEFAULTS = {
     "dataset": "cifar100", "epochs": 240, "seeds": 1, "batch_size": 64,
     "weight_decay": 0.0005, "seed": 0, "strategy": "default",
     "mixed_precision": "none", "jit_compile": False,
-    "steps_per_execution": 1, "deterministic": False, "verbose": "auto",
+    "steps_per_execution": 1, "validation_freq": 1, "deterministic": False, "verbose": "auto",
     "quantize": "none", "outputs": "logits", "loss": "mixstd",
     "mixing": "pmu", "mix_fraction": 0.1, "mix_sampling": "official",
     "ce_weight": 0.1, "kd_weight": 0.9, "teacher_dtype": "none",
@@ -264,8 +269,8 @@ RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
            "deterministic", "output_dir", "verbose")
 
 #: Flags of every command that trains.
-TRAINING = RUNTIME + ("train_size", "epochs", "learning_rate",
-                      "weight_decay", "steps_per_execution")
+TRAINING = RUNTIME + ("train_size", "epochs", "validation_freq",
+                      "learning_rate", "weight_decay", "steps_per_execution")
 
 #: Flags of the frozen teacher's speed.
 TEACHER_SPEED = ("teacher_dtype", "fold_teacher")

@@ -180,8 +180,9 @@ class MetricsLog(keras.callbacks.CSVLogger):
     """``metrics.csv``: one row per finished epoch, each epoch exactly once.
 
     `keras.callbacks.CSVLogger` in append mode (columns ``epoch``, counting
-    from 0, and the sorted log keys), which writes and flushes each epoch's
-    row. What it cannot know is which rows a resumed run must drop: those of
+    from 0, and the sorted log keys of the first epoch, or on resume the
+    file's own), which writes and flushes each epoch's row; a metric an
+    epoch lacks (``val_*`` between validations) is an empty cell. What it cannot know is which rows a resumed run must drop: those of
     the epochs the backup does not hold (`Backup.finished_epochs`), which
     run again, and a row cut short by a kill. So on train begin the file is
     rewritten with the backed-up epochs' complete rows only, through a
@@ -218,6 +219,16 @@ class MetricsLog(keras.callbacks.CSVLogger):
 
             replace_from_temporary(self.path, write)
         super().on_train_begin(logs)
+        if kept:  # a resumed run appends under the file's own columns
+            self.keys = [k for k in header if k != "epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        # An epoch without validation (``validation_freq``) leaves its
+        # ``val_*`` cells empty (the built-in would write "NA").
+        logs = dict(logs or {})
+        for key in self.keys or ():
+            logs.setdefault(key, "")
+        super().on_epoch_end(epoch, logs)
 
 
 class Checkpoints(keras.callbacks.Callback):

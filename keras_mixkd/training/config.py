@@ -96,6 +96,11 @@ class RunConfig:
             is chosen on the test set). Recorded in ``config.json`` only
             when set.
         epochs: training epochs (the paper: 240).
+        validation_freq: validate (and choose ``best``) after the first
+            epoch, every this many epochs and after the last one; the other
+            epochs' ``val_*`` cells of ``metrics.csv`` stay empty. On a
+            small training set the evaluation of a large test set can take
+            longer than the epoch itself. Recorded when not 1.
         batch_size: batch size per replica (the paper: 64).
         learning_rate: base rate for batch 64 (None: the paper's rate of the
             architecture), scaled linearly with the global batch.
@@ -157,6 +162,7 @@ class RunConfig:
     train_size: int = None
     validation_split: float = None
     epochs: int = 240
+    validation_freq: int = 1
     batch_size: int = 64
     learning_rate: float = None
     weight_decay: float = 5e-4
@@ -203,8 +209,8 @@ class RunConfig:
                               ("fold_teacher", tuple(FOLD_TEACHER)),
                               ("channels", (None, *data.CHANNELS))):
             check_choice(name, getattr(self, name), choices)
-        for name in ("epochs", "batch_size", "train_size",
-                     "steps_per_execution"):
+        for name in ("epochs", "validation_freq", "batch_size",
+                     "train_size", "steps_per_execution"):
             if getattr(self, name) is not None and not int(
                     getattr(self, name)) >= 1:
                 raise ValueError(f"--{name} must be >= 1, got "

@@ -43,6 +43,7 @@ from keras_mixkd.training.run_folder import run_label
 from keras_mixkd.training.run_folder import run_path
 from keras_mixkd.training.test_report import held_out_validation
 from keras_mixkd.training.test_report import test_summary
+from keras_mixkd.training.test_report import validation_epochs
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
@@ -191,7 +192,7 @@ def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
     """Runs ``fitted.fit`` with the run folder's callbacks, then summarises.
 
     Args:
-        config: the `RunConfig` (epochs, verbosity).
+        config: the `RunConfig` (epochs, validation_freq, verbosity).
         run: the `RunFolder`.
         fitted: the model whose ``fit`` runs (a model or a `Distiller`).
         saved: the model the checkpoints hold.
@@ -209,6 +210,8 @@ def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
     validation, report = held_out_validation(test_ds, validation_ds)
     fitted.fit(train_ds, validation_data=validation, shuffle=False,
                epochs=config.epochs, verbose=verbosity(config),
+               validation_freq=validation_epochs(config.epochs,
+                                                 config.validation_freq),
                callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()

@@ -322,14 +322,14 @@ class RunFolder:
             The summary dict.
         """
         rows = self.epochs_logged()
-        accuracies = [r.get("val_accuracy") for r in rows]
-        accuracies = [a for a in accuracies if a is not None]
+        validated = [(int(r.get("epoch", i)) + 1, r["val_accuracy"])
+                     for i, r in enumerate(rows) if "val_accuracy" in r]
+        best = max(validated, key=lambda v: v[1], default=(None, None))
         summary = {
             "epochs": len(rows),
-            "best_accuracy": max(accuracies) if accuracies else None,
-            "best_epoch": (1 + accuracies.index(max(accuracies))
-                           if accuracies else None),
-            "last_accuracy": accuracies[-1] if accuracies else None,
+            "best_accuracy": best[1],
+            "best_epoch": best[0],
+            "last_accuracy": validated[-1][1] if validated else None,
             "wall_time_s": round(time.time() - self._start, 1),
             **extra,
         }

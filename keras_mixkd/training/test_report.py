@@ -12,7 +12,8 @@ import keras
 
 
 class TestSetReport(keras.callbacks.Callback):
-    """Adds the test set's metrics to each epoch's logs, as ``test_*``.
+    """Adds the test set's metrics to each validated epoch's logs, as
+    ``test_*``.
 
     Place it before the callbacks that write the logs (a CSV log, the
     checkpoints, TensorBoard): Keras hands every callback the same logs.
@@ -37,8 +38,8 @@ class TestSetReport(keras.callbacks.Callback):
         self.prefix = prefix
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
+        if logs is None or not any(k.startswith("val_") for k in logs):
+            return  # fit did not validate this epoch (``validation_freq``)
         results = self.model.evaluate(self.test_data, verbose=0,
                                       return_dict=True)
         logs.update({self.prefix + name: float(value)
@@ -88,3 +89,26 @@ def held_out_validation(test_data, validation_data):
     if validation_data is None:
         return test_data, []
     return validation_data, [TestSetReport(test_data)]
+
+
+def validation_epochs(epochs, every):
+    """The epochs ``fit`` validates: the first, every ``every``-th and the
+    last (Keras's ``validation_freq``, as a list of 1-based epochs).
+
+    Validating the first epoch makes its logs, and so the columns of
+    ``metrics.csv``, hold every metric; validating the last makes the
+    run's last accuracy that of its final weights.
+
+    Args:
+        epochs: the run's epochs.
+        every: validate every this many epochs (1: each).
+
+    Returns:
+        A sorted list of epoch numbers (1-based).
+
+    Example:
+
+    >>> validation_epochs(10, 4)
+    [1, 4, 8, 10]
+    """
+    return sorted({1, epochs, *range(every, epochs + 1, every)})
