@@ -41,14 +41,21 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated")
 
 
-def _fit(run, model, data, interrupt=False):
-    config = RunConfig(dataset="digits", epochs=5, validation_freq=3,
-                       verbose="0")
+class _NewMetric(keras.callbacks.Callback):
+    """A log key the first part of a run did not have (a newer version's)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["a_new_metric"] = 1.0
+
+
+def _fit(run, model, data, interrupt=False, validation_freq=3, before=()):
+    config = RunConfig(dataset="digits", epochs=5,
+                       validation_freq=validation_freq, verbose="0")
     extra = [_Interrupt()] if interrupt else []
     callbacks = run.callbacks
 
     def with_extra(saved):
-        return callbacks(saved) + extra
+        return [*before, *callbacks(saved), *extra]
 
     run.callbacks = with_extra
     return fit(config, run, model, model, data, data)
@@ -114,3 +121,27 @@ def test_distill_with_validation_freq(tmp_path):
         float(rows[-1]["val_accuracy"]))
     record = json.loads((tmp_path / "student" / "config.json").read_text())
     assert record["validation_freq"] == 3
+
+
+def test_a_run_resumed_with_a_new_log_key_keeps_every_epoch(tmp_path):
+    # A resumed run whose logs gained a key (a newer version's metric) once
+    # wrote longer rows under the old header: the summary then covered only
+    # the epochs before the interruption.
+    x, y = tiny_data(32)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    model = tiny_model("m")
+    model.compile(keras.optimizers.SGD(0.1),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    with pytest.raises(KeyboardInterrupt):
+        _fit(RunFolder(tmp_path, {"epochs": 5}), model, data, interrupt=True,
+             validation_freq=1)
+    summary = _fit(RunFolder(tmp_path, {"epochs": 5}), model, data,
+                   validation_freq=1, before=[_NewMetric()])
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert {len(r) for r in rows} == {len(rows[0])}
+    assert "a_new_metric" not in rows[0]
+    assert summary["epochs"] == 5
+    assert summary["last_accuracy"] == pytest.approx(float(
+        rows[-1][rows[0].index("val_accuracy")]))
