@@ -188,8 +188,10 @@ def test_observations_are_computed_from_the_numbers(tmp_path):
             "points") in text
     assert "T=1 minus T=4 is larger with mixup-trained teachers (+4.00 vs " \
         "-1.00 points" in text
+    # One seed: no interval, and the sentences have no interval clause.
     assert study_report.paired_difference(rows, "temperature", "std", 4.0) == (
-        pytest.approx(3.0), 4, 4, 0)
+        pytest.approx(3.0), 4, 4, 0, 1, None)
+    assert "95% CI" not in text
     assert study_report.paired_difference(rows, "teacher", "a", "b") is None
 
 

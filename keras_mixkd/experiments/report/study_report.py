@@ -4,21 +4,23 @@
 runs: it refreshes ``results.csv`` and ``teachers.csv``, draws
 ``figures/accuracy-<student>-<mixing>.png`` (rows teachers, columns
 temperatures) and ``figures/teacher_smoothness.png``, and writes
-``report.md`` with the observations `observations` computes.
+``report.md`` with the observations `observations` computes. With several
+seeds, the observations give their intervals over seeds
+(`keras_mixkd.experiments.report.study_statistics`).
 """
 
 import numpy as np
 
 from keras_mixkd import analysis
-from keras_mixkd.experiments import statistics
 from keras_mixkd.experiments import study as study_lib
 from keras_mixkd.experiments.report.markdown import number
 from keras_mixkd.experiments.report.markdown import percent
 from keras_mixkd.experiments.report.markdown import table
 from keras_mixkd.experiments.report.markdown import write_markdown
-
-_IDENTITY = ("teacher", "teacher_mixup", "student", "student_mixup",
-             "temperature", "seed")
+from keras_mixkd.experiments.report.study_statistics import interval_clause
+from keras_mixkd.experiments.report.study_statistics import paired_difference
+from keras_mixkd.experiments.report.study_statistics import seed_observation
+from keras_mixkd.experiments.report.study_statistics import seed_section
 
 
 def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
@@ -88,49 +90,16 @@ def write_figures(study, rows):
     return paths
 
 
-def paired_difference(rows, axis, first, second, where=None):
-    """How much ``axis = first`` beats ``axis = second``, other axes equal.
-
-    Args:
-        rows: result rows.
-        axis: one of ``teacher``, ``teacher_mixup``, ``student``,
-            ``student_mixup``, ``temperature``.
-        first: value of the axis in the first run of each pair.
-        second: value in the second run.
-        where: optional ``row -> bool`` filter.
-
-    Returns:
-        ``(mean difference in accuracy points, pairs, pairs won by first,
-        pairs won by second)``, or None when the rows hold no such pair.
-    """
-    def value(row, key):
-        if key == "temperature":
-            return study_lib.temperature_key(row[key])
-        return row.get(key)  # no seed in the rows of older studies
-
-    groups = {}
-    for row in rows:
-        if row.get("last_accuracy") is not None and (not where or where(row)):
-            key = tuple(value(row, k) for k in _IDENTITY if k != axis)
-            groups.setdefault(key, {})[value(row, axis)] = (
-                100 * float(row["last_accuracy"]))
-    first, second = value({axis: first}, axis), value({axis: second}, axis)
-    diffs = [g[first] - g[second] for g in groups.values()
-             if first in g and second in g]
-    if not diffs:
-        return None
-    return (float(np.mean(diffs)), len(diffs), sum(d > 0 for d in diffs),
-            sum(d < 0 for d in diffs))
-
-
 def _versus(first, second, result):
-    diff, pairs, wins, losses = result
+    """``first`` against ``second`` from their `PairedDifference`."""
+    diff, pairs, wins, losses = result[:4]
     if abs(diff) < 0.005:
-        return f"{first} and {second} are level ({pairs} paired cells)"
+        return (f"{first} and {second} are level ({pairs} paired cells"
+                f"{interval_clause(result)})")
     leader, other = (first, second) if diff > 0 else (second, first)
     return (f"{leader} beats {other} by {abs(diff):.2f} points on average "
             f"(ahead in {wins if diff > 0 else losses} of {pairs} paired "
-            "cells)")
+            f"cells{interval_clause(result, 1 if diff > 0 else -1)})")
 
 
 def _t_label(temperature):
@@ -188,7 +157,7 @@ def observations(rows, teacher_rows):
             result = paired_difference(rows, "temperature", a, b, of_teachers)
             if result:
                 if (a, b) == pairs[0] and len(temps) > 1:
-                    low_vs_high[mixup] = result[0]
+                    low_vs_high[mixup] = result.mean
                 versus = _versus(_t_label(a), _t_label(b), result)
                 lines.append(f"With {teachers} teachers, {versus}.")
         result = paired_difference(rows, "student_mixup", True, False,
@@ -233,48 +202,6 @@ def results_table(rows):
           r.get("seed"), percent(r["teacher_accuracy"]),
           percent(r["best_accuracy"]), percent(r["last_accuracy"])]
          for r in rows])
-
-
-def seed_section(rows):
-    """The statistics over seeds: per cell, last-epoch accuracy mean ± std
-    and the difference to the classic-KD cell of the same teacher and
-    student (no student mixup, T=4), paired by seed, with its 95% interval;
-    ``*`` marks the cells whose interval excludes 0.
-
-    Returns:
-        Markdown lines (a sentence when no cell has a baseline).
-    """
-    entries = study_lib.seed_summaries(rows)
-    if not entries:
-        return ["No cell without student mixup at T=4 finished, so no cell "
-                "is compared over seeds."]
-    lines = [
-        table(["cell", "n", "last acc. %", "minus KD cell, points [95% CI]"],
-              [[cell, e["n"], *statistics.format_entry(e)]
-               for cell, e in entries.items()]), "",
-        "Each cell minus the classic-KD cell (no student mixup, T=4) of the "
-        "same teacher and student, on the same seed, with a two-sided 95% "
-        "Student-t interval; * marks an interval that excludes 0."]
-    if max(e["n"] for e in entries.values()) < 2:
-        lines.append("One seed: no std and no interval (rerun with "
-                     "--seeds=3 to add seeds).")
-    return lines
-
-
-def seed_observation(rows):
-    """A sentence naming the cells that differ from their KD cell beyond
-    their interval, or None."""
-    entries = study_lib.seed_summaries(rows)
-    marked = [f"{cell} ({100 * e['diff_mean']:+.2f} points)"
-              for cell, e in entries.items() if e["excludes_zero"]]
-    if not any(e["diff_ci95"] for c, e in entries.items()
-               if c != e["baseline"]):
-        return None
-    if not marked:
-        return ("No cell differs from its classic-KD cell beyond its 95% "
-                "interval over seeds.")
-    return ("Cells that differ from their classic-KD cell beyond their 95% "
-            f"interval over seeds: {', '.join(marked)}.")
 
 
 def _smoothness_rows(rows, first):
