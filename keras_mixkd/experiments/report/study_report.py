@@ -5,13 +5,15 @@ runs: it refreshes ``results.csv`` and ``teachers.csv``, draws
 ``figures/accuracy-<student>-<mixing>.png`` (rows teachers, columns
 temperatures) and ``figures/teacher_smoothness.png``, and writes
 ``report.md`` with the observations `observations` computes. With several
-seeds, the observations give their intervals over seeds
+seeds, each heatmap cell also shows its difference to the classic-KD cell
+with its 95% interval, and the observations their intervals over seeds
 (`keras_mixkd.experiments.report.study_statistics`).
 """
 
 import numpy as np
 
 from keras_mixkd import analysis
+from keras_mixkd.experiments import statistics
 from keras_mixkd.experiments import study as study_lib
 from keras_mixkd.experiments.report.markdown import number
 from keras_mixkd.experiments.report.markdown import percent
@@ -19,8 +21,12 @@ from keras_mixkd.experiments.report.markdown import table
 from keras_mixkd.experiments.report.markdown import write_markdown
 from keras_mixkd.experiments.report.study_statistics import interval_clause
 from keras_mixkd.experiments.report.study_statistics import paired_difference
+from keras_mixkd.experiments.report.study_statistics import seed_count
 from keras_mixkd.experiments.report.study_statistics import seed_observation
 from keras_mixkd.experiments.report.study_statistics import seed_section
+
+#: What the notes under the heatmaps' means are (with several seeds).
+NOTES_TITLE = "under each mean: minus the KD cell (plain, T=4), 95% CI"
 
 
 def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
@@ -39,25 +45,76 @@ def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
         A float array (the mean over a cell's seeds), NaN where no finished
         cell holds the value.
     """
-    values = np.full((len(teachers), len(temperatures)), np.nan)
+    def mean(cell_rows):
+        found = [r[key] for r in cell_rows if r.get(key) is not None]
+        return 100.0 * float(np.mean(found)) if found else np.nan
+
+    return _cell_grid(rows, student, student_mixup, teachers, temperatures,
+                      mean, "float64")
+
+
+def difference_notes(rows, student, student_mixup, teachers, temperatures):
+    """The notes under an `accuracy_grid`'s cells: each cell minus its
+    classic-KD cell, paired by seed, with its 95% interval.
+
+    Args:
+        rows: result rows.
+        student: student architecture.
+        student_mixup: the student-mixup setting.
+        teachers: the `TeacherSpec`s (rows).
+        temperatures: the temperatures (columns).
+
+    Returns:
+        A string array of the grid's shape: ``"KD cell"`` for the baseline
+        of `study.seed_summaries`, ``"-0.81 [-1.90, +0.28]"`` (points,
+        ``" *"`` added when the interval excludes 0) for the other cells,
+        ``""`` where no cell or baseline finished; None for fewer than two
+        seeds.
+    """
+    if seed_count(rows) < 2:
+        return None
+    entries = study_lib.seed_summaries(rows)
+
+    def note(cell_rows):
+        cell = cell_rows[0]["cell"] if cell_rows else None
+        if cell not in entries:
+            return ""
+        if cell == entries[cell]["baseline"]:
+            return "KD cell"
+        return statistics.format_entry(entries[cell])[1]
+
+    return _cell_grid(rows, student, student_mixup, teachers, temperatures,
+                      note, "object")
+
+
+def _cell_grid(rows, student, student_mixup, teachers, temperatures, reduce,
+               dtype):
+    """``reduce(rows of the cell, all seeds)`` per teacher and temperature
+    of one student setting (``reduce([])`` where none finished)."""
     key_of = study_lib.temperature_key
     index = {}
     for r in rows:
-        if ((r["student"], r["student_mixup"]) == (student, student_mixup)
-                and r.get(key) is not None):
+        if (r["student"], r["student_mixup"]) == (student, student_mixup):
             index.setdefault((r["teacher"], r["teacher_mixup"],
-                              key_of(r["temperature"])), []).append(r[key])
+                              key_of(r["temperature"])), []).append(r)
+    values = np.empty((len(teachers), len(temperatures)), dtype=dtype)
     for i, spec in enumerate(teachers):
         for j, temperature in enumerate(temperatures):
-            found = index.get((spec.arch, spec.mixup, key_of(temperature)))
-            if found:
-                values[i, j] = 100.0 * float(np.mean(found))
+            values[i, j] = reduce(index.get(
+                (spec.arch, spec.mixup, key_of(temperature)), []))
     return values
 
 
 def write_figures(study, rows):
     """Accuracy heatmaps (one per student and student-mixup setting: rows
     teachers, columns temperatures) and the teachers' smoothness histograms.
+
+    Each heatmap cell shows the mean last-epoch accuracy over seeds and,
+    with two seeds or more, its `difference_notes`.
+
+    Args:
+        study: the `keras_mixkd.experiments.study.Study`.
+        rows: its result rows.
 
     Returns:
         The paths of the PNG files written, under ``<study>/figures``.
@@ -74,11 +131,16 @@ def write_figures(study, rows):
             how = grid.mixing.upper() if mixup else "no mixup"
             path = figures / (f"accuracy-{student}-"
                               f"{grid.mixing if mixup else 'plain'}.png")
+            notes = difference_notes(rows, student, mixup, specs,
+                                     grid.temperatures)
+            title = f"Student {student}, {how}" + (
+                "" if notes is None else
+                f", mean of {seed_count(rows)} seeds\n{NOTES_TITLE}")
             analysis.plot_heatmap(
-                values, [s.label for s in specs], columns, path,
-                f"Student {student}, {how}", "{:.1f}",
-                xlabel="Temperature (std = MIXSTD)", ylabel="Teacher",
-                colorbar_label="Last-epoch accuracy (%)")
+                values, [s.label for s in specs], columns, path, title,
+                "{:.1f}", xlabel="Temperature (std = MIXSTD)",
+                ylabel="Teacher", colorbar_label="Last-epoch accuracy (%)",
+                notes=notes)
             paths.append(path)
     logits = {s.label: np.load(study.path(s) / "test_logits.npy")
               for s in specs if (study.path(s) / "test_logits.npy").is_file()}
@@ -251,6 +313,12 @@ def write(root):
     text += ["", "## Student accuracy", ""]
     text += [f"![{p.stem}](figures/{p.name})" for p in figures
              if p.name.startswith("accuracy-")]
+    if seed_count(rows) > 1:
+        text += ["", "Each heatmap shows the mean over seeds and, under it, "
+                 "the cell minus the classic-KD cell (no student mixup, T=4) "
+                 "of the same teacher and student, paired by seed, in points "
+                 "with its 95% interval; * marks an interval that excludes "
+                 "0."]
     teachers = _smoothness_rows(teacher_rows, lambda r: [
         r["teacher"], study_lib.yes_no(r["teacher_mixup"]),
         percent(r["last_accuracy"])])
