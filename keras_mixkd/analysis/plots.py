@@ -230,11 +230,14 @@ def plot_smoothness_comparison(logits_by_model, path,
 
 def plot_heatmap(values, row_labels, col_labels, path, title,
                  value_format="{:.2f}", xlabel=None, ylabel=None,
-                 colorbar_label=None, cmap="viridis"):
+                 colorbar_label=None, cmap="viridis", notes=None):
     """An annotated heatmap of a 2-D grid of values (NaN cells shown blank).
 
     Meant for study grids, for instance student accuracy with rows
-    ``teacher mixup / temperature`` and columns ``student mixup``.
+    ``teacher mixup / temperature`` and columns ``student mixup``. Each
+    cell may carry a note under its value (e.g. a difference with its
+    interval), in a smaller font; say what the notes are in the title or
+    the colorbar label.
 
     Args:
         values: ``(rows, cols)`` numbers; NaN marks a missing cell.
@@ -248,6 +251,9 @@ def plot_heatmap(values, row_labels, col_labels, path, title,
         ylabel: y-axis label.
         colorbar_label: label of the colorbar.
         cmap: matplotlib colormap name.
+        notes: optional ``(rows, cols)`` strings drawn under each cell's
+            value in a smaller font (None or ``""``: no note); the cells
+            are drawn larger to make room.
 
     Returns:
         The `matplotlib.figure.Figure`.
@@ -255,7 +261,8 @@ def plot_heatmap(values, row_labels, col_labels, path, title,
     Example:
 
     >>> plot_heatmap(acc, ["T=1", "T=4"], ["no mixup", "PMU"], "grid.png",
-    ...              "Student accuracy (%)", "{:.1f}")
+    ...              "Student accuracy (%)", "{:.1f}",
+    ...              notes=[["KD cell", "+0.52 [+0.10, +0.94] *"], ["", ""]])
     """
     values = np.asarray(values, dtype="float64")
     if values.shape != (len(row_labels), len(col_labels)):
@@ -263,8 +270,13 @@ def plot_heatmap(values, row_labels, col_labels, path, title,
             f"`values` has shape {values.shape} but there are "
             f"{len(row_labels)} row and {len(col_labels)} column labels.")
     rows, cols = values.shape
-    fig, axes = _figure(figsize=(max(5.0, 1.1 * cols + 3.0),
-                                 max(3.5, 0.6 * rows + 2.0)))
+    notes = np.full(values.shape, None) if notes is None else np.array(notes)
+    if notes.shape != values.shape:
+        raise ValueError(f"`notes` has shape {notes.shape} but `values` has "
+                         f"shape {values.shape}.")
+    width, height = (1.9, 0.9) if any(notes.flat) else (1.1, 0.6)
+    fig, axes = _figure(figsize=(max(5.0, width * cols + 3.0),
+                                 max(3.5, height * rows + 2.0)))
     ax = axes[0, 0]
     colormap = _colormap(cmap).with_extremes(bad="lightgray")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap,
@@ -275,17 +287,25 @@ def plot_heatmap(values, row_labels, col_labels, path, title,
     ax.set_xticks(range(cols), [str(c) for c in col_labels],
                   rotation=30 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(range(rows), [str(r) for r in row_labels])
-    if value_format is not None:
-        fmt = (value_format.format if isinstance(value_format, str)
-               else value_format)
-        for (i, j), v in np.ndenumerate(values):
-            if np.isfinite(v):
-                r, g, b, _ = colormap(image.norm(v))
-                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-                ax.text(j, i, fmt(v), ha="center", va="center",
-                        fontsize=_TICK_SIZE, color="white" if dark else "black")
+    fmt = (value_format.format if isinstance(value_format, str)
+           else value_format)
+    for (i, j), v in np.ndenumerate(values):
+        note, shown = notes[i, j], fmt is not None and np.isfinite(v)
+        color = _text_color(colormap(image.norm(v)))  # NaN: the bad colour
+        if shown:
+            ax.text(j, i - 0.13 if note else i, fmt(v), ha="center",
+                    va="center", fontsize=_TICK_SIZE, color=color)
+        if note:
+            ax.text(j, i + 0.2 if shown else i, note, ha="center",
+                    va="center", fontsize=_TICK_SIZE - 3, color=color)
     _label(ax, title, xlabel, ylabel)
     return _save(fig, path)
+
+
+def _text_color(rgba):
+    """White on a dark background colour, black on a light one."""
+    r, g, b, _ = rgba
+    return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
 
 
 def plot_training_curves(panels, path, title=None):

@@ -86,6 +86,35 @@ def test_heatmap(tmp_path):
         analysis.plot_heatmap(values, ["a"], ["b"], None, "bad")
 
 
+def test_heatmap_notes_go_under_the_values(tmp_path):
+    values = np.array([[71.2, 72.0, np.nan], [10.0, 70.9, 71.5]])
+    notes = [["KD cell", "+0.80 [+0.10, +1.50] *", "no run"],
+             [None, "", "-0.30 [-1.20, +0.60]"]]
+    path = tmp_path / "notes.png"
+    figure = analysis.plot_heatmap(values, ["a", "b"], ["c", "d", "e"], path,
+                                   "Accuracy", "{:.1f}", notes=notes)
+    _check_png(path)
+    texts = {t.get_text(): t for t in figure.axes[0].texts}
+    assert set(texts) == {"71.2", "72.0", "10.0", "70.9", "71.5", "KD cell",
+                          "+0.80 [+0.10, +1.50] *", "no run",
+                          "-0.30 [-1.20, +0.60]"}
+    note, value = texts["-0.30 [-1.20, +0.60]"], texts["71.5"]
+    assert note.get_fontsize() < value.get_fontsize()
+    assert note.get_position()[1] > value.get_position()[1]  # below: y down
+    assert note.get_color() == value.get_color()
+    # The lowest value's cell is dark (viridis): white text; a note on a
+    # missing (light gray) cell is black.
+    assert texts["10.0"].get_color() == "white"
+    assert texts["no run"].get_color() == "black"
+    plain = analysis.plot_heatmap(values, ["a", "b"], ["c", "d", "e"], None,
+                                  "Accuracy", notes=[["", None, ""]] * 2)
+    assert len(plain.axes[0].texts) == 5
+    assert plain.get_size_inches()[0] < figure.get_size_inches()[0]
+    with pytest.raises(ValueError, match="`notes` has shape"):
+        analysis.plot_heatmap(values, ["a", "b"], ["c", "d", "e"], None,
+                              "bad", notes=[["x"]])
+
+
 def test_training_curves(tmp_path):
     path = tmp_path / "curves.png"
     fig = analysis.plot_training_curves(

@@ -188,8 +188,10 @@ def test_observations_are_computed_from_the_numbers(tmp_path):
             "points") in text
     assert "T=1 minus T=4 is larger with mixup-trained teachers (+4.00 vs " \
         "-1.00 points" in text
+    # One seed: no interval, and the sentences have no interval clause.
     assert study_report.paired_difference(rows, "temperature", "std", 4.0) == (
-        pytest.approx(3.0), 4, 4, 0)
+        pytest.approx(3.0), 4, 4, 0, 1, None)
+    assert "95% CI" not in text
     assert study_report.paired_difference(rows, "teacher", "a", "b") is None
 
 
@@ -284,6 +286,59 @@ def test_study_report_marks_cells_beyond_their_interval(tmp_path):
     assert "## Over seeds" in text and "over 3 seeds per cell" in text
     assert "| resnet14-plain--resnet8-plain--Tstd | 3 |" in text
     assert "+3.20 [" in text and "] *" in text
+    assert "under it, the cell minus the classic-KD cell" in text
+
+
+def _kd_cell_notes(interval, mean):
+    """The heatmap note of a difference (fractions) and its interval."""
+    low, high = interval
+    star = " *" if low > 0 or high < 0 else ""
+    return f"{100 * mean:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]{star}"
+
+
+def test_heatmap_notes_give_the_difference_to_the_kd_cell(tmp_path,
+                                                          monkeypatch):
+    test_seed_statistics_against_the_kd_cell(tmp_path)
+    study = Study.load(tmp_path)
+    rows = study_lib.read_csv(tmp_path / "results.csv")
+    specs, temperatures = study.grid.teacher_specs(), study.grid.temperatures
+    assert temperatures == (4.0, "std")
+    plain = study_report.difference_notes(rows, "resnet8", False, specs,
+                                          temperatures)
+    # T=std minus T=4 per seed s (points): 3 + 0.2 s.
+    std = [0.03 + 0.002 * s for s in range(3)]
+    assert plain.tolist() == [
+        ["KD cell", _kd_cell_notes(stats_interval(std), 0.032)]]
+    assert plain[0, 1] == "+3.20 [+2.70, +3.70] *"
+    fmu = study_report.difference_notes(rows, "resnet8", True, specs,
+                                        temperatures)
+    # FMU at T=4: -0.1 s; FMU at T=std: 3 + 0.1 s (against the plain KD).
+    assert fmu.tolist() == [
+        [_kd_cell_notes(stats_interval([0.0, -0.001, -0.002]), -0.001),
+         _kd_cell_notes(stats_interval([0.03, 0.031, 0.032]), 0.031)]]
+    assert not fmu[0, 0].endswith("*") and fmu[0, 1].endswith("] *")
+    one_seed = [r for r in rows if r["seed"] == 0]
+    assert study_report.difference_notes(one_seed, "resnet8", False, specs,
+                                         temperatures) is None
+    drawn = {}
+    original = analysis.plot_heatmap
+
+    def spy(values, rows_, cols, path, title, *args, **kwargs):
+        drawn[path.name] = (title, kwargs)
+        return original(values, rows_, cols, path, title, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "plot_heatmap", spy)
+    paths = study_report.write_figures(study, rows)
+    assert {p.name for p in paths} >= set(drawn) == {
+        "accuracy-resnet8-plain.png", "accuracy-resnet8-fmu.png"}
+    title, kwargs = drawn["accuracy-resnet8-plain.png"]
+    assert title == ("Student resnet8, no mixup, mean of 3 seeds\n"
+                     f"{study_report.NOTES_TITLE}")
+    assert "minus the KD cell" in title and "95% CI" in title
+    assert kwargs["notes"].tolist() == plain.tolist()
+    study_report.write_figures(study, one_seed)
+    title, kwargs = drawn["accuracy-resnet8-plain.png"]
+    assert (title, kwargs["notes"]) == ("Student resnet8, no mixup", None)
 
 
 def test_evaluate_logits_of_a_mixstd_student_uses_its_trained_outputs():

@@ -4,7 +4,10 @@
 runs: it refreshes ``results.csv`` and ``teachers.csv``, draws
 ``figures/accuracy-<student>-<mixing>.png`` (rows teachers, columns
 temperatures) and ``figures/teacher_smoothness.png``, and writes
-``report.md`` with the observations `observations` computes.
+``report.md`` with the observations `observations` computes. With several
+seeds, each heatmap cell also shows its difference to the classic-KD cell
+with its 95% interval, and the observations their intervals over seeds
+(`keras_mixkd.experiments.report.study_statistics`).
 """
 
 import numpy as np
@@ -16,9 +19,14 @@ from keras_mixkd.experiments.report.markdown import number
 from keras_mixkd.experiments.report.markdown import percent
 from keras_mixkd.experiments.report.markdown import table
 from keras_mixkd.experiments.report.markdown import write_markdown
+from keras_mixkd.experiments.report.study_statistics import interval_clause
+from keras_mixkd.experiments.report.study_statistics import paired_difference
+from keras_mixkd.experiments.report.study_statistics import seed_count
+from keras_mixkd.experiments.report.study_statistics import seed_observation
+from keras_mixkd.experiments.report.study_statistics import seed_section
 
-_IDENTITY = ("teacher", "teacher_mixup", "student", "student_mixup",
-             "temperature", "seed")
+#: What the notes under the heatmaps' means are (with several seeds).
+NOTES_TITLE = "under each mean: minus the KD cell (plain, T=4), 95% CI"
 
 
 def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
@@ -37,25 +45,76 @@ def accuracy_grid(rows, student, student_mixup, teachers, temperatures,
         A float array (the mean over a cell's seeds), NaN where no finished
         cell holds the value.
     """
-    values = np.full((len(teachers), len(temperatures)), np.nan)
+    def mean(cell_rows):
+        found = [r[key] for r in cell_rows if r.get(key) is not None]
+        return 100.0 * float(np.mean(found)) if found else np.nan
+
+    return _cell_grid(rows, student, student_mixup, teachers, temperatures,
+                      mean, "float64")
+
+
+def difference_notes(rows, student, student_mixup, teachers, temperatures):
+    """The notes under an `accuracy_grid`'s cells: each cell minus its
+    classic-KD cell, paired by seed, with its 95% interval.
+
+    Args:
+        rows: result rows.
+        student: student architecture.
+        student_mixup: the student-mixup setting.
+        teachers: the `TeacherSpec`s (rows).
+        temperatures: the temperatures (columns).
+
+    Returns:
+        A string array of the grid's shape: ``"KD cell"`` for the baseline
+        of `study.seed_summaries`, ``"-0.81 [-1.90, +0.28]"`` (points,
+        ``" *"`` added when the interval excludes 0) for the other cells,
+        ``""`` where no cell or baseline finished; None for fewer than two
+        seeds.
+    """
+    if seed_count(rows) < 2:
+        return None
+    entries = study_lib.seed_summaries(rows)
+
+    def note(cell_rows):
+        cell = cell_rows[0]["cell"] if cell_rows else None
+        if cell not in entries:
+            return ""
+        if cell == entries[cell]["baseline"]:
+            return "KD cell"
+        return statistics.format_entry(entries[cell])[1]
+
+    return _cell_grid(rows, student, student_mixup, teachers, temperatures,
+                      note, "object")
+
+
+def _cell_grid(rows, student, student_mixup, teachers, temperatures, reduce,
+               dtype):
+    """``reduce(rows of the cell, all seeds)`` per teacher and temperature
+    of one student setting (``reduce([])`` where none finished)."""
     key_of = study_lib.temperature_key
     index = {}
     for r in rows:
-        if ((r["student"], r["student_mixup"]) == (student, student_mixup)
-                and r.get(key) is not None):
+        if (r["student"], r["student_mixup"]) == (student, student_mixup):
             index.setdefault((r["teacher"], r["teacher_mixup"],
-                              key_of(r["temperature"])), []).append(r[key])
+                              key_of(r["temperature"])), []).append(r)
+    values = np.empty((len(teachers), len(temperatures)), dtype=dtype)
     for i, spec in enumerate(teachers):
         for j, temperature in enumerate(temperatures):
-            found = index.get((spec.arch, spec.mixup, key_of(temperature)))
-            if found:
-                values[i, j] = 100.0 * float(np.mean(found))
+            values[i, j] = reduce(index.get(
+                (spec.arch, spec.mixup, key_of(temperature)), []))
     return values
 
 
 def write_figures(study, rows):
     """Accuracy heatmaps (one per student and student-mixup setting: rows
     teachers, columns temperatures) and the teachers' smoothness histograms.
+
+    Each heatmap cell shows the mean last-epoch accuracy over seeds and,
+    with two seeds or more, its `difference_notes`.
+
+    Args:
+        study: the `keras_mixkd.experiments.study.Study`.
+        rows: its result rows.
 
     Returns:
         The paths of the PNG files written, under ``<study>/figures``.
@@ -72,11 +131,16 @@ def write_figures(study, rows):
             how = grid.mixing.upper() if mixup else "no mixup"
             path = figures / (f"accuracy-{student}-"
                               f"{grid.mixing if mixup else 'plain'}.png")
+            notes = difference_notes(rows, student, mixup, specs,
+                                     grid.temperatures)
+            title = f"Student {student}, {how}" + (
+                "" if notes is None else
+                f", mean of {seed_count(rows)} seeds\n{NOTES_TITLE}")
             analysis.plot_heatmap(
-                values, [s.label for s in specs], columns, path,
-                f"Student {student}, {how}", "{:.1f}",
-                xlabel="Temperature (std = MIXSTD)", ylabel="Teacher",
-                colorbar_label="Last-epoch accuracy (%)")
+                values, [s.label for s in specs], columns, path, title,
+                "{:.1f}", xlabel="Temperature (std = MIXSTD)",
+                ylabel="Teacher", colorbar_label="Last-epoch accuracy (%)",
+                notes=notes)
             paths.append(path)
     logits = {s.label: np.load(study.path(s) / "test_logits.npy")
               for s in specs if (study.path(s) / "test_logits.npy").is_file()}
@@ -88,49 +152,16 @@ def write_figures(study, rows):
     return paths
 
 
-def paired_difference(rows, axis, first, second, where=None):
-    """How much ``axis = first`` beats ``axis = second``, other axes equal.
-
-    Args:
-        rows: result rows.
-        axis: one of ``teacher``, ``teacher_mixup``, ``student``,
-            ``student_mixup``, ``temperature``.
-        first: value of the axis in the first run of each pair.
-        second: value in the second run.
-        where: optional ``row -> bool`` filter.
-
-    Returns:
-        ``(mean difference in accuracy points, pairs, pairs won by first,
-        pairs won by second)``, or None when the rows hold no such pair.
-    """
-    def value(row, key):
-        if key == "temperature":
-            return study_lib.temperature_key(row[key])
-        return row.get(key)  # no seed in the rows of older studies
-
-    groups = {}
-    for row in rows:
-        if row.get("last_accuracy") is not None and (not where or where(row)):
-            key = tuple(value(row, k) for k in _IDENTITY if k != axis)
-            groups.setdefault(key, {})[value(row, axis)] = (
-                100 * float(row["last_accuracy"]))
-    first, second = value({axis: first}, axis), value({axis: second}, axis)
-    diffs = [g[first] - g[second] for g in groups.values()
-             if first in g and second in g]
-    if not diffs:
-        return None
-    return (float(np.mean(diffs)), len(diffs), sum(d > 0 for d in diffs),
-            sum(d < 0 for d in diffs))
-
-
 def _versus(first, second, result):
-    diff, pairs, wins, losses = result
+    """``first`` against ``second`` from their `PairedDifference`."""
+    diff, pairs, wins, losses = result[:4]
     if abs(diff) < 0.005:
-        return f"{first} and {second} are level ({pairs} paired cells)"
+        return (f"{first} and {second} are level ({pairs} paired cells"
+                f"{interval_clause(result)})")
     leader, other = (first, second) if diff > 0 else (second, first)
     return (f"{leader} beats {other} by {abs(diff):.2f} points on average "
             f"(ahead in {wins if diff > 0 else losses} of {pairs} paired "
-            "cells)")
+            f"cells{interval_clause(result, 1 if diff > 0 else -1)})")
 
 
 def _t_label(temperature):
@@ -188,7 +219,7 @@ def observations(rows, teacher_rows):
             result = paired_difference(rows, "temperature", a, b, of_teachers)
             if result:
                 if (a, b) == pairs[0] and len(temps) > 1:
-                    low_vs_high[mixup] = result[0]
+                    low_vs_high[mixup] = result.mean
                 versus = _versus(_t_label(a), _t_label(b), result)
                 lines.append(f"With {teachers} teachers, {versus}.")
         result = paired_difference(rows, "student_mixup", True, False,
@@ -233,48 +264,6 @@ def results_table(rows):
           r.get("seed"), percent(r["teacher_accuracy"]),
           percent(r["best_accuracy"]), percent(r["last_accuracy"])]
          for r in rows])
-
-
-def seed_section(rows):
-    """The statistics over seeds: per cell, last-epoch accuracy mean ± std
-    and the difference to the classic-KD cell of the same teacher and
-    student (no student mixup, T=4), paired by seed, with its 95% interval;
-    ``*`` marks the cells whose interval excludes 0.
-
-    Returns:
-        Markdown lines (a sentence when no cell has a baseline).
-    """
-    entries = study_lib.seed_summaries(rows)
-    if not entries:
-        return ["No cell without student mixup at T=4 finished, so no cell "
-                "is compared over seeds."]
-    lines = [
-        table(["cell", "n", "last acc. %", "minus KD cell, points [95% CI]"],
-              [[cell, e["n"], *statistics.format_entry(e)]
-               for cell, e in entries.items()]), "",
-        "Each cell minus the classic-KD cell (no student mixup, T=4) of the "
-        "same teacher and student, on the same seed, with a two-sided 95% "
-        "Student-t interval; * marks an interval that excludes 0."]
-    if max(e["n"] for e in entries.values()) < 2:
-        lines.append("One seed: no std and no interval (rerun with "
-                     "--seeds=3 to add seeds).")
-    return lines
-
-
-def seed_observation(rows):
-    """A sentence naming the cells that differ from their KD cell beyond
-    their interval, or None."""
-    entries = study_lib.seed_summaries(rows)
-    marked = [f"{cell} ({100 * e['diff_mean']:+.2f} points)"
-              for cell, e in entries.items() if e["excludes_zero"]]
-    if not any(e["diff_ci95"] for c, e in entries.items()
-               if c != e["baseline"]):
-        return None
-    if not marked:
-        return ("No cell differs from its classic-KD cell beyond its 95% "
-                "interval over seeds.")
-    return ("Cells that differ from their classic-KD cell beyond their 95% "
-            f"interval over seeds: {', '.join(marked)}.")
 
 
 def _smoothness_rows(rows, first):
@@ -324,6 +313,12 @@ def write(root):
     text += ["", "## Student accuracy", ""]
     text += [f"![{p.stem}](figures/{p.name})" for p in figures
              if p.name.startswith("accuracy-")]
+    if seed_count(rows) > 1:
+        text += ["", "Each heatmap shows the mean over seeds and, under it, "
+                 "the cell minus the classic-KD cell (no student mixup, T=4) "
+                 "of the same teacher and student, paired by seed, in points "
+                 "with its 95% interval; * marks an interval that excludes "
+                 "0."]
     teachers = _smoothness_rows(teacher_rows, lambda r: [
         r["teacher"], study_lib.yes_no(r["teacher_mixup"]),
         percent(r["last_accuracy"])])
