@@ -30,6 +30,8 @@ def test_reading_counts_images_and_late_gains(tmp_path):
     assert "+17.50 points" in text
     assert quickstart.COMPARE_COMMAND in text and "RESULTS.md" in text
     assert "(/data/fmnist)" in text
+    assert text.endswith(quickstart.RECOMMENDATION)
+    assert "classic KD (`mixkd distill --loss=kd --mixing=none`" in text
 
 
 def test_reading_without_history_or_fashion_mnist(tmp_path):
@@ -38,3 +40,13 @@ def test_reading_without_history_or_fashion_mnist(tmp_path):
     assert "far from converged" in text and "saturated" not in text
     assert "With 1 epochs" in text
     assert "apt-get install dataset-fashion-mnist" in text
+
+
+def test_late_gain_needs_both_epochs_validated(tmp_path):
+    # --validation_freq leaves epochs without val_accuracy (empty cells).
+    folder = tmp_path / "sparse"
+    folder.mkdir()
+    (folder / "metrics.csv").write_text(
+        "epoch,val_accuracy\n0,0.5\n1,\n2,0.7\n3,\n4,0.9\n")
+    assert quickstart._late_gain(folder) == 0.9 - 0.7
+    assert quickstart._late_gain(folder, epochs=1) is None
