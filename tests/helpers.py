@@ -1,5 +1,8 @@
 """Tiny models and data shared by the tests."""
 
+import importlib.util
+import pathlib
+
 import keras
 import numpy as np
 
@@ -82,8 +85,6 @@ def write_image_folder(path, classes=3, per_class=8, test_per_class=4,
     Returns:
         The folder, for ``--dataset=folder:PATH``.
     """
-    import pathlib
-
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -97,3 +98,13 @@ def write_image_folder(path, classes=3, per_class=8, test_per_class=4,
                 image[..., label % 3] += 150
                 Image.fromarray(image).save(folder / f"{index}.png")
     return path
+
+
+def load_script(name):
+    """The module of ``scripts/<name>.py`` (the scripts are not a package)."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / (
+        f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

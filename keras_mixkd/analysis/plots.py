@@ -329,8 +329,8 @@ def plot_training_curves(panels, path, title=None):
     for ax, (ylabel, series) in zip(axes[0], panels):
         for label, (x, y) in series.items():
             # None: an epoch without the metric (not validated).
-            x, y = zip(*[(e, v) for e, v in zip(x, y) if v is not None]
-                       or [((), ())])
+            kept = [(e, v) for e, v in zip(x, y) if v is not None]
+            x, y = [e for e, _ in kept], [v for _, v in kept]
             ax.plot(x, y, marker="o" if len(x) < 30 else None, label=label)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)

@@ -182,11 +182,12 @@ class MetricsLog(keras.callbacks.CSVLogger):
     `keras.callbacks.CSVLogger` in append mode (columns ``epoch``, counting
     from 0, and the sorted log keys of the first epoch, or on resume the
     file's own), which writes and flushes each epoch's row; a metric an
-    epoch lacks (``val_*`` between validations) is an empty cell. What it cannot know is which rows a resumed run must drop: those of
-    the epochs the backup does not hold (`Backup.finished_epochs`), which
-    run again, and a row cut short by a kill. So on train begin the file is
-    rewritten with the backed-up epochs' complete rows only, through a
-    temporary file and a rename (or removed when none is left). Place it
+    epoch lacks (``val_*`` between validations) is an empty cell. What it
+    cannot know is which rows a resumed run must drop: those of the epochs
+    the backup does not hold (`Backup.finished_epochs`), which run again,
+    and a row cut short by a kill. So on train begin the file is rewritten
+    with the backed-up epochs' complete rows only, through a temporary file
+    and a rename (or removed when none is left). Place it
     before the `Backup` callback, so that an epoch's row is written before
     its backup commits the epoch.
 

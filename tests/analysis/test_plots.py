@@ -146,3 +146,16 @@ def test_method_comparison(tmp_path):
     # the baseline at 0.
     assert len(means.lines) >= 4
     assert diffs.lines[0].get_ydata()[0] == pytest.approx(0.0)
+
+
+def test_training_curves_leave_out_epochs_without_the_metric(tmp_path):
+    # --validation_freq: epochs 2 and 3 were not validated (None).
+    fig = analysis.plot_training_curves(
+        [("Accuracy", {"val": ([1, 2, 3, 4], [0.5, None, None, 0.8]),
+                       "never": ([1, 2], [None, None])})],
+        tmp_path / "curves.png")
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert list(lines["val"].get_xdata()) == [1, 4]
+    assert list(lines["val"].get_ydata()) == [0.5, 0.8]
+    assert len(lines["never"].get_xdata()) == 0
+    assert (tmp_path / "curves.png").is_file()

@@ -1,22 +1,14 @@
 """scripts/paired_table.py: RESULTS.md's tables recomputed from results.csv."""
 
-import importlib.util
-import pathlib
 
 import numpy as np
 from scipy import stats
 
 from keras_mixkd.experiments.compare import results
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / (
-    "paired_table.py")
-
+from tests.helpers import load_script
 
 def _script():
-    spec = importlib.util.spec_from_file_location("paired_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("paired_table")
 
 
 def test_each_baseline_column_is_a_paired_t_interval(tmp_path):

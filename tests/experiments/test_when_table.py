@@ -1,23 +1,15 @@
 """scripts/when_table.py: the regime x method table from comparison folders."""
 
-import importlib.util
 import json
-import pathlib
 
 import numpy as np
 from scipy import stats
 
 from keras_mixkd.experiments.compare import results
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / (
-    "when_table.py")
-
+from tests.helpers import load_script
 
 def _script():
-    spec = importlib.util.spec_from_file_location("when_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("when_table")
 
 
 def _folder(path, train_size, shifts, gap):

@@ -61,13 +61,18 @@ def _fit(run, model, data, interrupt=False, validation_freq=3, before=()):
     return fit(config, run, model, model, data, data)
 
 
-def test_a_resumed_run_logs_validation_only_on_its_epochs(tmp_path):
+def _model_and_data():
+    """A compiled tiny classifier and 32 images in batches of 16."""
     x, y = tiny_data(32)
-    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     model = tiny_model("m")
     model.compile(keras.optimizers.SGD(0.1),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
+    return model, tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+
+def test_a_resumed_run_logs_validation_only_on_its_epochs(tmp_path):
+    model, data = _model_and_data()
     with pytest.raises(KeyboardInterrupt):
         _fit(RunFolder(tmp_path, {"epochs": 5}), model, data, interrupt=True)
     summary = _fit(RunFolder(tmp_path, {"epochs": 5}), model, data)
@@ -89,13 +94,8 @@ def test_a_resumed_run_logs_validation_only_on_its_epochs(tmp_path):
 
 
 def test_the_test_set_report_follows_the_validated_epochs():
-    x, y = tiny_data(32)
-    model = tiny_model("m")
-    model.compile(keras.optimizers.SGD(0.1),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    report = test_report.TestSetReport(
-        tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
+    model, data = _model_and_data()
+    report = test_report.TestSetReport(data)
     report.set_model(model)
     skipped = {"loss": 1.0}
     report.on_epoch_end(1, skipped)
@@ -127,12 +127,7 @@ def test_a_run_resumed_with_a_new_log_key_keeps_every_epoch(tmp_path):
     # A resumed run whose logs gained a key (a newer version's metric) once
     # wrote longer rows under the old header: the summary then covered only
     # the epochs before the interruption.
-    x, y = tiny_data(32)
-    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
-    model = tiny_model("m")
-    model.compile(keras.optimizers.SGD(0.1),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model, data = _model_and_data()
     with pytest.raises(KeyboardInterrupt):
         _fit(RunFolder(tmp_path, {"epochs": 5}), model, data, interrupt=True,
              validation_freq=1)
