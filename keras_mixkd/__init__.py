@@ -10,14 +10,17 @@ zoo (`models`), and the training engine behind the ``mixkd`` command
 """
 
 import importlib
+import sys
 
 from keras_mixkd.version import __version__
 
 #: Subpackages and modules, imported on first use (`__getattr__`), so that
 #: ``import keras_mixkd.cli.main`` (``mixkd --help``) does not import
-#: TensorFlow. A class registered for Keras serialization is registered once
-#: its module is imported: ``keras_mixkd.Distiller`` (or any name of the
-#: module) before ``keras.saving.load_model`` of a file that names it.
+#: TensorFlow. Keras finds the package's classes in a saved file (a
+#: `Distiller`, a zoo model, a loss) once they are registered, which
+#: `register_serializables` does: at ``import keras_mixkd`` when Keras or
+#: TensorFlow is already imported (``import keras, keras_mixkd``), else at
+#: the first use of any public name.
 _SUBMODULES = (
     "analysis",
     "data",
@@ -42,9 +45,35 @@ _EXPORTS = {
         "logit_standardization_divergence", "std_cross_entropy",
         "std_kd_divergence")},
     "PartialMixUp": "keras_mixkd.mixing",
+    "without_softmax": "keras_mixkd.models",
 }
 
-__all__ = sorted((*_SUBMODULES, *_EXPORTS))
+#: The modules defining every class the package registers for Keras
+#: serialization (`keras.saving.register_keras_serializable`).
+_SERIALIZABLE = ("keras_mixkd.distiller", "keras_mixkd.losses",
+                 "keras_mixkd.mixing", "keras_mixkd.models",
+                 "keras_mixkd.recipe")
+
+__all__ = sorted((*_SUBMODULES, *_EXPORTS, "register_serializables"))
+
+
+def register_serializables():
+    """Registers every class of the package with Keras's serialization.
+
+    ``keras.saving.load_model`` of a file holding a `Distiller`, a zoo
+    model or one of the package's losses needs them registered. Importing
+    the package does this when Keras or TensorFlow is already imported, and
+    any public name does it on first use, so calling this is only needed
+    after a bare ``import keras_mixkd`` that precedes ``import keras``.
+
+    Example:
+
+    >>> import keras_mixkd
+    >>> keras_mixkd.register_serializables()
+    >>> distiller = keras.saving.load_model("distiller.keras")
+    """
+    for module in _SERIALIZABLE:
+        importlib.import_module(module)
 
 
 def __getattr__(name):
@@ -56,8 +85,13 @@ def __getattr__(name):
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = module
+    register_serializables()
     return module
 
 
 def __dir__():
     return sorted({*globals(), *__all__})
+
+
+if "keras" in sys.modules or "tensorflow" in sys.modules:
+    register_serializables()

@@ -11,7 +11,8 @@ from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing
 )
 
 __all__ = ["BACKUP_FILES", "BaseImagePreprocessingLayer", "LocalBatchBuild",
-           "compile_metrics", "in_multi_worker_mode", "variable_index"]
+           "compile_metrics", "in_multi_worker_mode", "producer",
+           "variable_index"]
 
 
 #: The files `keras.callbacks.BackupAndRestore` writes in its ``backup_dir``
@@ -37,6 +38,23 @@ def variable_index(optimizer, variable):
     the momentum buffer of the variable.
     """
     return optimizer._get_variable_index(variable)
+
+
+def producer(tensor):
+    """The operation that computed a functional model's symbolic tensor,
+    and that call's input tensors: ``(operation, [inputs])``.
+
+    ``tensor._keras_history`` names the operation (a layer, a nested model,
+    or an op such as ``keras.ops.softmax``) and the index of its call
+    (node); ``operation._inbound_nodes[index].input_tensors`` are that
+    call's inputs. ``(None, [])`` for a tensor without a history.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return None, []
+    operation = history.operation
+    node = operation._inbound_nodes[history.node_index]
+    return operation, list(node.input_tensors)
 
 
 def in_multi_worker_mode(strategy):

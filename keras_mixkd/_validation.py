@@ -1,4 +1,5 @@
-"""Checks of a training batch: clear errors before any weight changes.
+"""Checks of the Distiller's models and of a training batch: clear errors
+before any weight changes.
 
 Static problems (shapes, dtypes) raise `ValueError` while the step is traced;
 data problems (labels out of range, NaN or Inf) fail the step through
@@ -8,6 +9,44 @@ TensorFlow assertions that run before the optimizer update.
 import keras
 import tensorflow as tf
 from keras import ops
+
+
+def output_width(model):
+    """The model's number of outputs if known, else None."""
+    shape = getattr(model, "output_shape", None)
+    if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
+        return shape[-1]
+    return None
+
+
+def input_channels(model):
+    """The channels of the model's 4-D input if known, else None."""
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and len(shape) == 4:
+        return shape[-1]
+    return None
+
+
+def keyword_models(args, student, teacher):
+    """Refuses models given by position: the Keras Distiller's order differs.
+
+    Raises:
+        TypeError: on any positional argument, or a missing model.
+    """
+    if args:
+        raise TypeError(
+            f"Distiller got {len(args)} positional argument(s): give the "
+            "models by keyword, Distiller(student=..., teacher=...). "
+            "keras.distillation.Distiller takes them the other way round, "
+            "(teacher, student), so a positional call could silently train "
+            "the teacher as the student.")
+    missing = [f"{name}=" for name, model in (("student", student),
+                                               ("teacher", teacher))
+               if model is None]
+    if missing:
+        raise TypeError(f"Distiller needs {' and '.join(missing)} "
+                        "(keyword arguments): Distiller(student=..., "
+                        "teacher=...).")
 
 
 def _is_integer(dtype):
@@ -96,6 +135,26 @@ def check_not_empty(x):
         raise ValueError(
             "The training data is empty: there is nothing to distil on. "
             "Check the dataset split, filters and batch settings.")
+
+
+def input_shape(x):
+    """The input shape (batch first) of training data, or None if unknown.
+
+    Args:
+        x: a `tf.data.Dataset` of ``(x, y, ...)`` batches, or an array.
+
+    Returns:
+        A tuple such as ``(None, 32, 32, 3)``, or None (other inputs, or
+        inputs that are not a single tensor).
+    """
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if isinstance(spec, tf.TensorSpec) and spec.shape.rank is not None:
+            return tuple(spec.shape)
+        return None
+    shape = getattr(x, "shape", None)
+    return None if shape is None else tuple(shape)
 
 
 def checked_dataset(dataset, num_classes):

@@ -5,27 +5,15 @@ import tensorflow as tf
 from keras import ops
 
 from keras_mixkd import _keras_compat
+from keras_mixkd._metric_targets import categorical_metrics
 from keras_mixkd import _validation
 from keras_mixkd.models import folding
+from keras_mixkd.models import logits
 from keras_mixkd import losses as losses_module
 from keras_mixkd import mixing as mixing_module
 
 _serialize = keras.saving.serialize_keras_object
 _deserialize = keras.saving.deserialize_keras_object
-
-
-def _output_width(model):
-    shape = getattr(model, "output_shape", None)
-    if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
-        return shape[-1]
-    return None
-
-
-def _input_channels(model):
-    shape = getattr(model, "input_shape", None)
-    if isinstance(shape, tuple) and len(shape) == 4:
-        return shape[-1]
-    return None
 
 
 def _per_sample(loss, y_true, y_pred):
@@ -38,55 +26,22 @@ def _per_sample(loss, y_true, y_pred):
     return values
 
 
+def _uncompiled(model_config):
+    """A serialized model without its own compile state.
+
+    The Distiller trains the student with its own optimizer and never the
+    teacher: a file keeps neither model's ``compile`` (else reloading one
+    whose teacher was compiled warns that the teacher's optimizer variables
+    do not match).
+    """
+    return {k: v for k, v in model_config.items() if k != "compile_config"}
+
+
 def check_weights(ce_weight, kd_weight):
     """Raises `ValueError` unless both loss weights are >= 0."""
     for name, value in (("ce_weight", ce_weight), ("kd_weight", kd_weight)):
         if not value >= 0:
             raise ValueError(f"`{name}` must be >= 0, got {value}.")
-
-
-def _categorical(metrics):
-    """Metrics always receive one-hot targets: "accuracy" is categorical.
-
-    Keras resolves "accuracy" from the shapes of the dataset's labels, which
-    may be integers, while the Distiller feeds its metrics one-hot (mixed)
-    targets.
-    """
-    if metrics is None:
-        return None
-
-    def resolve(metric):
-        if isinstance(metric, str) and metric.lower() in ("accuracy", "acc"):
-            return keras.metrics.CategoricalAccuracy(name=metric)
-        return metric
-
-    if isinstance(metrics, dict):
-        return {k: _categorical(v) for k, v in metrics.items()}
-    if isinstance(metrics, (list, tuple)):
-        return [resolve(m) for m in metrics]
-    return resolve(metrics)
-
-
-def _check_keyword_models(args, student, teacher):
-    """Refuses models given by position: the Keras Distiller's order differs.
-
-    Raises:
-        TypeError: on any positional argument, or a missing model.
-    """
-    if args:
-        raise TypeError(
-            f"Distiller got {len(args)} positional argument(s): give the "
-            "models by keyword, Distiller(student=..., teacher=...). "
-            "keras.distillation.Distiller takes them the other way round, "
-            "(teacher, student), so a positional call could silently train "
-            "the teacher as the student.")
-    missing = [f"{name}=" for name, model in (("student", student),
-                                               ("teacher", teacher))
-               if model is None]
-    if missing:
-        raise TypeError(f"Distiller needs {' and '.join(missing)} "
-                        "(keyword arguments): Distiller(student=..., "
-                        "teacher=...).")
 
 
 @keras.saving.register_keras_serializable(package="keras_mixkd")
@@ -149,6 +104,13 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             `keras_mixkd.losses.ceiling_matching_temperature`). An error
             with a loss object. DKD and DIST are published with
             ``ce_weight=1.0, kd_weight=1.0``.
+        check_logits: refuse a teacher or student that outputs
+            probabilities instead of logits (`keras_mixkd.models.logits`:
+            a final softmax or sigmoid, checked here; or, for a model
+            whose last layer does not tell, rows that are non-negative and
+            sum to 1 on random inputs, probed here or, when the input shape
+            is only known from the data, at the first `fit`). ``False``
+            skips both, for a model whose logits really look like that.
         seed: seed of a mixer built from a name.
         teacher_dtype: precision of the frozen teacher's forward pass, e.g.
             ``"bfloat16"`` under a float32 student (opt-in: it moves the
@@ -174,20 +136,28 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     def __init__(self, *args, student=None, teacher=None, mixer="pmu",
                  distillation_loss="mixstd", student_loss=None, ce_weight=0.1,
                  kd_weight=0.9, temperature=None, seed=None,
-                 teacher_dtype=None, fold_teacher=None, **kwargs):
-        _check_keyword_models(args, student, teacher)
+                 teacher_dtype=None, fold_teacher=None, check_logits=True,
+                 **kwargs):
+        _validation.keyword_models(args, student, teacher)
         super().__init__(**kwargs)
         for role, model in (("student", student), ("teacher", teacher)):
             if not isinstance(model, keras.Model):
                 raise TypeError(
                     f"`{role}` must be a keras.Model, got {type(model)}.")
-        widths = (_output_width(student), _output_width(teacher))
+        widths = (_validation.output_width(student),
+                  _validation.output_width(teacher))
         if None not in widths and widths[0] != widths[1]:
             raise ValueError(
                 f"The student outputs {widths[0]} logits but the teacher "
                 f"outputs {widths[1]}: both must classify the same classes. "
                 "Build the student with the teacher's number of classes.")
         check_weights(ce_weight, kd_weight)
+        self.check_logits = bool(check_logits)
+        # Roles of the models still to be probed (input shape unknown).
+        self._unprobed = tuple(
+            role for role, model in (("teacher", teacher),
+                                     ("student", student))
+            if self.check_logits and not logits.check_logits(model, role))
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
@@ -222,7 +192,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             metrics: metrics of the student's logits against the (mixed, in
                 training) one-hot labels, e.g. ``["accuracy"]`` (resolved to
                 categorical accuracy). Metrics always receive one-hot
-                targets, so sparse metrics do not apply.
+                targets: sparse Keras metrics become their categorical
+                equivalents, under the name asked for.
             loss: not accepted: the Distiller's losses are constructor
                 arguments (``distillation_loss``, ``student_loss``).
             **kwargs: other `keras.Model.compile` arguments.
@@ -234,9 +205,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 "Distiller constructor instead.")
         if kwargs.get("jit_compile") is True:
             mixing_module.check_jit_compile(self.mixer)
-        metrics = _categorical(metrics)
+        metrics = categorical_metrics(metrics)
         if "weighted_metrics" in kwargs:
-            kwargs["weighted_metrics"] = _categorical(kwargs["weighted_metrics"])
+            kwargs["weighted_metrics"] = categorical_metrics(
+                kwargs["weighted_metrics"])
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
@@ -260,6 +232,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         created while tracing make TensorFlow trace the step a second time.
         """
         _validation.check_not_empty(x)
+        shape = _validation.input_shape(x) if self._unprobed else None
+        self._unprobed = tuple(
+            role for role in self._unprobed
+            if not logits.check_logits(getattr(self, role), role, shape))
         self._teacher_inference = folding.frozen_teacher(
             self.teacher, self.teacher_dtype, self.fold_teacher,
             self._teacher_inference, self.distribute_strategy)
@@ -295,7 +271,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
 
     def _prepare(self, x, y):
         """Validates a batch; returns the checked inputs and one-hot labels."""
-        x = _validation.check_images(x, _input_channels(self.student),
+        x = _validation.check_images(x, _validation.input_channels(self.student),
                                      require_images=self.mixer is not None)
         return x, _validation.one_hot_labels(y, self._classes(x))
 
@@ -312,7 +288,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             sample_weight, labels = labels[:, -1], labels[:, :-1]
         return images, labels, sample_weight
 
-    def _check_logits(self, teacher_logits, student_logits):
+    def _check_logit_shapes(self, teacher_logits, student_logits):
         if tuple(teacher_logits.shape[1:]) != tuple(student_logits.shape[1:]):
             raise ValueError(
                 f"Teacher logits have shape {teacher_logits.shape} but student "
@@ -334,7 +310,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             global_size = replica.all_reduce("sum", local_size)
         with tf.GradientTape() as tape:
             student_logits = ops.cast(self.student(x, training=True), "float32")
-            self._check_logits(teacher_logits, student_logits)
+            self._check_logit_shapes(teacher_logits, student_logits)
             ce = _per_sample(self.student_loss, y, student_logits)
             kd_target = teacher_logits
             if losses_module.requires_labels(self.distillation_loss):
@@ -394,8 +370,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "student": _serialize(self.student),
-            "teacher": _serialize(self.teacher),
+            "student": _uncompiled(_serialize(self.student)),
+            "teacher": _uncompiled(_serialize(self.teacher)),
             "mixer": None if self.mixer is None else _serialize(self.mixer),
             "distillation_loss": _serialize(self.distillation_loss),
             "student_loss": _serialize(self.student_loss),
@@ -403,12 +379,16 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             "kd_weight": self.kd_weight,
             "teacher_dtype": self.teacher_dtype,
             "fold_teacher": self.fold_teacher,
+            "check_logits": self.check_logits,
         })
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        for key in ("student", "teacher"):  # files of earlier versions
+            if isinstance(config.get(key), dict):
+                config[key] = _uncompiled(config[key])
         for key in ("student", "teacher", "mixer", "distillation_loss",
                     "student_loss"):
             if isinstance(config.get(key), dict):

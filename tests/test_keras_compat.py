@@ -97,3 +97,20 @@ def test_base_image_preprocessing_layer_is_kerass():
     # Each mixed row is a convex combination: label rows still sum to 1.
     np.testing.assert_allclose(np.sum(out["labels"], axis=1), 1.0, rtol=1e-6)
     assert out["images"].shape == images.shape
+
+
+def test_producer_names_the_operation_and_its_inputs():
+    """`_keras_compat.producer`: a functional output's layer, nested model
+    or op, and the tensors that call received."""
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, name="d")(inputs)
+    probabilities = keras.ops.softmax(hidden)
+    operation, operation_inputs = _keras_compat.producer(probabilities)
+    assert type(operation).__name__ == "Softmax"
+    assert operation_inputs == [hidden]
+    inner = keras.Model(inputs, hidden, name="inner")
+    outer_inputs = keras.Input((4,))
+    outer = inner(outer_inputs)
+    operation, operation_inputs = _keras_compat.producer(outer)
+    assert operation is inner and operation_inputs == [outer_inputs]
+    assert _keras_compat.producer(np.zeros(2)) == (None, [])

@@ -14,6 +14,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_mixkd"
 
 #: Layer of each top-level part of the package (higher imports lower).
 LAYERS = {"_keras_compat": 0, "_validation": 0, "_stderr": 0, "version": 0,
+          "_metric_targets": 0,
           "losses": 1, "mixing": 1, "models": 1, "data": 1, "recipe": 1,
           "distiller": 2,
           "analysis": 3, "training": 3,

@@ -31,6 +31,7 @@ from keras import ops
 from keras_mixkd.losses._common import _as_float
 from keras_mixkd.losses._common import _check_non_negative
 from keras_mixkd.losses._common import _check_positive
+from keras_mixkd.losses._common import _check_teacher_logits
 
 #: The reference code's epsilon in the Pearson denominator.
 _PEARSON_EPSILON = 1e-8
@@ -62,6 +63,7 @@ def dist_per_sample(teacher_logits, student_logits, beta=1.0, gamma=1.0,
     _check_weights(beta, gamma, temperature)
     t = _as_float(teacher_logits)
     s = ops.cast(_as_float(student_logits), t.dtype)
+    _check_teacher_logits("dist_loss", t, s, "dist")
     y_t = ops.softmax(t / temperature, axis=-1)
     y_s = ops.softmax(s / temperature, axis=-1)
     inter = 1.0 - _pearson(y_s, y_t, axis=1)
@@ -99,7 +101,9 @@ def dist_loss(teacher_logits, student_logits, beta=1.0, gamma=1.0,
 class DISTLoss(keras.losses.Loss):
     """DIST `dist_loss` as a Keras loss.
 
-    ``y_true`` is the teacher's logits, ``y_pred`` the student's. The
+    ``y_true`` is the teacher's logits, ``y_pred`` the student's, of the
+    same shape (anything else, e.g. the labels of a plain
+    ``keras.Model.compile(loss=...)``, raises `ValueError`). The
     per-sample values carry the batch's intra-class term on every row (see
     the module docstring for what that means for sample weights and
     distribution strategies). The paper pairs it with plain cross-entropy,
@@ -125,6 +129,7 @@ class DISTLoss(keras.losses.Loss):
         self.temperature = float(temperature)
 
     def call(self, y_true, y_pred):
+        _check_teacher_logits("DISTLoss", y_true, y_pred, "dist")
         return dist_per_sample(y_true, y_pred, self.beta, self.gamma,
                                self.temperature)
 

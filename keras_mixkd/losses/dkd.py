@@ -38,6 +38,7 @@ from keras import ops
 from keras_mixkd.losses._common import _as_float
 from keras_mixkd.losses._common import _check_non_negative
 from keras_mixkd.losses._common import _check_positive
+from keras_mixkd.losses._common import _check_teacher_logits
 
 #: Replaces masked-out logits: exp() of it is exactly 0 in float32 and float64,
 #: and unlike -inf it never gives 0 * inf = NaN.
@@ -51,10 +52,13 @@ def _support(labels, num_classes, dtype):
                                   and labels.shape[-1] == 1):
         labels = ops.one_hot(ops.reshape(ops.cast(labels, "int32"), (-1,)),
                              num_classes, dtype=dtype)
-    if len(labels.shape) != 2:
+    width = labels.shape[-1] if len(labels.shape) == 2 else None
+    wrong_width = None not in (width, num_classes) and width != num_classes
+    if len(labels.shape) != 2 or wrong_width:
         raise ValueError(
             f"DKD needs labels of shape (batch,) (integers) or (batch, "
-            f"classes) (one-hot or mixed), got shape {labels.shape}.")
+            f"{num_classes}) (one-hot or mixed), got shape "
+            f"{tuple(labels.shape)}.")
     return ops.cast(labels, dtype) > 0
 
 
@@ -96,6 +100,7 @@ def dkd_per_sample(teacher_logits, student_logits, labels, alpha=1.0,
     _check_weights(alpha, beta, temperature)
     t = _as_float(teacher_logits)
     s = ops.cast(_as_float(student_logits), t.dtype)
+    _check_teacher_logits("dkd_loss", t, s, "dkd")
     support = _support(labels, t.shape[-1], t.dtype)
     t, s = t / temperature, s / temperature
     tckd = _tckd(ops.log_softmax(t, axis=-1), ops.log_softmax(s, axis=-1),
@@ -136,10 +141,16 @@ def _unpack_label_target(y_true, loss_name):
     """``(teacher_logits, labels)`` from a label-aware loss's ``y_true``."""
     if not (isinstance(y_true, dict)
             and {"teacher_logits", "labels"} <= set(y_true)):
+        shape = getattr(y_true, "shape", None)
+        got = type(y_true).__name__ + (
+            "" if shape is None else f" of shape {tuple(shape)}")
         raise ValueError(
             f"{loss_name} needs the labels as well as the teacher's logits: "
-            "call it with y_true={'teacher_logits': ..., 'labels': ...} "
-            f"(the Distiller does so), got {type(y_true).__name__}.")
+            "call it with y_true={'teacher_logits': ..., 'labels': ...}, "
+            f"got {got}. In a plain keras.Model.compile(loss=...) it would "
+            "get the labels alone: distil with keras_mixkd.Distiller("
+            "student=..., teacher=..., distillation_loss='dkd'), which "
+            "passes both.")
     return y_true["teacher_logits"], y_true["labels"]
 
 
@@ -148,7 +159,9 @@ class DKDLoss(keras.losses.Loss):
     """Decoupled KD `dkd_loss` as a Keras loss (label-aware).
 
     ``y_true`` is a dict ``{"teacher_logits": ..., "labels": ...}``, ``y_pred``
-    the student's logits. ``requires_labels`` tells the `Distiller` to pass
+    the student's logits, of the teacher logits' shape (anything else, e.g.
+    the labels alone of a plain ``keras.Model.compile(loss=...)``, raises
+    `ValueError`). ``requires_labels`` tells the `Distiller` to pass
     the (mixed) labels of the batch. mdistiller pairs it with plain
     cross-entropy at weight 1 and a DKD weight of 1 (``ce_weight=1.0,
     kd_weight=1.0`` in the `Distiller`).
@@ -177,6 +190,7 @@ class DKDLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         teacher_logits, labels = _unpack_label_target(y_true, "DKDLoss")
+        _check_teacher_logits("DKDLoss", teacher_logits, y_pred, "dkd")
         return dkd_per_sample(teacher_logits, y_pred, labels, self.alpha,
                               self.beta, self.temperature)
 

@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_mixkd.losses._common import _as_float
 from keras_mixkd.losses._common import _check_positive
+from keras_mixkd.losses._common import _check_teacher_logits
 from keras_mixkd.losses._common import _kl_per_sample
 from keras_mixkd.losses._common import _soft_ce_per_sample
 
@@ -14,6 +15,7 @@ def kd_per_sample(teacher_logits, student_logits, temperature=4.0):
     _check_positive("temperature", temperature)
     t = _as_float(teacher_logits)
     s = ops.cast(_as_float(student_logits), t.dtype)
+    _check_teacher_logits("kd_divergence", t, s, "kd", "KDDistillationLoss")
     return _kl_per_sample(t / temperature, s / temperature) * temperature**2
 
 
@@ -47,7 +49,9 @@ def cross_entropy_per_sample(targets, student_logits):
 class KDDivergence(keras.losses.Loss):
     """Classic KD loss `kd_divergence` as a Keras loss.
 
-    ``y_true`` is the teacher's logits, ``y_pred`` the student's.
+    ``y_true`` is the teacher's logits, ``y_pred`` the student's, of the
+    same shape (anything else, e.g. the labels of a plain
+    ``keras.Model.compile(loss=...)``, raises `ValueError`).
 
     Args:
         temperature: softening temperature T > 0.
@@ -65,6 +69,8 @@ class KDDivergence(keras.losses.Loss):
         self.temperature = float(temperature)
 
     def call(self, y_true, y_pred):
+        _check_teacher_logits("KDDivergence", y_true, y_pred, "kd",
+                              "KDDistillationLoss")
         return kd_per_sample(y_true, y_pred, self.temperature)
 
     def get_config(self):

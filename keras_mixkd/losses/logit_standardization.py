@@ -14,6 +14,7 @@ from keras_mixkd.losses._common import _VARIANCE_EPSILON
 from keras_mixkd.losses._common import _as_float
 from keras_mixkd.losses._common import _check_ddof
 from keras_mixkd.losses._common import _check_positive
+from keras_mixkd.losses._common import _check_teacher_logits
 from keras_mixkd.losses._common import _kl_per_sample
 
 
@@ -47,6 +48,9 @@ def logit_standardization_per_sample(teacher_logits, student_logits,
                                      temperature=2.0, ddof=1):
     """Per-sample `logit_standardization_divergence` (see there)."""
     _check_positive("temperature", temperature)
+    _check_teacher_logits("logit_standardization_divergence", teacher_logits,
+                          student_logits, "ls",
+                          "LogitStandardizationDistillationLoss")
     t = standardize_logits(teacher_logits, ddof)
     s = ops.cast(standardize_logits(student_logits, ddof), t.dtype)
     return _kl_per_sample(t / temperature, s / temperature) * temperature**2
@@ -86,7 +90,9 @@ logit_standardization = logit_standardization_divergence
 class LogitStandardizationDivergence(keras.losses.Loss):
     """Logit Standardization KD `logit_standardization_divergence` as a loss.
 
-    ``y_true`` is the teacher's logits, ``y_pred`` the student's.
+    ``y_true`` is the teacher's logits, ``y_pred`` the student's, of the
+    same shape (anything else, e.g. the labels of a plain
+    ``keras.Model.compile(loss=...)``, raises `ValueError`).
 
     Args:
         temperature: base temperature tau > 0.
@@ -107,6 +113,9 @@ class LogitStandardizationDivergence(keras.losses.Loss):
         self.ddof = int(ddof)
 
     def call(self, y_true, y_pred):
+        _check_teacher_logits("LogitStandardizationDivergence", y_true,
+                              y_pred, "ls",
+                              "LogitStandardizationDistillationLoss")
         return logit_standardization_per_sample(
             y_true, y_pred, self.temperature, self.ddof)
 

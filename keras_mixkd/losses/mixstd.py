@@ -21,6 +21,8 @@ from keras import ops
 
 from keras_mixkd.losses._common import _check_ddof
 from keras_mixkd.losses._common import _check_positive
+from keras_mixkd.losses._common import _check_teacher_logits
+from keras_mixkd.losses._common import _class_targets
 from keras_mixkd.losses._common import _kl_per_sample
 from keras_mixkd.losses._common import _soft_ce_per_sample
 from keras_mixkd.losses.logit_standardization import standardize_logits
@@ -98,6 +100,8 @@ def scaled_logits(logits, temperature=1.0, ddof=1):
 def std_kd_per_sample(teacher_logits, student_logits, ddof=1,
                       temperature=1.0):
     """Per-sample `std_kd_divergence` (see there)."""
+    _check_teacher_logits("std_kd_divergence", teacher_logits,
+                          student_logits, "mixstd", "MixStdDistillationLoss")
     t = scaled_logits(teacher_logits, temperature, ddof)
     s = ops.cast(scaled_logits(student_logits, temperature, ddof), t.dtype)
     return _kl_per_sample(t, s)
@@ -106,8 +110,13 @@ def std_kd_per_sample(teacher_logits, student_logits, ddof=1,
 def std_cross_entropy_per_sample(targets, student_logits, ddof=1,
                                  temperature=1.0):
     """Per-sample `std_cross_entropy` (see there)."""
+    return _std_ce_per_sample(targets, student_logits, ddof, temperature,
+                              "std_cross_entropy")
+
+
+def _std_ce_per_sample(targets, student_logits, ddof, temperature, name):
     s = scaled_logits(student_logits, temperature, ddof)
-    return _soft_ce_per_sample(ops.cast(targets, s.dtype), s)
+    return _soft_ce_per_sample(_class_targets(name, targets, s), s)
 
 
 def std_kd_divergence(teacher_logits, student_logits, ddof=1,
@@ -147,7 +156,10 @@ def std_cross_entropy(targets, student_logits, ddof=1, temperature=1.0):
     applied; ``tau = 1`` in the official code).
 
     Args:
-        targets: ``(batch, classes)`` soft targets (mixed one-hot labels).
+        targets: ``(batch, classes)`` soft targets (mixed one-hot labels),
+            or integer class indices of shape ``(batch,)`` or ``(batch, 1)``
+            (one-hot encoded to the logits' width; an index outside
+            ``[0, classes)`` gives that sample a NaN loss).
         student_logits: ``(batch, classes)`` student logits.
         ddof: 1 (unbiased, as the official code) or 0.
         temperature: base temperature tau > 0, as in `std_kd_divergence`.
@@ -167,7 +179,9 @@ def std_cross_entropy(targets, student_logits, ddof=1, temperature=1.0):
 class StdKDDivergence(keras.losses.Loss):
     """The MIXSTD KD term `std_kd_divergence` as a Keras loss.
 
-    ``y_true`` is the teacher's logits, ``y_pred`` the student's.
+    ``y_true`` is the teacher's logits, ``y_pred`` the student's, of the
+    same shape (anything else, e.g. the labels of a plain
+    ``keras.Model.compile(loss=...)``, raises `ValueError`).
 
     Args:
         ddof: 1 (unbiased std, official) or 0.
@@ -190,6 +204,8 @@ class StdKDDivergence(keras.losses.Loss):
         self.temperature = float(temperature)
 
     def call(self, y_true, y_pred):
+        _check_teacher_logits("StdKDDivergence", y_true, y_pred, "mixstd",
+                              "MixStdDistillationLoss")
         return std_kd_per_sample(y_true, y_pred, self.ddof, self.temperature)
 
     def get_config(self):
@@ -201,7 +217,11 @@ class StdKDDivergence(keras.losses.Loss):
 class StdCrossEntropy(keras.losses.Loss):
     """The MIXSTD CE term `std_cross_entropy` as a Keras loss.
 
-    ``y_true`` is soft (or one-hot) targets, ``y_pred`` the student's logits.
+    ``y_true`` is soft (or one-hot) targets of ``y_pred``'s shape, or
+    integer class indices of shape ``(batch,)`` or ``(batch, 1)``, one-hot
+    encoded to ``y_pred``'s width (so it works in a plain
+    ``keras.Model.compile(loss=...)`` on integer labels); ``y_pred`` is the
+    student's logits. Targets of any other shape raise `ValueError`.
 
     Args:
         ddof: 1 (unbiased std, official) or 0.
@@ -212,6 +232,7 @@ class StdCrossEntropy(keras.losses.Loss):
     Example:
 
     >>> StdCrossEntropy()(mixed_labels, student_logits)
+    >>> model.compile(optimizer="sgd", loss=StdCrossEntropy())  # any labels
     """
 
     def __init__(self, ddof=1, temperature=1.0, name="std_cross_entropy",
@@ -223,8 +244,8 @@ class StdCrossEntropy(keras.losses.Loss):
         self.temperature = float(temperature)
 
     def call(self, y_true, y_pred):
-        return std_cross_entropy_per_sample(y_true, y_pred, self.ddof,
-                                            self.temperature)
+        return _std_ce_per_sample(y_true, y_pred, self.ddof,
+                                  self.temperature, "StdCrossEntropy")
 
     def get_config(self):
         return {**super().get_config(), "ddof": self.ddof,

@@ -11,6 +11,8 @@ Example:
 >>> small = keras_mixkd.models.create("keras.applications.MobileNetV3Small",
 ...                                   num_classes=10, input_shape=(48, 48, 3))
 >>> teacher = keras_mixkd.models.load("teacher.keras")  # with its architecture
+>>> logits_model = keras_mixkd.models.without_softmax(
+...     keras.applications.ResNet50(weights=None, classes=10))  # its logits
 """
 
 # The families register their architectures on import (the registry
@@ -29,5 +31,8 @@ from keras_mixkd.models.batch_norm import FusedBatchNormalization
 from keras_mixkd.models.batch_norm import use_fused_batch_norm
 from keras_mixkd.models.batch_norm import use_fused_kernel
 from keras_mixkd.models.folding import fold_batch_norm
+from keras_mixkd.models.logits import WithoutActivation
+from keras_mixkd.models.logits import check_logits
+from keras_mixkd.models.logits import without_softmax
 from keras_mixkd.models.torch_import import convert_torch_checkpoint
 from keras_mixkd.models.torch_import import load_torch_weights

@@ -348,7 +348,8 @@ class SyncReplicaStatistics(keras.callbacks.Callback):
     each validation and at each epoch end, this callback sets every copy to
     the mean over replicas. It runs a collective, so every worker must run
     it at the same points (it is in every worker's callbacks). It does
-    nothing with a single replica.
+    nothing with a single replica, nor for a model without float
+    non-trainable variables (no BatchNormalization: nothing to average).
 
     Args:
         model: the model whose statistics to average (the student).
@@ -366,6 +367,9 @@ class SyncReplicaStatistics(keras.callbacks.Callback):
         if self._average is None:
             variables = [v for v in self.saved_model.non_trainable_variables
                          if "float" in v.dtype]
+            if not variables:  # an empty all_reduce fails under Mirrored
+                self._average = lambda: None
+                return
 
             def replica_means():
                 return tf.distribute.get_replica_context().all_reduce(
