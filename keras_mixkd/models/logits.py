@@ -3,8 +3,8 @@
 Distillation compares logits. A model whose last layer applies a softmax
 (every `keras.applications` model built with its default
 ``classifier_activation="softmax"``) outputs probabilities instead: read as
-logits, they make the KD term almost constant (``kd_loss`` about 0.03
-where the logits give about 5.6), so nothing is distilled, silently.
+logits, values in [0, 1] give near-uniform softened targets, so almost
+nothing is distilled, silently.
 `check_logits` finds such a model by its last layer's activation or, where
 the last layer does not tell (a subclassed model, a custom layer), by a
 probe: rows that are all non-negative and sum to 1 on random inputs are
