@@ -104,6 +104,14 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             `keras_mixkd.losses.ceiling_matching_temperature`). An error
             with a loss object. DKD and DIST are published with
             ``ce_weight=1.0, kd_weight=1.0``.
+        mix_mode: ``"replace"`` (default: the mixed batch replaces the
+            clean one, as the paper and function matching do) or
+            ``"append"`` (Wang et al., NeurIPS 2022: the clean batch and
+            its mixed copy go through both models as one batch of 2B
+            rows; the student loss is on the clean rows and their labels
+            only, the distillation loss the mean over all 2B rows, so
+            mixed images are trained against the teacher alone). Append
+            needs a mixer.
         check_logits: refuse a teacher or student that outputs
             probabilities instead of logits (`keras_mixkd.models.logits`:
             a final softmax or sigmoid, checked here; or, for a model
@@ -137,7 +145,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                  distillation_loss="mixstd", student_loss=None, ce_weight=0.1,
                  kd_weight=0.9, temperature=None, seed=None,
                  teacher_dtype=None, fold_teacher=None, check_logits=True,
-                 **kwargs):
+                 mix_mode="replace", **kwargs):
         _validation.keyword_models(args, student, teacher)
         super().__init__(**kwargs)
         for role, model in (("student", student), ("teacher", teacher)):
@@ -152,6 +160,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 f"outputs {widths[1]}: both must classify the same classes. "
                 "Build the student with the teacher's number of classes.")
         check_weights(ce_weight, kd_weight)
+        mixer = mixing_module.get(mixer, seed=seed)
+        mixing_module.check_mix_mode(mix_mode, mixer)
         self.check_logits = bool(check_logits)
         # Roles of the models still to be probed (input shape unknown).
         self._unprobed = tuple(
@@ -161,7 +171,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
-        self.mixer = mixing_module.get(mixer, seed=seed)
+        self.mixer = mixer
+        self.mix_mode = mix_mode
         self.distillation_loss, default_student_loss = losses_module.get(
             distillation_loss, temperature)
         if student_loss is None:
@@ -275,19 +286,6 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                                      require_images=self.mixer is not None)
         return x, _validation.one_hot_labels(y, self._classes(x))
 
-    def _mix(self, images, labels, sample_weight):
-        """Mixes images, labels and (as an extra label column) sample weights."""
-        if self.mixer is None:
-            return images, labels, sample_weight
-        if sample_weight is not None:
-            weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
-            labels = ops.concatenate([labels, weights], axis=-1)
-        mixed = self.mixer({"images": images, "labels": labels}, training=True)
-        images, labels = mixed["images"], ops.cast(mixed["labels"], "float32")
-        if sample_weight is not None:
-            sample_weight, labels = labels[:, -1], labels[:, :-1]
-        return images, labels, sample_weight
-
     def _check_logit_shapes(self, teacher_logits, student_logits):
         if tuple(teacher_logits.shape[1:]) != tuple(student_logits.shape[1:]):
             raise ValueError(
@@ -298,7 +296,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, y = self._prepare(x, y)
-        x, y, sample_weight = self._mix(x, y, sample_weight)
+        x, kd_y, kd_w, y, sample_weight = mixing_module.training_rows(
+            self.mixer, self.mix_mode, x, y, sample_weight)
         teacher = self._teacher_inference or (
             lambda images: self.teacher(images, training=False))
         teacher_logits = ops.stop_gradient(ops.cast(teacher(x), "float32"))
@@ -311,16 +310,22 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         with tf.GradientTape() as tape:
             student_logits = ops.cast(self.student(x, training=True), "float32")
             self._check_logit_shapes(teacher_logits, student_logits)
-            ce = _per_sample(self.student_loss, y, student_logits)
+            clean_logits = student_logits[:ops.shape(y)[0]]
+            ce = _per_sample(self.student_loss, y, clean_logits)
             kd_target = teacher_logits
             if losses_module.requires_labels(self.distillation_loss):
-                kd_target = {"teacher_logits": teacher_logits, "labels": y}
+                kd_target = {"teacher_logits": teacher_logits,
+                             "labels": kd_y}
             kd = _per_sample(self.distillation_loss, kd_target,
                              student_logits)
             if sample_weight is not None:
-                ce, kd = ce * sample_weight, kd * sample_weight
+                ce = ce * sample_weight
+            if kd_w is not None:
+                kd = kd * kd_w
             ce_sum = self.ce_weight * ops.sum(ce)
-            kd_sum = self.kd_weight * ops.sum(kd)
+            # The mean over every row: 2B rows per B samples in "append".
+            rows = mixing_module.ROWS_PER_SAMPLE[self.mix_mode]
+            kd_sum = self.kd_weight * ops.sum(kd) / rows
             regularization = ops.cast(
                 ops.sum(self.student.losses), "float32") if (
                     self.student.losses) else 0.0
@@ -334,7 +339,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.kd_loss_tracker.update_state(kd_sum / local_size, local_size)
         self.loss_tracker.update_state(
             (ce_sum + kd_sum) / local_size + regularization, local_size)
-        return self._logs(y, student_logits, sample_weight, training=True)
+        return self._logs(y, clean_logits, sample_weight, training=True)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -380,6 +385,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             "teacher_dtype": self.teacher_dtype,
             "fold_teacher": self.fold_teacher,
             "check_logits": self.check_logits,
+            "mix_mode": self.mix_mode,
         })
         return config
 

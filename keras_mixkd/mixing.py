@@ -243,6 +243,98 @@ def check_arguments(alpha=1.0, mix_fraction=0.1, sampling="official"):
             f"`sampling` must be one of {SAMPLINGS}, got {sampling!r}.")
 
 
+def mix_batch(mixer, images, labels, sample_weight=None):
+    """Mixes a batch's images, labels and (as an extra label column, so
+    they follow their rows) sample weights.
+
+    Args:
+        mixer: a layer taking and returning ``{"images", "labels"}``, or
+            None (the batch is returned as it is).
+        images: the image batch.
+        labels: float one-hot ``(batch, classes)`` labels.
+        sample_weight: ``(batch,)`` weights, or None.
+
+    Returns:
+        ``(images, labels, sample_weight)``, mixed; labels as float32 and
+        weights as float32 ``(batch,)`` (None stays None).
+
+    Example:
+
+    >>> images, labels, _ = mix_batch(get("fmu", seed=1), images, labels)
+    """
+    if mixer is None:
+        return images, labels, sample_weight
+    ops = keras.ops
+    if sample_weight is not None:
+        weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+        labels = ops.concatenate([labels, weights], axis=-1)
+    mixed = mixer({"images": images, "labels": labels}, training=True)
+    images, labels = mixed["images"], ops.cast(mixed["labels"], "float32")
+    if sample_weight is not None:
+        sample_weight, labels = labels[:, -1], labels[:, :-1]
+    return images, labels, sample_weight
+
+
+#: How a step's mixed rows enter it (`training_rows`), and the rows per
+#: sample each gives: ``"replace"`` trains on the mixed batch alone,
+#: ``"append"`` adds its mixed copy to the clean batch.
+ROWS_PER_SAMPLE = {"replace": 1.0, "append": 2.0}
+MIX_MODES = tuple(ROWS_PER_SAMPLE)
+
+
+def check_mix_mode(mix_mode, mixer):
+    """Raises `ValueError` for an unknown mode, or "append" without mixer."""
+    if mix_mode not in MIX_MODES:
+        raise ValueError(f"`mix_mode` must be one of {MIX_MODES}, got "
+                         f"{mix_mode!r}.")
+    if mix_mode == "append" and mixer is None:
+        raise ValueError(
+            "mix_mode='append' adds a mixed copy of each batch, so it needs "
+            "a mixer: pass mixer='fmu' (or 'cutmix', ...), or "
+            "mix_mode='replace' to train without mixing.")
+
+
+def training_rows(mixer, mix_mode, images, labels, sample_weight=None):
+    """The rows of a distillation step, from a clean batch of B samples.
+
+    ``"replace"``: the mixed batch (B rows) in both loss terms.
+    ``"append"``: the clean rows, then their mixed copy (2B rows) in the
+    distillation term; the first B rows, with the clean labels, in the
+    student's cross-entropy term.
+
+    Args:
+        mixer: the mixing layer, or None (``"replace"`` only).
+        mix_mode: ``"replace"`` or ``"append"``.
+        images: the clean images.
+        labels: float one-hot labels of the clean images.
+        sample_weight: ``(batch,)`` weights, or None.
+
+    Returns:
+        ``(images, kd_labels, kd_weights, ce_labels, ce_weights)``: the
+        rows both models see, the labels and weights of every row (for a
+        label-aware distillation loss and the KD term), and those of the
+        rows of the cross-entropy term (the first ``len(ce_labels)``).
+
+    Example:
+
+    >>> rows = training_rows(get("fmu"), "append", images, labels)
+    >>> rows[0].shape[0] == 2 * images.shape[0]
+    True
+    """
+    mixed = mix_batch(mixer, images, labels, sample_weight)
+    if mix_mode == "replace":
+        return mixed[0], mixed[1], mixed[2], mixed[1], mixed[2]
+    ops = keras.ops
+    kd_weights = None
+    if sample_weight is not None:
+        sample_weight = ops.reshape(ops.cast(sample_weight, "float32"),
+                                    (-1,))
+        kd_weights = ops.concatenate([sample_weight, mixed[2]], axis=0)
+    return (ops.concatenate([images, ops.cast(mixed[0], images.dtype)], 0),
+            ops.concatenate([labels, mixed[1]], axis=0), kd_weights, labels,
+            sample_weight)
+
+
 def check_jit_compile(mixer):
     """Raises `ValueError` if XLA cannot compile ``mixer`` (a name or layer).
 
