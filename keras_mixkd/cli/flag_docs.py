@@ -91,6 +91,10 @@ FLAGS = {
                      "(official --partmixup 0.9 is 0.1)."),
     "mix_sampling": ("distillation", "pmu: official (with replacement: ~41% "
                      "mixed at batch 64) or exact sampling."),
+    "mix_mode": ("distillation", "replace: the mixed batch replaces the "
+                 "clean one; append: the clean batch and its mixed copy go "
+                 "through both models, cross-entropy on the clean rows, the "
+                 "distillation term on all (Wang et al., NeurIPS 2022)."),
     "ce_weight": ("distillation", "Weight of the student's cross-entropy."),
     "kd_weight": ("distillation", "Weight of the distillation term."),
     # Study grid.
@@ -111,12 +115,13 @@ FLAGS = {
     # Comparison.
     "methods": ("comparison", "The student methods to compare, among: "
                 "alone, kd, mixkd, mixkd_exact, fmu_kd, pmu_kd, mixstd, ls, "
-                "dkd, dist (docs/compare.md describes each)."),
+                "dkd, dist, funmatch, kd_append_mixup, kd_append_cutmix "
+                "(docs/compare.md describes each)."),
     "method_spec": ("comparison", "Define a method by its settings, "
                     "NAME:key=value,... (repeat the flag for several; list "
                     "each NAME in --methods), keys among: loss, temperature, "
-                    "mixing, mix_fraction, mix_sampling, ce_weight, "
-                    "kd_weight; e.g. kd_w9:loss=kd,kd_weight=9. Omitted: no "
+                    "mixing, mix_fraction, mix_sampling, mix_mode, "
+                    "ce_weight, kd_weight; e.g. kd_w9:loss=kd,kd_weight=9. Omitted: no "
                     "mixing, the loss's temperature, --ce_weight and "
                     "--kd_weight (docs/compare.md)."),
     "baseline": ("comparison", "The method the others are paired against "
@@ -227,7 +232,8 @@ DEFAULTS = {
     "verbose": "auto",
     "quantize": "none", "outputs": "logits", "loss": "mixstd",
     "mixing": "pmu", "mix_fraction": 0.1, "mix_sampling": "official",
-    "ce_weight": 0.1, "kd_weight": 0.9, "teacher_dtype": "none",
+    "mix_mode": "replace", "ce_weight": 0.1, "kd_weight": 0.9,
+    "teacher_dtype": "none",
     "fold_teacher": "auto",
     "methods": ["alone", "kd", "mixkd", "mixkd_exact", "mixstd", "fmu_kd"],
     "baseline": "kd", "teachers": ["resnet32x4"], "students": ["resnet8x4"],
@@ -256,6 +262,7 @@ CHOICES = {
     "trained_loss": ("ce", "mixstd", "kd", "ls", "dkd", "dist"),
     "mixing": ("pmu", "fmu", "mixup", "cutmix", "none"),
     "mix_sampling": ("official", "exact"),
+    "mix_mode": ("replace", "append"),
     "teacher_dtype": ("none", "float32", "bfloat16", "float16"),
     "fold_teacher": ("auto", "on", "off"),
 }
@@ -278,8 +285,8 @@ TEACHER_SPEED = ("teacher_dtype", "fold_teacher")
 
 #: Flags of distillation.
 DISTILLATION = ("mixup_alpha", "beta_alpha", "loss", "mixing",
-                "mix_fraction", "mix_sampling", "temperature", "ce_weight",
-                "kd_weight")
+                "mix_fraction", "mix_sampling", "mix_mode", "temperature",
+                "ce_weight", "kd_weight")
 
 #: The study grid's own flags.
 GRID = ("teachers", "students", "teacher_mixup", "student_mixup",
@@ -303,7 +310,7 @@ COMMAND_FLAGS = {
                                      "channels")),
     "study": (TRAINING + TEACHER_SPEED + GRID
               + tuple(n for n in DISTILLATION
-                      if n not in ("loss", "temperature"))),
+                      if n not in ("loss", "temperature", "mix_mode"))),
     "compare": TRAINING + TEACHER_SPEED + (
         "teacher", "teacher_weights", "student", "mixup_alpha", "ce_weight",
         "kd_weight", "seeds", "methods", "method_spec", "baseline",

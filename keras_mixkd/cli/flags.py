@@ -85,6 +85,8 @@ flags.DEFINE_float("mix_fraction", _default("mix_fraction"),
                    _help("mix_fraction"))
 flags.DEFINE_enum("mix_sampling", _default("mix_sampling"),
                   mixing.SAMPLINGS, _help("mix_sampling"))
+flags.DEFINE_enum("mix_mode", _default("mix_mode"),
+                  list(mixing.MIX_MODES), _help("mix_mode"))
 flags.DEFINE_float("temperature", None, _help("temperature"))
 flags.DEFINE_float("ce_weight", _default("ce_weight"), _help("ce_weight"))
 flags.DEFINE_float("kd_weight", _default("kd_weight"), _help("kd_weight"))

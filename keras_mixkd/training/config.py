@@ -143,6 +143,10 @@ class RunConfig:
         mixing: a name of `keras_mixkd.mixing.available`.
         mix_fraction: share of each batch partial mixup mixes.
         mix_sampling: "official" or "exact" partial-mixup sampling.
+        mix_mode: distill: "replace" (the mixed batch replaces the clean
+            one) or "append" (the clean batch and its mixed copy, CE on the
+            clean rows, KD on all: `keras_mixkd.Distiller`). Recorded when
+            not "replace".
         temperature: temperature of "kd" (default 4), "ls" (default 2),
             "dkd" (4) or "dist" (1); "mixstd": the base temperature tau
             (default 1, the official code; each sample's temperature is
@@ -189,6 +193,7 @@ class RunConfig:
     mixing: str = "pmu"
     mix_fraction: float = 0.1
     mix_sampling: str = "official"
+    mix_mode: str = "replace"
     temperature: float = None
     ce_weight: float = 0.1
     kd_weight: float = 0.9
@@ -204,6 +209,7 @@ class RunConfig:
                               ("verbose", VERBOSITIES),
                               ("loss", tuple(losses.available())),
                               ("mixing", tuple(mixing.available())),
+                              ("mix_mode", mixing.MIX_MODES),
                               ("preset", (None, *PRESETS)),
                               ("teacher_dtype", TEACHER_DTYPES),
                               ("fold_teacher", tuple(FOLD_TEACHER)),
@@ -264,6 +270,9 @@ class RunConfig:
                 if getattr(self, name) != default(name):
                     raise ValueError(f"--{name} applies to --mixing=pmu "
                                      f"only, not --mixing={self.mixing}.")
+        if self.mix_mode == "append" and self.mixing == "none":
+            raise ValueError("--mix_mode=append adds a mixed copy of each "
+                             "batch: give a --mixing (e.g. fmu or cutmix).")
         if self.mixing == "none" and self.mixup_alpha is not None:
             raise ValueError("--mixup_alpha has no effect with "
                              "--mixing=none.")

@@ -355,6 +355,7 @@ def distill(config, teacher=None):
         distiller = Distiller(
             student=student, teacher=teacher, mixer=mixer,
             distillation_loss=config.loss, temperature=config.temperature,
+            mix_mode=config.mix_mode,
             ce_weight=config.ce_weight, kd_weight=config.kd_weight,
             teacher_dtype=(None if config.teacher_dtype == "none"
                            else config.teacher_dtype),

@@ -69,6 +69,25 @@ def test_distill_evaluate_and_flags_in_config(teacher_run, tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_distill_appends_mixed_queries_and_matches_functions(teacher_run,
+                                                             tmp_path):
+    """kd_append_mixup's and funmatch's settings, as distill flags."""
+    weights = teacher_run / "checkpoints" / "best.keras"
+    for name, flags in (
+            ("append", ["--mix_mode=append", "--mixing=fmu", "--loss=kd"]),
+            ("funmatch", ["--mixing=fmu", "--loss=kd", "--temperature=1",
+                          "--ce_weight=0", "--kd_weight=1"])):
+        out = tmp_path / name
+        assert mixkd("distill", "--teacher=resnet8",
+                     f"--teacher_weights={weights}", "--student=resnet8",
+                     *flags, f"--output_dir={out}", *FAST) == 0
+        config, _ = _check_run_folder(out, 1)
+        assert config.get("mix_mode") == (
+            "append" if name == "append" else None)  # recorded if not default
+        assert config["ce_weight"] == (0.0 if name == "funmatch" else 0.1)
+
+
+@pytest.mark.slow
 def test_resume_after_interruption(teacher_run, tmp_path, monkeypatch):
     weights = teacher_run / "checkpoints" / "best.keras"
     out = tmp_path / "resumed"

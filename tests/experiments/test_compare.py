@@ -84,7 +84,7 @@ def test_calibration_uses_what_each_method_trains(tmp_path):
                          run.record(command))
         trained.append(run_training_loss(tmp_path / method))
     assert trained == ["ce", "kd", "mixstd", "mixstd", "kd", "kd", "mixstd",
-                       "ls", "dkd", "dist"]
+                       "ls", "dkd", "dist", "kd", "kd", "kd"]
     with pytest.raises(ValueError, match="not a run folder"):
         run_training_loss(tmp_path / "nowhere")
 

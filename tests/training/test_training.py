@@ -71,6 +71,7 @@ def test_bad_settings_fail_when_the_config_is_made(kwargs, message):
     ({"mixing": "none", "mix_fraction": 0.3}, "applies to --mixing=pmu only"),
     ({"mixing": "fmu", "mix_sampling": "exact"}, "applies to --mixing=pmu"),
     ({"mixing": "none", "mixup_alpha": 0.5}, "no effect with --mixing=none"),
+    ({"mixing": "none", "mix_mode": "append"}, "give a --mixing"),
     ({"mixup_alpha": 0.0}, "--mixup_alpha must be > 0 to mix"),
     ({"jit_compile": True, "mixing": "mixup"}, "XLA cannot compile"),
 ])

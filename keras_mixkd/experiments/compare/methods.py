@@ -36,13 +36,16 @@ class Method:
     distilled: bool = True
 
 
-def _settings(loss, mixing="none", sampling="official", temperature=None):
+def _settings(loss, mixing="none", sampling="official", temperature=None,
+              mix_mode="replace"):
     """A method's `RunConfig` fields. Partial mixup mixes 10% (the official
     ``--partmixup 0.9``); the mixing settings of other mixings keep their
     defaults, and without mixing ``mixup_alpha`` is None (the engine's
     rule)."""
     settings = {"loss": loss, "temperature": temperature, "mixing": mixing,
                 "mix_fraction": 0.1, "mix_sampling": sampling}
+    if mix_mode != "replace":  # the base's (earlier records omit it)
+        settings["mix_mode"] = mix_mode
     if mixing == "none":
         settings["mixup_alpha"] = None
     return settings
@@ -91,6 +94,25 @@ METHODS = {
         "intra-class Pearson correlation, beta = gamma = 1, T 1, plain CE, "
         "CE 0.1 + KD 0.9, no mixing",
         _settings("dist")),
+    "funmatch": Method(
+        "function matching (Beyer et al., CVPR 2022) as the package runs "
+        "it: full mixup replacing the batch before both forwards, the KD "
+        "term alone at T=1 (T^2 scaling), CE 0 + KD 1; it sets its own "
+        "weights, so --ce_weight/--kd_weight do not change it (per-sample "
+        "Beta(1, 1) weights and random partners, not the paper's one "
+        "weight per batch and neighbour; the base optimizer, not Adam with "
+        "a cosine schedule)",
+        {**_settings("kd", "fmu", temperature=1.0), "ce_weight": 0.0,
+         "kd_weight": 1.0}),
+    "kd_append_mixup": Method(
+        "classic KD at T=4, CE 0.1 + KD 0.9, with a fully mixed copy of "
+        "each batch appended as extra teacher queries (Wang et al., NeurIPS "
+        "2022): CE on the clean rows, KD on the clean and mixed rows",
+        _settings("kd", "fmu", temperature=4.0, mix_mode="append")),
+    "kd_append_cutmix": Method(
+        "kd_append_mixup with Keras's CutMix as the mixer (its patch sizes "
+        "follow Beta(a, a) with a ~ U(0, mixup_alpha) per batch)",
+        _settings("kd", "cutmix", temperature=4.0, mix_mode="append")),
 }
 
 #: What ``mixkd compare`` runs by default.
@@ -100,14 +122,14 @@ DEFAULT_METHODS = ("alone", "kd", "mixkd", "mixkd_exact", "mixstd", "fmu_kd")
 #: base configuration a folder is bound to.
 PER_RUN_KEYS = ("seed", "output_dir", "verbose", "model", "weights",
                 "preset", "loss", "mixing", "mix_fraction", "mix_sampling",
-                "temperature")
+                "mix_mode", "temperature")
 
 
 #: The settings a user-defined method may set (`custom_method`).
 CUSTOM_KEYS = ("loss", "temperature", "mixing", "mix_fraction",
-               "mix_sampling", "ce_weight", "kd_weight")
+               "mix_sampling", "mix_mode", "ce_weight", "kd_weight")
 
-_TEXT_KEYS = ("loss", "mixing", "mix_sampling")
+_TEXT_KEYS = ("loss", "mixing", "mix_sampling", "mix_mode")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SPEC_EXAMPLE = "--method_spec=kd_t2:loss=kd,temperature=2"
 
@@ -164,7 +186,8 @@ def custom_method(name, settings):
                              f"{kind}.")
     resolved = _settings(settings["loss"], settings.get("mixing", "none"),
                          settings.get("mix_sampling", "official"),
-                         _number(settings.get("temperature")))
+                         _number(settings.get("temperature")),
+                         settings.get("mix_mode", "replace"))
     resolved["mix_fraction"] = _number(settings.get("mix_fraction", 0.1))
     for key in ("ce_weight", "kd_weight"):
         if key in settings:

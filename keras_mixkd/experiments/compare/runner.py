@@ -125,7 +125,10 @@ def _checked_runs(config, table, seed):
         except ValueError as e:
             raise ValueError(f"Method {name}: {e}") from e
         if name not in METHODS:
-            custom[name] = {key: run.recorded(key) for key in CUSTOM_KEYS}
+            # mix_mode only when it is not "replace", as folders recorded
+            # before it existed.
+            custom[name] = {key: run.recorded(key) for key in CUSTOM_KEYS
+                            if key != "mix_mode" or run.mix_mode != "replace"}
     return custom
 
 
