@@ -4,9 +4,12 @@ import json
 import pathlib
 import sys
 
+import pytest
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]
                        / "benchmarks"))
 
+import append_step  # noqa: E402
 import distill_throughput  # noqa: E402
 import input_pipeline  # noqa: E402
 import precision_deviation  # noqa: E402
@@ -51,3 +54,14 @@ def test_precision_deviation_reports_each_configuration(capsys):
     deviation = result["max_relative_deviation"]
     # bfloat16 moves the loss, but little (~3 significant digits).
     assert all(0 < v < 0.05 for v in deviation.values())
+
+
+def test_append_step_reports_both_modes(capsys):
+    result = _json(append_step.main, [
+        "--teacher=resnet8", "--student=resnet8", "--batch_size=4",
+        "--steps=2", "--repeats=1", "--warmup=1",
+        "--mixed_precision=none"], capsys)
+    assert set(result["step_ms"]) == {"replace", "append"}
+    assert all(v > 0 for v in result["step_ms"].values())
+    assert result["append_over_replace"] == pytest.approx(
+        result["step_ms"]["append"] / result["step_ms"]["replace"], rel=1e-2)
