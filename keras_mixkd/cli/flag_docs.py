@@ -187,6 +187,12 @@ FLAGS = {
                   "(config.json, metrics.csv, summary.json, checkpoints/, "
                   "backup/, tensorboard/) and nothing else. Without it, a "
                   "finished run is not trained again."),
+    "backup_interval_s": ("output", "Back up the training state (and "
+                          "write last.keras) after an epoch only when this "
+                          "many seconds have passed since the last backup, "
+                          "or after the last epoch or a new best; 0: after "
+                          "every epoch. A kill loses the epochs since the "
+                          "last backup, which run again on resumption."),
     "verbose": ("output", "Keras progress output: 1 progress bar, 2 one line "
                 "per epoch, auto: 1 on a terminal, 2 otherwise."),
 }
@@ -229,6 +235,7 @@ DEFAULTS = {
     "weight_decay": 0.0005, "seed": 0, "strategy": "default",
     "mixed_precision": "none", "jit_compile": False,
     "steps_per_execution": 1, "validation_freq": 1, "deterministic": False,
+    "backup_interval_s": 30.0,
     "verbose": "auto",
     "quantize": "none", "outputs": "logits", "loss": "mixstd",
     "mixing": "pmu", "mix_fraction": 0.1, "mix_sampling": "official",
@@ -278,7 +285,8 @@ RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
 
 #: Flags of every command that trains.
 TRAINING = RUNTIME + ("train_size", "epochs", "validation_freq",
-                      "learning_rate", "weight_decay", "steps_per_execution")
+                      "learning_rate", "weight_decay", "steps_per_execution",
+                      "backup_interval_s")
 
 #: Flags of the frozen teacher's speed.
 TEACHER_SPEED = ("teacher_dtype", "fold_teacher")

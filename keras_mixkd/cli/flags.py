@@ -34,6 +34,8 @@ flags.DEFINE_float("validation_split", None, _help("validation_split"))
 flags.DEFINE_integer("epochs", _default("epochs"), _help("epochs"))
 flags.DEFINE_integer("validation_freq", _default("validation_freq"),
                      _help("validation_freq"))
+flags.DEFINE_float("backup_interval_s", _default("backup_interval_s"),
+                   _help("backup_interval_s"))
 flags.DEFINE_integer("seeds", 1, _help("seeds"))
 flags.DEFINE_integer("batch_size", _default("batch_size"), _help("batch_size"))
 flags.DEFINE_float("learning_rate", None, _help("learning_rate"))

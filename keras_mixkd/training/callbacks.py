@@ -4,35 +4,32 @@
 folder; each also works alone in a user's own ``fit``:
 
 ```python
+backup = Backup("run/backup", interval_s=30)  # 0: after every epoch
 model.fit(train_ds, validation_data=test_ds, epochs=10, callbacks=[
     NaNGuard(),
     MetricsLog("run/metrics.csv", "run/backup"),
-    Backup("run/backup"),
-    Checkpoints(model, "run/checkpoints"),
-    RunTensorBoard("run/tensorboard"),
+    backup,
+    Checkpoints(model, "run/checkpoints", backup=backup),
+    RunTensorBoard("run/tensorboard", backup=backup),
     SyncReplicaStatistics(model),
 ])
 ```
+
+(`Backup` lives in `keras_mixkd.training.backup`.)
 """
 
 import csv
 import json
 import math
-import os
 import pathlib
-import re
-import shutil
 
 import keras
 import tensorflow as tf
 
-from keras_mixkd import _keras_compat
 from keras_mixkd.training.atomic import atomic_save
 from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.atomic import replace_from_temporary
-
-_BACKUP = re.compile(r"^epoch-(\d+)$")
-_LEGACY_BACKUP = re.compile(r"^epoch-(\d+)\.weights\.h5$")
+from keras_mixkd.training.backup import Backup
 
 
 def _finite(value):
@@ -64,100 +61,6 @@ class NaNGuard(keras.callbacks.TerminateOnNaN):
         self.failure = (f"the training loss became {float(loss)} at "
                         f"epoch {self._epoch + 1}, batch {batch + 1}")
         self.model.stop_training = True
-
-
-class Backup(keras.callbacks.Callback):
-    """Backs up the training state after each epoch, atomically; restores it.
-
-    Built on `keras.callbacks.BackupAndRestore`: each epoch's state is what
-    that callback writes (``latest.weights.h5``, the fitted model's weights
-    with the optimizer state, and ``training_metadata.json``, the epoch), and
-    restoring is that callback's own ``on_train_begin``, which loads the
-    weights and makes ``fit`` skip the epochs done. Used alone,
-    `BackupAndRestore` cannot keep a run safe from a kill: it rewrites its
-    two files in place, one after the other, so a kill during the first
-    leaves a broken weights file, and a kill between the two resumes from
-    the weights of epoch N+1 with the metadata of epoch N (that epoch then
-    trains twice). Here a `BackupAndRestore` writes each epoch's two files
-    into a new temporary folder, which one rename turns into
-    ``epoch-<N>/`` (the commit point of the epoch); older folders are
-    removed afterwards, and a `BackupAndRestore` reading the newest
-    committed folder restores. Backups of earlier versions
-    (``epoch-<N>.weights.h5`` files) are moved into that layout.
-
-    Args:
-        directory: the backup folder (removed when training ends).
-    """
-
-    def __init__(self, directory):
-        super().__init__()
-        self.directory = pathlib.Path(directory)
-
-    @staticmethod
-    def finished_epochs(directory):
-        """The number of epochs the newest backup in ``directory`` holds."""
-        directory = pathlib.Path(directory)
-        if not directory.is_dir():
-            return 0
-        found = [_BACKUP.match(p.name) or _LEGACY_BACKUP.match(p.name)
-                 for p in directory.iterdir()]
-        return max((int(m.group(1)) for m in found if m), default=0)
-
-    def _folder(self, epochs):
-        return self.directory / f"epoch-{epochs:05d}"
-
-    def _commit(self, epochs, write):
-        """Runs ``write(tmp_folder)``, then renames it to ``epoch-<N>``."""
-        target = self._folder(epochs)
-        tmp = target.with_name(f".tmp-{target.name}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            write(tmp)
-            shutil.rmtree(target, ignore_errors=True)  # the same epoch again
-            os.rename(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        for old in self.directory.iterdir():
-            match = _BACKUP.match(old.name) or _LEGACY_BACKUP.match(old.name)
-            if match and int(match.group(1)) < epochs:
-                (shutil.rmtree if old.is_dir() else pathlib.Path.unlink)(old)
-
-    def _upgrade_legacy(self):
-        for old in sorted(self.directory.glob("epoch-*.weights.h5")):
-            epochs = int(_LEGACY_BACKUP.match(old.name).group(1))
-
-            def write(tmp, old=old, epochs=epochs):
-                tmp.mkdir(parents=True)
-                shutil.copyfile(old, tmp / _keras_compat.BACKUP_FILES[0])
-                (tmp / _keras_compat.BACKUP_FILES[1]).write_text(
-                    json.dumps({"epoch": epochs, "batch": 0}))
-
-            self._commit(epochs, write)
-            old.unlink(missing_ok=True)
-
-    def on_train_begin(self, logs=None):
-        if self.directory.is_dir():
-            self._upgrade_legacy()
-        epochs = self.finished_epochs(self.directory)
-        if epochs:
-            reader = keras.callbacks.BackupAndRestore(
-                str(self._folder(epochs)), delete_checkpoint=False)
-            reader.set_model(self.model)
-            reader.on_train_begin(logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        def write(tmp):
-            writer = keras.callbacks.BackupAndRestore(
-                str(tmp), delete_checkpoint=False)
-            writer.set_model(self.model)
-            writer.on_epoch_end(epoch, logs)
-
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._commit(epoch + 1, write)
-
-    def on_train_end(self, logs=None):
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def read_rows(path):
@@ -233,7 +136,7 @@ class MetricsLog(keras.callbacks.CSVLogger):
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Saves the last and the best model of each epoch, atomically.
+    """Saves the last and the best model at epoch ends, atomically.
 
     Hand-written rather than `keras.callbacks.ModelCheckpoint`, which cannot
     do four things a run folder needs: it saves the model being fitted (for
@@ -259,10 +162,14 @@ class Checkpoints(keras.callbacks.Callback):
             the checkpoints of the backed-up epoch are written if a kill
             missed them (placed after the `Backup`, which restores the model
             first).
+        backup: the run's `Backup` (placed before this callback), or None:
+            the checkpoints are then written at the epochs it commits only,
+            so that they never run ahead of the backup, and an epoch that
+            improves ``best`` makes it commit (`improves`).
     """
 
     def __init__(self, model, directory, monitor="val_accuracy", guard=None,
-                 metrics=None):
+                 metrics=None, backup=None):
         super().__init__()
         self.saved_model = model
         self.directory = pathlib.Path(directory)
@@ -270,6 +177,9 @@ class Checkpoints(keras.callbacks.Callback):
         self.monitor = monitor
         self.guard = guard
         self.metrics = metrics
+        self.backup = backup
+        if backup is not None:
+            backup.commit_when(self.improves)
         best = self.directory / "best.json"
         self.best = json.loads(best.read_text()) if best.exists() else None
 
@@ -286,25 +196,39 @@ class Checkpoints(keras.callbacks.Callback):
         elif finished > self._last_epoch():
             _, rows = self.metrics.rows()
             row = [r for r in rows if int(r["epoch"]) == finished - 1]
-            self.on_epoch_end(finished - 1, {
+            self._save(finished - 1, {
                 k: float(v) for k, v in (row[0] if row else {}).items()
                 if v not in ("", None) and k != "epoch"})
 
-    def on_epoch_end(self, epoch, logs=None):
+    def _sound(self, logs):
+        """Whether an epoch with these logs may be saved at all."""
+        failed = self.guard is not None and self.guard.failure
+        return not failed and _finite(logs.get("loss"))
+
+    def improves(self, epoch, logs=None):
+        """Whether ``epoch``, with these logs, would be the new ``best``."""
         logs = logs or {}
-        if self.guard is not None and self.guard.failure:
+        value = logs.get(self.monitor)
+        return self._sound(logs) and _finite(value) and (
+            self.best is None or float(value) > self.best["value"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.backup is None or self.backup.committed == epoch + 1:
+            self._save(epoch, logs)
+
+    def _save(self, epoch, logs):
+        """Writes ``last`` (and ``best`` when ``epoch`` improves it)."""
+        logs = logs or {}
+        if not self._sound(logs):
             return
-        if not _finite(logs.get("loss")):
-            return
+        improves = self.improves(epoch, logs)
         atomic_save(self.saved_model, self.directory / "last.keras")
         atomic_write_text(self.directory / "last.json",
                           json.dumps({"epoch": epoch + 1}))
-        value = logs.get(self.monitor)
-        if _finite(value) and (self.best is None
-                               or float(value) > self.best["value"]):
+        if improves:
             atomic_save(self.saved_model, self.directory / "best.keras")
             self.best = {"epoch": epoch + 1, "monitor": self.monitor,
-                         "value": float(value)}
+                         "value": float(logs[self.monitor])}
             atomic_write_text(self.directory / "best.json",
                               json.dumps(self.best, indent=2))
 
@@ -316,9 +240,12 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
     draws a step written twice as a zigzag. So, against the built-in:
 
     - the epoch summaries (``epoch_<metric>`` at step = epoch) are written
-      by the built-in's ``on_epoch_end``, placed after the `Backup` (an
-      epoch written is an epoch committed: it never runs again; a kill
-      between the two loses that epoch's point, it never doubles it);
+      by the built-in's ``on_epoch_end`` once the `Backup` has committed
+      the epoch (an epoch written is an epoch committed: it never runs
+      again). Placed after the `Backup`: with ``backup``, an epoch's logs
+      (and its learning rate) wait in memory until a backup commits it;
+      without, each epoch is written when it ends. A kill loses the points
+      of the epochs not written yet (they run again), never doubles one;
     - no ``evaluation_<metric>_vs_iterations``: the built-in writes them at
       the end of each validation, before the epoch commits, so an epoch
       interrupted there would write them again (the same values are the
@@ -329,13 +256,30 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
     Args:
         log_dir: the log folder.
         resumed: whether an earlier session of the run already wrote there.
+        backup: the run's `Backup`, or None.
     """
 
-    def __init__(self, log_dir, resumed=False):
+    def __init__(self, log_dir, resumed=False, backup=None):
         super().__init__(str(log_dir), write_graph=not resumed)
+        self.backup = backup
+        self._waiting = []
 
     def on_test_end(self, logs=None):
         super().on_test_end({})
+
+    def _collect_learning_rate(self, logs):
+        # The built-in's private hook, called as it writes an epoch: the
+        # rate was collected when that epoch ended (`on_epoch_end`), and
+        # the optimizer's current rate may be a later epoch's.
+        return logs
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = super()._collect_learning_rate(dict(logs or {}))
+        self._waiting.append((epoch, logs))
+        committed = epoch + 1 if self.backup is None else (
+            self.backup.committed)
+        while self._waiting and self._waiting[0][0] < committed:
+            super().on_epoch_end(*self._waiting.pop(0))
 
 
 class SyncReplicaStatistics(keras.callbacks.Callback):

@@ -101,6 +101,11 @@ class RunConfig:
             epochs' ``val_*`` cells of ``metrics.csv`` stay empty. On a
             small training set the evaluation of a large test set can take
             longer than the epoch itself. Recorded when not 1.
+        backup_interval_s: back up a run (`keras_mixkd.training.Backup`)
+            after an epoch only when this many seconds have passed since
+            the last backup, or after the last epoch or a new best (0:
+            every epoch; multi-worker runs always). Recorded when not 30;
+            a run may resume with another value.
         batch_size: batch size per replica (the paper: 64).
         learning_rate: base rate for batch 64 (None: the paper's rate of the
             architecture), scaled linearly with the global batch.
@@ -167,6 +172,7 @@ class RunConfig:
     validation_split: float = None
     epochs: int = 240
     validation_freq: int = 1
+    backup_interval_s: float = 30.0
     batch_size: int = 64
     learning_rate: float = None
     weight_decay: float = 5e-4
@@ -221,6 +227,10 @@ class RunConfig:
                     getattr(self, name)) >= 1:
                 raise ValueError(f"--{name} must be >= 1, got "
                                  f"{getattr(self, name)}.")
+        if not (isinstance(self.backup_interval_s, (int, float))
+                and self.backup_interval_s >= 0):
+            raise ValueError("--backup_interval_s must be >= 0 (0: back up "
+                             f"every epoch), got {self.backup_interval_s}.")
         # The library's own rules, each checked where it lives.
         _checked("dataset", data.check_name, self.dataset)
         _checked("validation_split", _set_validation_split, self)

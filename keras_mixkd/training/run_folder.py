@@ -14,23 +14,29 @@ models and data were built: a run that fails earlier leaves the folder as it
 was. A folder whose run never finished an epoch (it failed in its first one)
 is taken over by the next command, whatever its configuration.
 
-Nothing is lost when a run is killed (even with SIGKILL), and nothing is
-logged twice. Every file is written to a temporary name and renamed, so a
-kill never leaves a broken or half-written one. At the end of each epoch the
-run writes, in this order:
+A kill (even SIGKILL) loses at most the epochs since the last backup, and
+nothing is logged twice. Every file is written to a temporary name and
+renamed, so a kill never leaves a broken or half-written one. At the end of
+each epoch the run writes, in this order:
 
 1. the epoch's row of ``metrics.csv``;
 2. the backup ``backup/epoch-<N>/`` (model and optimizer state after N
    epochs, as `keras.callbacks.BackupAndRestore` writes it): the commit
-   point of the epoch;
-3. ``checkpoints/last.keras`` (and ``best.keras`` when the epoch is the
-   best), then the epoch's TensorBoard summaries.
+   point of the first N epochs. With ``backup_interval_s`` (`RunFolder`)
+   an epoch commits only when that many seconds have passed since the
+   last backup, or when it is the last epoch or improves ``best``;
+3. at a commit, ``checkpoints/last.keras`` (and ``best.keras`` when the
+   epoch is the best), then the TensorBoard summaries of the epochs it
+   commits (kept in memory until then).
 
 The same command started again resumes from the newest backup: it drops the
-rows of epochs the backup does not hold (an epoch killed after step 1 runs
-again) and rewrites the checkpoints a kill after step 2 missed. So at most
-the interrupted epoch is lost, and ``metrics.csv`` holds each epoch once
-(TensorBoard too: at worst it misses the interrupted epoch's point).
+rows of epochs the backup does not hold (they run again) and rewrites the
+checkpoints a kill after step 2 missed. So a kill loses the epochs since the
+last backup (the interrupted one alone when each epoch backs up; else less
+than ``backup_interval_s`` seconds of training plus the interrupted epoch),
+and ``metrics.csv`` holds each epoch once. TensorBoard never receives a
+step twice (at worst, a kill between a backup and the TensorBoard write
+leaves out the points of the epochs that backup committed).
 
 Started again once all its epochs are done, a run is `RunFolder.finished`:
 the engine then trains nothing and says where the results are;
@@ -62,7 +68,7 @@ from keras_mixkd.training.config import resolved_path
 from keras_mixkd.training.config import upgrade_record
 
 #: Configuration keys that may change between a run and its resumption.
-RESUMABLE_KEYS = ("verbose", "output_dir", "data_dir")
+RESUMABLE_KEYS = ("verbose", "output_dir", "data_dir", "backup_interval_s")
 
 #: Where a run folder keeps each file, relative to the folder (the one home
 #: of these names: experiments, exporting and reports ask here).
@@ -144,6 +150,9 @@ class RunFolder:
             without effect on the run, `RunConfig.inert_keys`).
         overwrite: train from scratch: the run's own files (`RUN_FILES`)
             are removed when training starts, whatever run they hold.
+        backup_interval_s: back up (and checkpoint) an epoch only when
+            this many seconds have passed since the last backup, or when
+            it is the last or improves ``best`` (`Backup`); 0: every epoch.
 
     Raises:
         ValueError: the folder holds another configuration's run.
@@ -156,8 +165,9 @@ class RunFolder:
     """
 
     def __init__(self, path, config, chief=True, resumable=(),
-                 overwrite=False):
+                 overwrite=False, backup_interval_s=0.0):
         self.path = pathlib.Path(path)
+        self.backup_interval_s = backup_interval_s
         self.chief = chief
         self.config = dict(config)
         self.overwrite = overwrite
@@ -256,7 +266,7 @@ class RunFolder:
             ValueError: the run is `finished` (nothing to train).
         """
         self._begin()
-        backup = Backup(self.backup_dir)
+        backup = Backup(self.backup_dir, self.backup_interval_s)
         if not self.chief:
             return [self.guard, backup]
         # The order is the order of the writes at each epoch end.
@@ -267,8 +277,8 @@ class RunFolder:
             metrics,
             backup,
             Checkpoints(saved_model, self.checkpoint_dir, monitor, self.guard,
-                        metrics),
-            RunTensorBoard(self.path / "tensorboard", resumed=resumed),
+                        metrics, backup),
+            RunTensorBoard(self.path / "tensorboard", resumed, backup),
         ]
 
     def epochs_logged(self):

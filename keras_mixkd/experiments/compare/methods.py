@@ -122,7 +122,7 @@ DEFAULT_METHODS = ("alone", "kd", "mixkd", "mixkd_exact", "mixstd", "fmu_kd")
 #: base configuration a folder is bound to.
 PER_RUN_KEYS = ("seed", "output_dir", "verbose", "model", "weights",
                 "preset", "loss", "mixing", "mix_fraction", "mix_sampling",
-                "mix_mode", "temperature")
+                "mix_mode", "temperature", "backup_interval_s")
 
 
 #: The settings a user-defined method may set (`custom_method`).
