@@ -29,6 +29,7 @@ finished there. Run from the repository root:
 
     python benchmarks/epoch_overhead.py [--epochs=120] [--json]
         [--teacher_weights=FILE] [--backup_interval_s=SECONDS]
+        [--validation_freq=N] [--eval_batch_size=N]
 """
 
 import argparse
@@ -52,7 +53,7 @@ from keras_mixkd import training  # noqa: E402
 from keras_mixkd.training import run_folder  # noqa: E402
 
 #: RunConfig fields given only when set (absent: the engine's default).
-OPTIONAL_FIELDS = ("backup_interval_s",)
+OPTIONAL_FIELDS = ("backup_interval_s", "eval_batch_size")
 
 
 def parse_args(argv):
@@ -79,6 +80,9 @@ def parse_args(argv):
                         choices=sorted(harness.PRECISION_POLICIES))
     parser.add_argument("--backup_interval_s", type=float, default=None,
                         help="RunConfig.backup_interval_s (default: the "
+                        "engine's)")
+    parser.add_argument("--eval_batch_size", type=int, default=None,
+                        help="RunConfig.eval_batch_size (default: the "
                         "engine's)")
     parser.add_argument("--output_dir", default=None,
                         help="the distillation's run folder (default: a "
@@ -304,12 +308,15 @@ def main(argv=None):
     r = run(args)
     interval = ("the engine's default" if args.backup_interval_s is None
                 else f"{args.backup_interval_s:g} s")
+    eval_batch = ("the engine's default" if args.eval_batch_size is None
+                  else args.eval_batch_size)
     lines = [
         f"{args.teacher} -> {args.student} on {args.dataset}, "
         f"{args.train_size} images ({r['steps_per_epoch']} steps of "
         f"{args.batch_size}), {args.epochs} epochs, {args.mixed_precision}, "
-        f"validation every {args.validation_freq}, backup interval "
-        f"{interval}, on {r['environment']['device']}",
+        f"validation every {args.validation_freq} (eval batch "
+        f"{eval_batch}), backup interval {interval}, on "
+        f"{r['environment']['device']}",
         f"  first epoch (traces)  {r['first_epoch_s']:7.2f} s "
         f"({r['first_epoch_steps_s']:.2f} s in steps)",
         f"  epochs 2-{args.epochs}, per epoch:",

@@ -63,6 +63,10 @@ FLAGS = {
                         "small --train_size the evaluation can take longer "
                         "than the epoch."),
     "batch_size": ("training", "Batch size per replica (paper: 64)."),
+    "eval_batch_size": ("training", "Batch size per replica of the "
+                        "validation and test evaluations; default: the "
+                        "larger of --batch_size and 256. Inference only: "
+                        "the accuracies do not depend on it."),
     "learning_rate": ("training", "Base learning rate for batch 64; default: "
                       "0.05, or 0.01 for MobileNetV2/ShuffleV1/ShuffleV2. "
                       "Scaled linearly with the global batch."),
@@ -286,7 +290,7 @@ RUNTIME = ("dataset", "data_dir", "image_size", "channels", "batch_size",
 #: Flags of every command that trains.
 TRAINING = RUNTIME + ("train_size", "epochs", "validation_freq",
                       "learning_rate", "weight_decay", "steps_per_execution",
-                      "backup_interval_s")
+                      "backup_interval_s", "eval_batch_size")
 
 #: Flags of the frozen teacher's speed.
 TEACHER_SPEED = ("teacher_dtype", "fold_teacher")

@@ -38,6 +38,7 @@ flags.DEFINE_float("backup_interval_s", _default("backup_interval_s"),
                    _help("backup_interval_s"))
 flags.DEFINE_integer("seeds", 1, _help("seeds"))
 flags.DEFINE_integer("batch_size", _default("batch_size"), _help("batch_size"))
+flags.DEFINE_integer("eval_batch_size", None, _help("eval_batch_size"))
 flags.DEFINE_float("learning_rate", None, _help("learning_rate"))
 flags.DEFINE_float("weight_decay", _default("weight_decay"),
                    _help("weight_decay"))

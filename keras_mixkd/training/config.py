@@ -58,7 +58,12 @@ COMMAND_KEYS = {
 #: Fields never recorded: where a run is, how it talks, not what it is.
 UNRECORDED_KEYS = ("output_dir", "data_dir", "verbose", "weights", "output",
                    "num_classes",
-                   "steps_per_execution", "overwrite")
+                   "steps_per_execution", "eval_batch_size", "overwrite")
+
+#: The smallest evaluation batch per replica when ``eval_batch_size`` is
+#: None: the test set of 10,000 images evaluates in 1.0 s at 256 against
+#: 1.65 s at 64 (resnet8, bfloat16, 2 CPU cores).
+MIN_EVAL_BATCH_SIZE = 256
 
 #: Recorded settings that name a file or folder (``dataset`` when it is
 #: ``folder:PATH``): compared after resolving them (`resolved_path`).
@@ -107,6 +112,10 @@ class RunConfig:
             every epoch; multi-worker runs always). Recorded when not 30;
             a run may resume with another value.
         batch_size: batch size per replica (the paper: 64).
+        eval_batch_size: batch size per replica of the validation and test
+            evaluations (None: the larger of ``batch_size`` and
+            `MIN_EVAL_BATCH_SIZE`, `resolved_eval_batch_size`). Inference
+            only: the accuracies do not depend on it. Not recorded.
         learning_rate: base rate for batch 64 (None: the paper's rate of the
             architecture), scaled linearly with the global batch.
         weight_decay: coupled L2 weight decay.
@@ -174,6 +183,7 @@ class RunConfig:
     validation_freq: int = 1
     backup_interval_s: float = 30.0
     batch_size: int = 64
+    eval_batch_size: int = None
     learning_rate: float = None
     weight_decay: float = 5e-4
     seed: int = 0
@@ -222,7 +232,7 @@ class RunConfig:
                               ("channels", (None, *data.CHANNELS))):
             check_choice(name, getattr(self, name), choices)
         for name in ("epochs", "validation_freq", "batch_size",
-                     "train_size", "steps_per_execution"):
+                     "eval_batch_size", "train_size", "steps_per_execution"):
             if getattr(self, name) is not None and not int(
                     getattr(self, name)) >= 1:
                 raise ValueError(f"--{name} must be >= 1, got "
@@ -305,6 +315,13 @@ class RunConfig:
             return ()
         unused = ("mix_fraction", "mix_sampling")
         return unused + (("mixup_alpha",) if self.mixing == "none" else ())
+
+    def resolved_eval_batch_size(self):
+        """The evaluation batch per replica: ``eval_batch_size``, or the
+        larger of ``batch_size`` and `MIN_EVAL_BATCH_SIZE`."""
+        if self.eval_batch_size is not None:
+            return int(self.eval_batch_size)
+        return max(int(self.batch_size), MIN_EVAL_BATCH_SIZE)
 
     def recorded(self, name):
         """The value of field ``name`` as a ``config.json`` holds it.

@@ -119,7 +119,8 @@ def dataset_info(config):
 
 
 def load_data(config, strategy):
-    """The dataset pipelines batched by the global batch size.
+    """The dataset pipelines batched by the global batch sizes (training;
+    validation and test: `RunConfig.resolved_eval_batch_size`).
 
     Returns:
         ``(train_ds, test_ds, info, global_batch, steps_per_epoch,
@@ -130,9 +131,12 @@ def load_data(config, strategy):
             as it is: it names the file or folder and the fix).
     """
     batch = data.global_batch_size(config.batch_size, strategy)
+    eval_batch = data.global_batch_size(config.resolved_eval_batch_size(),
+                                        strategy)
     try:
         train_ds, validation_ds, test_ds, info = data.load_splits(
-            config.dataset, batch_size=batch, data_dir=config.data_dir,
+            config.dataset, batch_size=batch, eval_batch_size=eval_batch,
+            data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
             train_size=config.train_size, channels=config.channels,
             validation_split=config.validation_split)

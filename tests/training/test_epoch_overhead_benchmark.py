@@ -20,6 +20,7 @@ def test_epoch_overhead_reports_its_keys(tmp_path, capsys):
     argv = ["--dataset=digits", "--train_size=128", "--teacher=resnet8",
             "--student=resnet8", "--teacher_epochs=1", "--epochs=3",
             "--validation_freq=2", "--backup_interval_s=0",
+            "--eval_batch_size=100",
             f"--cache_dir={tmp_path / 'cache'}",
             f"--output_dir={tmp_path / 'run'}", "--json"]
     epoch_overhead.main(argv)
@@ -31,6 +32,7 @@ def test_epoch_overhead_reports_its_keys(tmp_path, capsys):
     assert {"Backup", "Checkpoints", "MetricsLog",
             "RunTensorBoard"} <= set(result["on_epoch_end_s"])
     assert result["backups"] == 3  # every epoch, at interval 0
+    assert result["options"]["eval_batch_size"] == 100
     assert len(result["per_epoch"]["wall_s"]) == 3
     # The teacher was trained once in --cache_dir: a second run finds it.
     assert (tmp_path / "cache" / "teacher" / "summary.json").exists()

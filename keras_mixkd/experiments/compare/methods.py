@@ -122,7 +122,8 @@ DEFAULT_METHODS = ("alone", "kd", "mixkd", "mixkd_exact", "mixstd", "fmu_kd")
 #: base configuration a folder is bound to.
 PER_RUN_KEYS = ("seed", "output_dir", "verbose", "model", "weights",
                 "preset", "loss", "mixing", "mix_fraction", "mix_sampling",
-                "mix_mode", "temperature", "backup_interval_s")
+                "mix_mode", "temperature", "backup_interval_s",
+                "eval_batch_size")
 
 
 #: The settings a user-defined method may set (`custom_method`).
