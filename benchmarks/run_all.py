@@ -7,7 +7,10 @@ precision, the PyTorch reference (``torch_reference.py``) and
 alternating (A/B/A/B), so a change of machine load affects both alike; the
 ratio is that of the medians. Then the other configurations (XLA, the
 teacher at a lower precision) and the input pipelines against the fastest
-training rate. The JSON lines go to ``benchmarks/results/<date>.jsonl``;
+training rate, the append step against the replace step
+(``append_step.py``) and the engine's per-epoch overhead
+(``epoch_overhead.py``, from `REGIME_TEACHER` when present). The JSON
+lines go to ``benchmarks/results/<date>.jsonl``;
 the Markdown tables to stdout. Without PyTorch installed
 (``pip install keras_mixkd[bench]``) the comparison is left out.
 
@@ -34,6 +37,10 @@ OTHER_CONFIGS = (
                                    "--teacher_dtype=bfloat16"]),
     ("float32 + XLA", ["--mixed_precision=none", "--jit_compile"]),
     ("mixed_bfloat16 + XLA", ["--mixed_precision=bfloat16", "--jit_compile"]))
+#: The teacher ``epoch_overhead.py`` distils from (without it, the script
+#: trains one first).
+REGIME_TEACHER = (HERE.parent / "results" / "fashion_mnist-1k-e60-regime"
+                  / "teacher" / "checkpoints" / "last.keras")
 KEYS = ("teacher_forward_img_per_s", "student_step_img_per_s",
         "bound_img_per_s", "fit_img_per_s")
 
@@ -120,6 +127,22 @@ def pipeline_table(pipeline):
     return "\n".join(lines)
 
 
+def append_line(append):
+    """One line: the append step's cost against the replace step."""
+    ms = append["step_ms"]
+    return (f"append / replace step: {append['append_over_replace']:.2f}x "
+            f"({ms['append']:.1f} vs {ms['replace']:.1f} ms/step)")
+
+
+def overhead_line(overhead):
+    """One line: the engine's per-epoch overhead against its step time."""
+    return (f"per-epoch overhead: {overhead['overhead_s']:.3f} s "
+            f"({overhead['overhead_pct']:.1f}% of the step time "
+            f"{overhead['step_time_s']:.3f} s; validation "
+            f"{overhead['validation_pct']:.1f}%, the rest "
+            f"{overhead['rest_pct']:.1f}%)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2,
@@ -156,6 +179,14 @@ def main(argv=None):
                        "(5 steps): " + ", ".join(
                            f"{k} {v:.1e}" for k, v in
                            deviation["max_relative_deviation"].items()))
+        append = run_json("append_step.py", [])
+        records.append(append)
+        printed.append(append_line(append))
+        overhead = run_json("epoch_overhead.py", [
+            f"--teacher_weights={REGIME_TEACHER}"]
+            if REGIME_TEACHER.exists() else [])
+        records.append(overhead)
+        printed.append(overhead_line(overhead))
     records += [{"configuration": n, **r} for n, r in results.items()]
     with open(out, "a") as f:
         for record in records:

@@ -5,14 +5,15 @@ pins the behaviour, so that a Keras release that changes it fails there
 first, with the name of what changed.
 """
 
+import keras
 import tensorflow as tf
 from keras.src.layers.preprocessing.image_preprocessing.base_image_preprocessing_layer import (  # noqa: E501
     BaseImagePreprocessingLayer,
 )
 
-__all__ = ["BACKUP_FILES", "BaseImagePreprocessingLayer", "LocalBatchBuild",
-           "compile_metrics", "in_multi_worker_mode", "producer",
-           "variable_index"]
+__all__ = ["BACKUP_FILES", "BaseImagePreprocessingLayer",
+           "DeferredRateTensorBoard", "LocalBatchBuild", "compile_metrics",
+           "in_multi_worker_mode", "producer", "variable_index"]
 
 
 #: The files `keras.callbacks.BackupAndRestore` writes in its ``backup_dir``
@@ -88,3 +89,22 @@ class LocalBatchBuild:
             iterator = None
         return super()._maybe_symbolic_build(iterator=iterator,
                                              data_batch=data_batch)
+
+
+class DeferredRateTensorBoard(keras.callbacks.TensorBoard):
+    """`keras.callbacks.TensorBoard` that writes an epoch's logs as given.
+
+    The built-in's ``on_epoch_end`` adds the optimizer's current learning
+    rate to the logs it writes (its private hook
+    ``_collect_learning_rate``, called by ``_log_epoch_metrics``). A subclass that writes an epoch later
+    than the epoch ends would then write a later epoch's rate: here that
+    hook leaves the logs as they are, and `collect_learning_rate` adds
+    the rate when the subclass calls it (when the epoch ends).
+    """
+
+    def collect_learning_rate(self, logs):
+        """``logs`` with the optimizer's current ``learning_rate`` added."""
+        return super()._collect_learning_rate(logs)
+
+    def _collect_learning_rate(self, logs):
+        return logs

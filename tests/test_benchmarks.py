@@ -13,6 +13,7 @@ import append_step  # noqa: E402
 import distill_throughput  # noqa: E402
 import input_pipeline  # noqa: E402
 import precision_deviation  # noqa: E402
+import run_all  # noqa: E402
 
 
 def _json(main, argv, capsys):
@@ -65,3 +66,7 @@ def test_append_step_reports_both_modes(capsys):
     assert all(v > 0 for v in result["step_ms"].values())
     assert result["append_over_replace"] == pytest.approx(
         result["step_ms"]["append"] / result["step_ms"]["replace"], rel=1e-2)
+    # run_all.py prints it in one line.
+    line = run_all.append_line(result)
+    assert f"{result['append_over_replace']:.2f}x" in line
+    assert f"{result['step_ms']['append']:.1f} vs" in line

@@ -114,3 +114,17 @@ def test_producer_names_the_operation_and_its_inputs():
     operation, operation_inputs = _keras_compat.producer(outer)
     assert operation is inner and operation_inputs == [outer_inputs]
     assert _keras_compat.producer(np.zeros(2)) == (None, [])
+
+
+def test_deferred_rate_tensorboard_writes_the_logs_as_given(tmp_path):
+    model = tiny_model("m")
+    model.compile(optimizer=keras.optimizers.SGD(0.25), loss="mse")
+    callback = _keras_compat.DeferredRateTensorBoard(str(tmp_path))
+    callback.set_model(model)
+    # The built-in's hook: it asks it for the epoch logs it writes.
+    assert "self._collect_learning_rate(" in inspect.getsource(
+        keras.callbacks.TensorBoard._log_epoch_metrics)
+    assert callback._collect_learning_rate({"loss": 1.0}) == {"loss": 1.0}
+    logs = callback.collect_learning_rate({"loss": 1.0})
+    assert logs["loss"] == 1.0
+    assert float(logs["learning_rate"]) == 0.25

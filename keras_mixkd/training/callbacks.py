@@ -26,6 +26,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
+from keras_mixkd._keras_compat import DeferredRateTensorBoard
 from keras_mixkd.training.atomic import atomic_save
 from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.atomic import replace_from_temporary
@@ -233,7 +234,7 @@ class Checkpoints(keras.callbacks.Callback):
                               json.dumps(self.best, indent=2))
 
 
-class RunTensorBoard(keras.callbacks.TensorBoard):
+class RunTensorBoard(DeferredRateTensorBoard):
     """`keras.callbacks.TensorBoard` that never writes a step twice.
 
     A run folder's TensorBoard logs outlive interruptions, and TensorBoard
@@ -267,14 +268,8 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
     def on_test_end(self, logs=None):
         super().on_test_end({})
 
-    def _collect_learning_rate(self, logs):
-        # The built-in's private hook, called as it writes an epoch: the
-        # rate was collected when that epoch ended (`on_epoch_end`), and
-        # the optimizer's current rate may be a later epoch's.
-        return logs
-
     def on_epoch_end(self, epoch, logs=None):
-        logs = super()._collect_learning_rate(dict(logs or {}))
+        logs = self.collect_learning_rate(dict(logs or {}))
         self._waiting.append((epoch, logs))
         committed = epoch + 1 if self.backup is None else (
             self.backup.committed)

@@ -267,3 +267,16 @@ def test_fit_data_without_autotune_yields_the_same_batches():
             np.testing.assert_array_equal(a, c)
             np.testing.assert_array_equal(b, d)
     assert engine.without_autotune(None) is None
+
+
+def test_steps_per_epoch_is_the_known_length_of_the_data():
+    """Given to fit, it spares the iterator Keras throws away each epoch."""
+    x, y = tiny_data(40)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    assert engine.steps_per_epoch(ds.batch(8)) == 5
+    assert engine.steps_per_epoch(ds.batch(16)) == 3
+    unknown = ds.filter(lambda a, b: b >= 0).batch(8)
+    assert engine.steps_per_epoch(unknown) is None
+    assert engine.steps_per_epoch(ds.repeat().batch(8)) is None
+    assert engine.steps_per_epoch((x, y)) is None
+    assert engine.steps_per_epoch(ds.take(0).batch(8)) is None

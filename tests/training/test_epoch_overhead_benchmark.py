@@ -13,6 +13,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]
                        / "benchmarks"))
 
 import epoch_overhead  # noqa: E402
+import run_all  # noqa: E402
 
 
 @pytest.mark.slow
@@ -33,6 +34,9 @@ def test_epoch_overhead_reports_its_keys(tmp_path, capsys):
             "RunTensorBoard"} <= set(result["on_epoch_end_s"])
     assert result["backups"] == 3  # every epoch, at interval 0
     assert result["options"]["eval_batch_size"] == 100
+    # run_all.py prints it in one line.
+    assert (f"({result['overhead_pct']:.1f}% of the step time"
+            in run_all.overhead_line(result))
     assert len(result["per_epoch"]["wall_s"]) == 3
     # The teacher was trained once in --cache_dir: a second run finds it.
     assert (tmp_path / "cache" / "teacher" / "summary.json").exists()
