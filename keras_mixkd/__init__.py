@@ -30,6 +30,7 @@ _SUBMODULES = (
     "mixing",
     "models",
     "recipe",
+    "settings",
     "training",
 )
 

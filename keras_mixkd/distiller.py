@@ -11,6 +11,8 @@ from keras_mixkd.models import folding
 from keras_mixkd.models import logits
 from keras_mixkd import losses as losses_module
 from keras_mixkd import mixing as mixing_module
+from keras_mixkd.settings import CE_WEIGHT
+from keras_mixkd.settings import KD_WEIGHT
 
 _serialize = keras.saving.serialize_keras_object
 _deserialize = keras.saving.deserialize_keras_object
@@ -142,9 +144,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     """
 
     def __init__(self, *args, student=None, teacher=None, mixer="pmu",
-                 distillation_loss="mixstd", student_loss=None, ce_weight=0.1,
-                 kd_weight=0.9, temperature=None, seed=None,
-                 teacher_dtype=None, fold_teacher=None, check_logits=True,
+                 distillation_loss="mixstd", student_loss=None,
+                 ce_weight=CE_WEIGHT, kd_weight=KD_WEIGHT, temperature=None,
+                 seed=None, teacher_dtype=None, fold_teacher=None,
+                 check_logits=True,
                  mix_mode="replace", **kwargs):
         _validation.keyword_models(args, student, teacher)
         super().__init__(**kwargs)

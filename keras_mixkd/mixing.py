@@ -3,6 +3,8 @@
 import keras
 
 from keras_mixkd._keras_compat import BaseImagePreprocessingLayer
+from keras_mixkd.settings import MIX_FRACTION
+from keras_mixkd.settings import MIXUP_ALPHA
 
 #: ``sampling`` of partial mixup: the official code's, or exact.
 SAMPLINGS = ("official", "exact")
@@ -120,8 +122,8 @@ class PartialMixUp(BaseImagePreprocessingLayer):
     ```
     """
 
-    def __init__(self, alpha=1.0, mix_fraction=0.1, sampling="official",
-                 seed=None, data_format=None, **kwargs):
+    def __init__(self, alpha=MIXUP_ALPHA, mix_fraction=MIX_FRACTION,
+                 sampling="official", seed=None, data_format=None, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(data_format=data_format, **kwargs)
         check_arguments(alpha, mix_fraction, sampling)
@@ -223,7 +225,8 @@ class PartialMixUp(BaseImagePreprocessingLayer):
         return {**super().get_config(), **config}
 
 
-def check_arguments(alpha=1.0, mix_fraction=0.1, sampling="official"):
+def check_arguments(alpha=MIXUP_ALPHA, mix_fraction=MIX_FRACTION,
+                    sampling="official"):
     """Raises `ValueError` on a mixing argument out of range.
 
     The rules of `PartialMixUp` (and of the mixers `get` builds), checked
@@ -357,8 +360,8 @@ def available():
     return ["pmu", "fmu", "mixup", "cutmix", "none"]
 
 
-def get(identifier, seed=None, alpha=1.0, mix_fraction=0.1,
-        sampling="official"):
+def get(identifier, seed=None, alpha=MIXUP_ALPHA,
+        mix_fraction=MIX_FRACTION, sampling="official"):
     """Resolves a mixer from a name, a layer, or ``None``.
 
     Args:

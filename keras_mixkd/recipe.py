@@ -12,15 +12,16 @@ import keras
 from keras import ops
 
 from keras_mixkd import _keras_compat
-
-#: The official defaults.
-EPOCHS = 240
-BATCH_SIZE = 64
-MOMENTUM = 0.9
-WEIGHT_DECAY = 5e-4
-MILESTONES = (150, 180, 210)
-DECAY_FACTOR = 0.1
-_LOW_LR_MODELS = ("MobileNetV2", "ShuffleV1", "ShuffleV2")
+# The official values live in `keras_mixkd.settings`; the recipe reads them.
+from keras_mixkd.settings import BATCH_SIZE
+from keras_mixkd.settings import DECAY_FACTOR
+from keras_mixkd.settings import EPOCHS
+from keras_mixkd.settings import LEARNING_RATE
+from keras_mixkd.settings import LOW_LEARNING_RATE
+from keras_mixkd.settings import LOW_LEARNING_RATE_MODELS
+from keras_mixkd.settings import MILESTONES
+from keras_mixkd.settings import MOMENTUM
+from keras_mixkd.settings import WEIGHT_DECAY
 
 
 def check_hyperparameters(learning_rate=None, weight_decay=None):
@@ -42,7 +43,8 @@ def learning_rate_for(model_name):
     Returns:
         0.01 for MobileNetV2, ShuffleV1 and ShuffleV2, 0.05 otherwise.
     """
-    return 0.01 if model_name in _LOW_LR_MODELS else 0.05
+    return (LOW_LEARNING_RATE if model_name in LOW_LEARNING_RATE_MODELS
+            else LEARNING_RATE)
 
 
 def scaled_learning_rate(base_learning_rate, global_batch_size,

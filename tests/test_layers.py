@@ -14,7 +14,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_mixkd"
 
 #: Layer of each top-level part of the package (higher imports lower).
 LAYERS = {"_keras_compat": 0, "_validation": 0, "_stderr": 0, "version": 0,
-          "_metric_targets": 0,
+          "_metric_targets": 0, "settings": 0,
           "losses": 1, "mixing": 1, "models": 1, "data": 1, "recipe": 1,
           "distiller": 2,
           "analysis": 3, "training": 3,
@@ -22,10 +22,10 @@ LAYERS = {"_keras_compat": 0, "_validation": 0, "_stderr": 0, "version": 0,
           "experiments": 5,
           "cli": 6, "__main__": 6, "__init__": 6}
 
-#: The public modules allowed at the top level: the paper and the version
-#: (private helpers, ``_name.py``, may stay there too).
-TOP_LEVEL_MODULES = {"distiller", "mixing", "recipe", "version", "__init__",
-                     "__main__"}
+#: The public modules allowed at the top level: the paper, the settings and
+#: the version (private helpers, ``_name.py``, may stay there too).
+TOP_LEVEL_MODULES = {"distiller", "mixing", "recipe", "settings", "version",
+                     "__init__", "__main__"}
 
 
 def imports():

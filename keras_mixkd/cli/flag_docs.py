@@ -1,12 +1,20 @@
 """Each ``mixkd`` flag: its meaning and commands, without TensorFlow.
 
 ``mixkd --help`` and ``mixkd COMMAND --help`` are rendered from this module
-alone (it imports nothing of keras_mixkd), so they answer at once. The absl
-flags of `keras_mixkd.cli.flags` take their help text from here; their
-defaults and choices come from the library (`RunConfig`, the registries), and
-tests/cli/test_help.py checks that ``DEFAULTS`` and ``CHOICES`` agree with
-them.
+and `keras_mixkd.settings` alone (neither imports TensorFlow or Keras), so
+they answer at once. The absl flags of `keras_mixkd.cli.flags` take their
+help text from here and their defaults and choices from the settings, as
+`RunConfig` does; tests/cli/test_help.py checks the registries against
+``CHOICES``.
 """
+
+# Not ``from keras_mixkd import settings``: the package's lazy attributes
+# register its Keras classes (importing TensorFlow) on first use. DEFAULTS
+# (the defaults --help shows; flags without one are absent) and CHOICES (the
+# values of the enum flags) are the settings', re-exported here.
+from keras_mixkd.settings import CHOICES
+from keras_mixkd.settings import DEFAULTS
+
 
 #: Help groups, in the order ``--help`` prints them.
 GROUPS = ("data", "models", "training", "distillation", "study grid",
@@ -232,50 +240,11 @@ COMMAND_HELP = {
                              "is refused.",
 }
 
-#: Defaults as --help shows them; the flags take theirs from `RunConfig`
-#: (tests check that they agree). Flags without a default are absent.
-DEFAULTS = {
-    "dataset": "cifar100", "epochs": 240, "seeds": 1, "batch_size": 64,
-    "weight_decay": 0.0005, "seed": 0, "strategy": "default",
-    "mixed_precision": "none", "jit_compile": False,
-    "steps_per_execution": 1, "validation_freq": 1, "deterministic": False,
-    "backup_interval_s": 30.0,
-    "verbose": "auto",
-    "quantize": "none", "outputs": "logits", "loss": "mixstd",
-    "mixing": "pmu", "mix_fraction": 0.1, "mix_sampling": "official",
-    "mix_mode": "replace", "ce_weight": 0.1, "kd_weight": 0.9,
-    "teacher_dtype": "none",
-    "fold_teacher": "auto",
-    "methods": ["alone", "kd", "mixkd", "mixkd_exact", "mixstd", "fmu_kd"],
-    "baseline": "kd", "teachers": ["resnet32x4"], "students": ["resnet8x4"],
-    "teacher_mixup": ["no", "yes"], "student_mixup": ["no", "yes"],
-    "temperatures": ["1", "4", "std"], "teacher_mixup_alpha": 1.0,
-    "quick": False, "overwrite": False, "calibrate": False,
-}
-
 #: (command, flag) -> the default shown there, where the command's differs.
 COMMAND_DEFAULTS = {
     ("export", "loss"): None,  # stands for --trained_loss only when given
     ("quickstart", "epochs"): 8,
     ("study", "mixing"): "fmu",
-}
-
-#: Enum flags -> their values (tests check them against the registries).
-CHOICES = {
-    "strategy": ("default", "mirrored", "multiworker"),
-    "mixed_precision": ("none", "float16", "bfloat16"),
-    "verbose": ("auto", "0", "1", "2"),
-    "format": ("saved_model", "litert"),
-    "quantize": ("none", "float16", "int8"),
-    "outputs": ("logits", "probabilities"),
-    "preset": ("paper",),
-    "loss": ("mixstd", "kd", "ls", "dkd", "dist", "ce"),
-    "trained_loss": ("ce", "mixstd", "kd", "ls", "dkd", "dist"),
-    "mixing": ("pmu", "fmu", "mixup", "cutmix", "none"),
-    "mix_sampling": ("official", "exact"),
-    "mix_mode": ("replace", "append"),
-    "teacher_dtype": ("none", "float32", "bfloat16", "float16"),
-    "fold_teacher": ("auto", "on", "off"),
 }
 
 #: Boolean flags (written --name / --noname).

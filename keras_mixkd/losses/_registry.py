@@ -18,6 +18,7 @@ from keras_mixkd.losses.logit_standardization import (
     LogitStandardizationDivergence)
 from keras_mixkd.losses.mixstd import StdCrossEntropy
 from keras_mixkd.losses.mixstd import StdKDDivergence
+from keras_mixkd.settings import KD_TEMPERATURE
 
 
 def _cross_entropy():
@@ -42,9 +43,9 @@ _DISTILLATION = {
     # factory of the temperature); the order is the one `available` reports.
     "mixstd": (_with_temperature(StdKDDivergence, 1.0),
                _with_temperature(StdCrossEntropy, 1.0)),
-    "kd": (_with_temperature(KDDivergence, 4.0), _plain),
+    "kd": (_with_temperature(KDDivergence, KD_TEMPERATURE), _plain),
     "ls": (_with_temperature(LogitStandardizationDivergence, 2.0), _plain),
-    "dkd": (_with_temperature(DKDLoss, 4.0), _plain),
+    "dkd": (_with_temperature(DKDLoss, KD_TEMPERATURE), _plain),
     "dist": (_with_temperature(DISTLoss, 1.0), _plain),
 }
 

@@ -39,6 +39,7 @@ from keras_mixkd.losses._common import _as_float
 from keras_mixkd.losses._common import _check_non_negative
 from keras_mixkd.losses._common import _check_positive
 from keras_mixkd.losses._common import _check_teacher_logits
+from keras_mixkd.settings import KD_TEMPERATURE
 
 #: Replaces masked-out logits: exp() of it is exactly 0 in float32 and float64,
 #: and unlike -inf it never gives 0 * inf = NaN.
@@ -95,7 +96,7 @@ def _check_weights(alpha, beta, temperature):
 
 
 def dkd_per_sample(teacher_logits, student_logits, labels, alpha=1.0,
-                   beta=8.0, temperature=4.0):
+                   beta=8.0, temperature=KD_TEMPERATURE):
     """Per-sample `dkd_loss` (see there): a ``(batch,)`` tensor."""
     _check_weights(alpha, beta, temperature)
     t = _as_float(teacher_logits)
@@ -110,7 +111,7 @@ def dkd_per_sample(teacher_logits, student_logits, labels, alpha=1.0,
 
 
 def dkd_loss(teacher_logits, student_logits, labels, alpha=1.0, beta=8.0,
-             temperature=4.0):
+             temperature=KD_TEMPERATURE):
     """Decoupled KD: ``alpha * TCKD + beta * NCKD``, times ``T^2``, batch mean.
 
     With one-hot labels it equals mdistiller's ``dkd_loss``. With mixed
@@ -180,7 +181,8 @@ class DKDLoss(keras.losses.Loss):
 
     requires_labels = True
 
-    def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, name="dkd_loss",
+    def __init__(self, alpha=1.0, beta=8.0, temperature=KD_TEMPERATURE,
+                 name="dkd_loss",
                  **kwargs):
         _check_weights(alpha, beta, temperature)
         super().__init__(name=name, **kwargs)

@@ -8,9 +8,11 @@ from keras_mixkd.losses._common import _check_positive
 from keras_mixkd.losses._common import _check_teacher_logits
 from keras_mixkd.losses._common import _kl_per_sample
 from keras_mixkd.losses._common import _soft_ce_per_sample
+from keras_mixkd.settings import KD_TEMPERATURE
 
 
-def kd_per_sample(teacher_logits, student_logits, temperature=4.0):
+def kd_per_sample(teacher_logits, student_logits,
+                  temperature=KD_TEMPERATURE):
     """Per-sample `kd_divergence` (see there)."""
     _check_positive("temperature", temperature)
     t = _as_float(teacher_logits)
@@ -19,7 +21,8 @@ def kd_per_sample(teacher_logits, student_logits, temperature=4.0):
     return _kl_per_sample(t / temperature, s / temperature) * temperature**2
 
 
-def kd_divergence(teacher_logits, student_logits, temperature=4.0):
+def kd_divergence(teacher_logits, student_logits,
+                  temperature=KD_TEMPERATURE):
     """Classic KD (RepDistiller's ``DistillKL``): temperature-softened KL.
 
     ``mean_i KL(softmax(t_i / T) || softmax(s_i / T)) * T^2``.
@@ -63,7 +66,8 @@ class KDDivergence(keras.losses.Loss):
     >>> loss(teacher_logits, student_logits)
     """
 
-    def __init__(self, temperature=4.0, name="kd_divergence", **kwargs):
+    def __init__(self, temperature=KD_TEMPERATURE, name="kd_divergence",
+                 **kwargs):
         _check_positive("temperature", temperature)
         super().__init__(name=name, **kwargs)
         self.temperature = float(temperature)

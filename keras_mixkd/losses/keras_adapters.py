@@ -31,6 +31,7 @@ from keras_mixkd.losses.kd import KDDivergence
 from keras_mixkd.losses.logit_standardization import (
     LogitStandardizationDivergence)
 from keras_mixkd.losses.mixstd import StdKDDivergence
+from keras_mixkd.settings import KD_TEMPERATURE
 
 
 class _LogitsLoss(keras.distillation.DistillationLoss):
@@ -112,7 +113,7 @@ class KDDistillationLoss(_LogitsLoss):
     ...     KDDistillationLoss(temperature=4.0), student_loss_weight=0.1)
     """
 
-    def __init__(self, temperature=4.0):
+    def __init__(self, temperature=KD_TEMPERATURE):
         super().__init__(KDDivergence(temperature=temperature))
         self.temperature = float(temperature)
 

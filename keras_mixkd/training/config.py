@@ -15,29 +15,29 @@ from keras_mixkd import distiller
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import recipe
+from keras_mixkd import settings
 from keras_mixkd.data.pipeline import image_size_of
+from keras_mixkd.settings import CHOICES
+from keras_mixkd.settings import DEFAULTS
 
 #: ``mixed_precision`` names -> Keras dtype policies.
-PRECISION_POLICIES = {"none": "float32", "float16": "mixed_float16",
-                      "bfloat16": "mixed_bfloat16"}
+PRECISION_POLICIES = dict(zip(CHOICES["mixed_precision"],
+                              ("float32", "mixed_float16", "mixed_bfloat16")))
 
 #: ``strategy`` names: one device, all local GPUs, several machines.
-STRATEGIES = ("default", "mirrored", "multiworker")
+STRATEGIES = CHOICES["strategy"]
 
 #: ``verbose`` values (Keras's, and "auto": 1 on a terminal, 2 otherwise).
-VERBOSITIES = ("auto", "0", "1", "2")
+VERBOSITIES = CHOICES["verbose"]
 
 #: ``teacher_dtype`` names (``none``: the teacher computes like the student).
-TEACHER_DTYPES = ("none", "float32", "bfloat16", "float16")
+TEACHER_DTYPES = CHOICES["teacher_dtype"]
 
 #: ``fold_teacher`` names -> the `Distiller`'s ``fold_teacher``.
-FOLD_TEACHER = {"auto": None, "on": True, "off": False}
+FOLD_TEACHER = dict(zip(CHOICES["fold_teacher"], (None, True, False)))
 
 #: What ``preset="paper"`` fixes: the official MIX-KD settings.
-PRESETS = {"paper": {"mixing": "pmu", "mix_fraction": 0.1,
-                     "mix_sampling": "official", "mixup_alpha": 1.0,
-                     "loss": "mixstd", "ce_weight": 0.1, "kd_weight": 0.9,
-                     "epochs": 240, "batch_size": 64, "weight_decay": 5e-4}}
+PRESETS = {"paper": settings.PAPER}
 
 #: Keys of a run's ``config.json`` that an earlier version named otherwise.
 RENAMED_KEYS = {"beta_alpha": "mixup_alpha"}
@@ -173,28 +173,28 @@ class RunConfig:
     >>> teacher_config = dataclasses.replace(config, mixup_alpha=1.0)
     """
 
-    dataset: str = "cifar100"
+    dataset: str = DEFAULTS["dataset"]
     data_dir: str = None
     image_size: tuple = None
     channels: int = None
     train_size: int = None
     validation_split: float = None
-    epochs: int = 240
-    validation_freq: int = 1
-    backup_interval_s: float = 30.0
-    batch_size: int = 64
+    epochs: int = DEFAULTS["epochs"]
+    validation_freq: int = DEFAULTS["validation_freq"]
+    backup_interval_s: float = DEFAULTS["backup_interval_s"]
+    batch_size: int = DEFAULTS["batch_size"]
     eval_batch_size: int = None
     learning_rate: float = None
-    weight_decay: float = 5e-4
-    seed: int = 0
-    strategy: str = "default"
-    mixed_precision: str = "none"
-    jit_compile: bool = False
-    steps_per_execution: int = 1
-    deterministic: bool = False
+    weight_decay: float = DEFAULTS["weight_decay"]
+    seed: int = DEFAULTS["seed"]
+    strategy: str = DEFAULTS["strategy"]
+    mixed_precision: str = DEFAULTS["mixed_precision"]
+    jit_compile: bool = DEFAULTS["jit_compile"]
+    steps_per_execution: int = DEFAULTS["steps_per_execution"]
+    deterministic: bool = DEFAULTS["deterministic"]
     output_dir: str = None
-    overwrite: bool = False
-    verbose: str = "auto"
+    overwrite: bool = DEFAULTS["overwrite"]
+    verbose: str = DEFAULTS["verbose"]
     model: str = None
     weights: str = None
     output: str = None
@@ -205,16 +205,16 @@ class RunConfig:
     student_weights: str = None
     mixup_alpha: float = None
     preset: str = None
-    loss: str = "mixstd"
-    mixing: str = "pmu"
-    mix_fraction: float = 0.1
-    mix_sampling: str = "official"
-    mix_mode: str = "replace"
+    loss: str = DEFAULTS["loss"]
+    mixing: str = DEFAULTS["mixing"]
+    mix_fraction: float = DEFAULTS["mix_fraction"]
+    mix_sampling: str = DEFAULTS["mix_sampling"]
+    mix_mode: str = DEFAULTS["mix_mode"]
     temperature: float = None
-    ce_weight: float = 0.1
-    kd_weight: float = 0.9
-    teacher_dtype: str = "none"
-    fold_teacher: str = "auto"
+    ce_weight: float = DEFAULTS["ce_weight"]
+    kd_weight: float = DEFAULTS["kd_weight"]
+    teacher_dtype: str = DEFAULTS["teacher_dtype"]
+    fold_teacher: str = DEFAULTS["fold_teacher"]
 
     def __post_init__(self):
         object.__setattr__(self, "verbose", str(self.verbose))

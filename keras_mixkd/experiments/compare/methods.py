@@ -19,6 +19,10 @@ import math
 import numbers
 import re
 
+from keras_mixkd.settings import DEFAULTS
+from keras_mixkd.settings import KD_TEMPERATURE
+from keras_mixkd.settings import MIX_FRACTION
+
 
 @dataclasses.dataclass(frozen=True)
 class Method:
@@ -43,7 +47,7 @@ def _settings(loss, mixing="none", sampling="official", temperature=None,
     defaults, and without mixing ``mixup_alpha`` is None (the engine's
     rule)."""
     settings = {"loss": loss, "temperature": temperature, "mixing": mixing,
-                "mix_fraction": 0.1, "mix_sampling": sampling}
+                "mix_fraction": MIX_FRACTION, "mix_sampling": sampling}
     if mix_mode != "replace":  # the base's (earlier records omit it)
         settings["mix_mode"] = mix_mode
     if mixing == "none":
@@ -58,7 +62,7 @@ METHODS = {
         "no mixing", {"mixup_alpha": None}, distilled=False),
     "kd": Method(
         "classic KD (Hinton), T=4 with T^2 scaling, CE 0.1 + KD 0.9, no "
-        "mixing", _settings("kd", temperature=4.0)),
+        "mixing", _settings("kd", temperature=KD_TEMPERATURE)),
     "mixkd": Method(
         "the paper's recipe as the official code runs it: MIXSTD loss, "
         "partial mixup of 10% with official sampling (~41% of rows mixed at "
@@ -71,11 +75,11 @@ METHODS = {
     "fmu_kd": Method(
         "full mixup + classic KD at T=4 (the setting the paper says "
         "over-smooths), CE 0.1 + KD 0.9",
-        _settings("kd", "fmu", temperature=4.0)),
+        _settings("kd", "fmu", temperature=KD_TEMPERATURE)),
     "pmu_kd": Method(
         "partial mixup (10%, official sampling) + classic KD at T=4, CE 0.1 "
         "+ KD 0.9",
-        _settings("kd", "pmu", temperature=4.0)),
+        _settings("kd", "pmu", temperature=KD_TEMPERATURE)),
     "mixstd": Method(
         "the MIXSTD loss (logits divided by their std, CE 0.1 + KD 0.9) "
         "without mixing",
@@ -108,15 +112,17 @@ METHODS = {
         "classic KD at T=4, CE 0.1 + KD 0.9, with a fully mixed copy of "
         "each batch appended as extra teacher queries (Wang et al., NeurIPS "
         "2022): CE on the clean rows, KD on the clean and mixed rows",
-        _settings("kd", "fmu", temperature=4.0, mix_mode="append")),
+        _settings("kd", "fmu", temperature=KD_TEMPERATURE,
+                  mix_mode="append")),
     "kd_append_cutmix": Method(
         "kd_append_mixup with Keras's CutMix as the mixer (its patch sizes "
         "follow Beta(a, a) with a ~ U(0, mixup_alpha) per batch)",
-        _settings("kd", "cutmix", temperature=4.0, mix_mode="append")),
+        _settings("kd", "cutmix", temperature=KD_TEMPERATURE,
+                  mix_mode="append")),
 }
 
 #: What ``mixkd compare`` runs by default.
-DEFAULT_METHODS = ("alone", "kd", "mixkd", "mixkd_exact", "mixstd", "fmu_kd")
+DEFAULT_METHODS = tuple(DEFAULTS["methods"])
 
 #: Settings the methods or the comparison choose per run: not part of the
 #: base configuration a folder is bound to.
