@@ -119,7 +119,7 @@ def test_engine_quickstart_writes_a_run_folder_per_run(tmp_path):
 
 
 def test_dry_run_prints_every_pair_method_and_seed(tmp_path):
-    from keras_mixkd.cli import distill as distill_command
+    from keras_mixkd.cli import flag_docs
     from keras_mixkd.cli import flags as cli_flags
     from keras_mixkd.cli.flags import FLAGS
 
@@ -146,7 +146,7 @@ def test_dry_run_prints_every_pair_method_and_seed(tmp_path):
             FLAGS.unparse_flags()
             FLAGS(["mixkd distill", *argv[2:]])
             assert {teacher, student} <= set(keras_mixkd.models.available())
-            assert set(flags) <= set(distill_command.FLAGS_USED)
+            assert set(flags) <= set(flag_docs.COMMAND_FLAGS["distill"])
             config = cli_flags.run_config()
             config.check_distill()
             assert config.dataset == "cifar100" and config.epochs == 240

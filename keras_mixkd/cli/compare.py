@@ -35,7 +35,6 @@ absl_flags.DEFINE_integer("teacher_epochs", None,
 
 FLAGS = flags.FLAGS
 
-FLAGS_USED = flag_docs.COMMAND_FLAGS["compare"]
 
 
 def main():

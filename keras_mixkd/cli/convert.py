@@ -10,12 +10,12 @@ from keras_mixkd.models import torch_import
 from keras_mixkd.training.engine import check_model_name
 from keras_mixkd.training.weights import check_model_file
 
-FLAGS_USED = flag_docs.COMMAND_FLAGS["convert"]
 
 
 def main():
     config = flags.run_config()
-    missing = [f"--{n}" for n in FLAGS_USED[:3] if not getattr(config, n)]
+    missing = [f"--{n}" for n in ("model", "weights", "output")
+               if not getattr(config, n)]
     if missing:
         raise ValueError(f"Missing {', '.join(missing)}.")
     check_model_name(config.model, "model", applications=False)

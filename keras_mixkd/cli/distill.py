@@ -18,7 +18,6 @@ from keras_mixkd import training
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 
-FLAGS_USED = flag_docs.COMMAND_FLAGS["distill"]
 
 
 def main():

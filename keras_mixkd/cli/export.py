@@ -27,7 +27,6 @@ from keras_mixkd import exporting
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 
-FLAGS_USED = flag_docs.COMMAND_FLAGS["export"]
 
 
 def export_config():

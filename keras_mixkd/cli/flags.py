@@ -101,12 +101,6 @@ flags.DEFINE_enum("fold_teacher", _default("fold_teacher"),
 #: Old flag name -> the flag it stands for (they warn).
 DEPRECATED = {"beta_alpha": "mixup_alpha"}
 
-#: Flag groups of the commands (`flag_docs`).
-RUNTIME = flag_docs.RUNTIME
-TRAINING = flag_docs.TRAINING
-TEACHER_SPEED = flag_docs.TEACHER_SPEED
-DISTILLATION = flag_docs.DISTILLATION
-
 
 def present(name):
     """Whether a flag was given on the command line."""

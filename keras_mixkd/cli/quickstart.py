@@ -21,7 +21,6 @@ from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.data import fashion_mnist
 
-FLAGS_USED = flag_docs.COMMAND_FLAGS["quickstart"]
 
 TEACHER = "resnet14"
 STUDENT = "resnet8"

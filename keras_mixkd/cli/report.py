@@ -14,7 +14,6 @@ from keras_mixkd.experiments import report
 
 #: ``main`` receives the positional arguments (see `keras_mixkd.cli.main`).
 TAKES_ARGUMENTS = True
-FLAGS_USED = ()
 
 
 def main(args):

@@ -45,7 +45,6 @@ absl_flags.DEFINE_bool("quick", False, _help("quick"))
 #: The grid's own flags.
 GRID_FLAGS = flag_docs.GRID
 
-FLAGS_USED = flag_docs.COMMAND_FLAGS["study"]
 
 #: Settings recorded in ``study.json`` besides the axes.
 SETTINGS = tuple(n for n in training.config.TRAINING_KEYS

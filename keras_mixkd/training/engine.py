@@ -41,9 +41,9 @@ from keras_mixkd.training.run_folder import accuracy_line
 from keras_mixkd.training.run_folder import finished_run
 from keras_mixkd.training.run_folder import run_label
 from keras_mixkd.training.run_folder import run_path
-from keras_mixkd.training.test_report import held_out_validation
-from keras_mixkd.training.test_report import test_summary
-from keras_mixkd.training.test_report import validation_epochs
+from keras_mixkd.training.validation import held_out_validation
+from keras_mixkd.training.validation import summary_of_test_set
+from keras_mixkd.training.validation import validation_epochs
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 from keras_mixkd.training.weights import check_model_name
@@ -123,18 +123,19 @@ def load_data(config, strategy):
     validation and test: `RunConfig.resolved_eval_batch_size`).
 
     Returns:
-        ``(train_ds, test_ds, info, global_batch, steps_per_epoch,
-        validation_ds)``, ``validation_ds`` the held-out images or None.
+        A `keras_mixkd.data.Splits` ``(train, validation, test, info)``,
+        ``validation`` the held-out images or None.
 
     Raises:
         ValueError: naming ``--dataset`` (a `keras_mixkd.data.DatasetError`
-            as it is: it names the file or folder and the fix).
+            as it is: it names the file or folder and the fix), or a
+            dataset without training examples.
     """
     batch = data.global_batch_size(config.batch_size, strategy)
     eval_batch = data.global_batch_size(config.resolved_eval_batch_size(),
                                         strategy)
     try:
-        train_ds, validation_ds, test_ds, info = data.load_splits(
+        splits = data.load_splits(
             config.dataset, batch_size=batch, eval_batch_size=eval_batch,
             data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
@@ -148,20 +149,28 @@ def load_data(config, strategy):
                 "--data_dir")
         raise ValueError(f"Could not load --dataset={config.dataset}: "
                          f"{e}{hint}.") from e
-    steps = int(train_ds.cardinality())
-    if steps < 1:
-        steps = -(-(info.num_train or 0) // batch)
-    if steps < 1:
+    if epoch_steps(splits, batch) < 1:
         raise ValueError(f"--dataset={config.dataset} has no training "
                          "examples.")
-    return train_ds, test_ds, info, batch, steps, validation_ds
+    return splits
 
 
-def optimizer_for(config, model_name, steps_per_epoch, global_batch):
-    """The paper's optimizer for the config's epochs and learning rate."""
+def epoch_steps(splits, global_batch):
+    """Optimizer steps per epoch: the train pipeline's batches, or (length
+    unknown) its images over the global batch, rounded up."""
+    steps = steps_per_epoch(splits.train)
+    if steps is None:
+        steps = -(-(splits.info.num_train or 0) // global_batch)
+    return steps
+
+
+def optimizer_for(config, model_name, splits, strategy):
+    """The paper's optimizer for the config's epochs and learning rate, and
+    the data's steps per epoch and global batch."""
+    batch = data.global_batch_size(config.batch_size, strategy)
     return recipe.paper_optimizer(
-        model_name, steps_per_epoch, epochs=config.epochs,
-        global_batch_size=global_batch, learning_rate=config.learning_rate,
+        model_name, epoch_steps(splits, batch), epochs=config.epochs,
+        global_batch_size=batch, learning_rate=config.learning_rate,
         weight_decay=config.weight_decay)
 
 
@@ -254,7 +263,7 @@ def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
         validation_ds: held-out images that then choose ``best``, or None.
 
     Returns:
-        The summary dict (also ``summary.json``), with `test_summary`.
+        The summary dict (also ``summary.json``), with `summary_of_test_set`.
 
     Raises:
         TrainingStopped: when the loss became NaN or infinite.
@@ -270,7 +279,7 @@ def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
                callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()
-    summary = run.write_summary(**test_summary(run.epochs_logged()))
+    summary = run.write_summary(**summary_of_test_set(run.epochs_logged()))
     if not run.chief:  # a worker's scratch folder: nothing to keep
         shutil.rmtree(run.path, ignore_errors=True)
     return summary
@@ -300,12 +309,12 @@ def train_teacher(config):
     if done:
         return done
     strategy = setup_runtime(config)
-    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
-        config, strategy)
+    splits = load_data(config, strategy)
+    info = splits.info
     run = open_run(config, "train-teacher", name, strategy)
     train_ds, test_ds, validation_ds = (
         None if ds is None else data.one_hot(ds, info.num_classes)
-        for ds in (train_ds, test_ds, validation_ds))
+        for ds in (splits.train, splits.test, splits.validation))
     if alpha:
         train_ds = data.mix(train_ds, mixing.get("fmu", seed=config.seed,
                                                  alpha=alpha))
@@ -313,7 +322,7 @@ def train_teacher(config):
         model = models.create(config.model, num_classes=info.num_classes,
                               input_shape=info.image_shape)
         model.compile(
-            optimizer=optimizer_for(config, config.model, steps, batch),
+            optimizer=optimizer_for(config, config.model, splits, strategy),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile,
@@ -394,8 +403,8 @@ def distill(config, teacher=None):
             config, _distill_name(teacher, student_name, config)))
         if done:
             return done
-    train_ds, test_ds, info, batch, steps, validation_ds = load_data(
-        config, strategy)
+    splits = load_data(config, strategy)
+    info = splits.info
     with strategy.scope():
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
@@ -416,11 +425,11 @@ def distill(config, teacher=None):
                            else config.teacher_dtype),
             fold_teacher=FOLD_TEACHER[config.fold_teacher])
         distiller.compile(
-            optimizer=optimizer_for(config, student_name, steps, batch),
+            optimizer=optimizer_for(config, student_name, splits, strategy),
             metrics=["accuracy"], jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution)
-    summary = fit(config, run, distiller, student, train_ds, test_ds,
-                  validation_ds)
+    summary = fit(config, run, distiller, student, splits.train, splits.test,
+                  splits.validation)
     print(f"{teacher.name} -> {student_name} on {config.dataset}: "
           f"{accuracy_line(summary)} (run folder: {run.path})")
     return student, summary
@@ -450,9 +459,8 @@ def evaluate(config):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.jit_compile)
-    _, test_ds, info, _, _, _ = load_data(config, strategy)
-    results = model.evaluate(test_ds, verbose=verbosity(config),
-                             return_dict=True)
+    results = model.evaluate(load_data(config, strategy).test,
+                             verbose=verbosity(config), return_dict=True)
     return {"model": config.model or model.name, "weights": str(config.weights),
             "dataset": config.dataset, "accuracy": float(results["accuracy"]),
             "loss": float(results["loss"])}

@@ -100,6 +100,8 @@ def test_the_engine_batches_evaluation_per_replica():
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
     strategy = tf.distribute.MirroredStrategy(cpus)
     config = RunConfig(dataset="digits", batch_size=16, eval_batch_size=50)
-    train_ds, test_ds, _, batch, _, _ = engine.load_data(config, strategy)
-    assert batch == 32 and int(next(iter(train_ds))[0].shape[0]) == 32
-    assert int(next(iter(test_ds))[0].shape[0]) == 100
+    splits = engine.load_data(config, strategy)
+    assert isinstance(splits, data.Splits)
+    assert int(next(iter(splits.train))[0].shape[0]) == 32
+    assert int(next(iter(splits.test))[0].shape[0]) == 100
+    assert engine.epoch_steps(splits, 32) == 45  # ceil(1437 / 32)

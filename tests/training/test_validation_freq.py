@@ -12,8 +12,8 @@ from keras_mixkd import training
 from keras_mixkd.training import RunConfig
 from keras_mixkd.training import RunFolder
 from keras_mixkd.training.engine import fit
-from keras_mixkd.training import test_report
-from keras_mixkd.training.test_report import validation_epochs
+from keras_mixkd.training import validation
+from keras_mixkd.training.validation import validation_epochs
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 
@@ -95,7 +95,7 @@ def test_a_resumed_run_logs_validation_only_on_its_epochs(tmp_path):
 
 def test_the_test_set_report_follows_the_validated_epochs():
     model, data = _model_and_data()
-    report = test_report.TestSetReport(data)
+    report = validation.TestSetReport(data)
     report.set_model(model)
     skipped = {"loss": 1.0}
     report.on_epoch_end(1, skipped)

@@ -1,11 +1,11 @@
-"""`TestSetReport`: the test set's metrics logged each epoch, never chosen on.
+"""`TestSetReport` and the epochs `fit` validates: what validation reports.
 
 With a held-out validation split (``--validation_split``), `fit` validates
 on the held-out images, so ``val_*`` metrics choose the best checkpoint,
 and this callback evaluates the test set at each epoch end and adds its
 metrics to the epoch's logs as ``test_<name>`` (``test_accuracy``,
 ``test_loss``...): reported in ``metrics.csv`` and TensorBoard, never used
-to choose anything; `test_summary` reports them in ``summary.json``.
+to choose anything; `summary_of_test_set` reports them in ``summary.json``.
 """
 
 import keras
@@ -46,7 +46,7 @@ class TestSetReport(keras.callbacks.Callback):
                      for name, value in results.items()})
 
 
-def test_summary(rows):
+def summary_of_test_set(rows):
     """The test accuracies of a run that chose ``best`` on held-out images.
 
     Args:
@@ -62,7 +62,7 @@ def test_summary(rows):
 
     Example:
 
-    >>> test_summary([{"val_accuracy": 0.9, "test_accuracy": 0.88}])
+    >>> summary_of_test_set([{"val_accuracy": 0.9, "test_accuracy": 0.88}])
     """
     rows = [row for row in rows if "val_accuracy" in row]
     if not any("test_accuracy" in row for row in rows):
