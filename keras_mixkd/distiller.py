@@ -176,11 +176,14 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.teacher.trainable = False
         self.mixer = mixer
         self.mix_mode = mix_mode
-        self.distillation_loss, default_student_loss = losses_module.get(
-            distillation_loss, temperature)
+        self.distillation_loss = losses_module.get(distillation_loss,
+                                                   temperature)
         if student_loss is None:
-            student_loss = default_student_loss or (
-                keras.losses.CategoricalCrossentropy(from_logits=True))
+            # A named loss's own (MIXSTD: CE on std-scaled logits); plain
+            # cross-entropy beside a loss object.
+            student_loss = losses_module.student_loss(
+                distillation_loss if isinstance(distillation_loss, str)
+                else None, temperature)
         elif isinstance(student_loss, dict):
             student_loss = _deserialize(student_loss)
         self.student_loss = student_loss
@@ -193,7 +196,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self._num_classes = widths[0] or widths[1]
         self.teacher_dtype = teacher_dtype
         self.fold_teacher = fold_teacher
-        self._teacher_inference = None  # built by `fit`; a plain object
+        # The teacher's inference copy (``teacher_dtype``, ``fold_teacher``):
+        # a plain object, built by `_prepare_teacher` before any training.
+        self._teacher_inference = None
+        self._teacher_prepared = False
         folding.check_options(teacher, teacher_dtype, fold_teacher)
         if student.built:
             self.built = True
@@ -250,9 +256,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self._unprobed = tuple(
             role for role in self._unprobed
             if not logits.check_logits(getattr(self, role), role, shape))
-        self._teacher_inference = folding.frozen_teacher(
-            self.teacher, self.teacher_dtype, self.fold_teacher,
-            self._teacher_inference, self.distribute_strategy)
+        self._prepare_teacher(sync=True)
         if (self.optimizer is not None and not self.optimizer.built
                 and self.student.built):
             with self.distribute_strategy.scope():
@@ -264,6 +268,23 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 _validation.one_hot_labels(y, self._num_classes)
                 _validation.check_images(x, None, require_images=False)
         return super().fit(x, y, **kwargs)
+
+    def _prepare_teacher(self, sync=False):
+        """Builds the teacher's inference copy once (with ``sync``, also
+        copies the teacher's current weights into an existing one)."""
+        if self._teacher_prepared and not sync:
+            return
+        self._teacher_inference = folding.frozen_teacher(
+            self.teacher, self.teacher_dtype, self.fold_teacher,
+            self._teacher_inference, self.distribute_strategy)
+        self._teacher_prepared = True
+
+    def make_train_function(self, force=False):
+        """Keras's, after building the teacher's inference copy: every
+        training path (`fit`, ``train_on_batch``) makes its train function
+        here, so ``teacher_dtype`` and ``fold_teacher`` apply to all."""
+        self._prepare_teacher()
+        return super().make_train_function(force)
 
     @property
     def metrics(self):
@@ -301,6 +322,9 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         x, y = self._prepare(x, y)
         x, kd_y, kd_w, y, sample_weight = mixing_module.training_rows(
             self.mixer, self.mix_mode, x, y, sample_weight)
+        # A custom loop calling train_step itself: built here, on the first
+        # call (eager), or on the first trace of the loop's tf.function.
+        self._prepare_teacher()
         teacher = self._teacher_inference or (
             lambda images: self.teacher(images, training=False))
         teacher_logits = ops.stop_gradient(ops.cast(teacher(x), "float32"))

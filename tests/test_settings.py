@@ -57,7 +57,7 @@ def test_the_paper_values_reach_recipe_losses_mixing_and_methods():
     assert recipe.learning_rate_for("MobileNetV2") == (
         settings.LOW_LEARNING_RATE)
     assert losses.KDDivergence().temperature == settings.KD_TEMPERATURE == 4
-    kd, _ = losses.get("kd")
+    kd = losses.get("kd")
     assert kd.temperature == settings.KD_TEMPERATURE
     for name in ("kd", "fmu_kd", "pmu_kd", "kd_append_mixup"):
         assert methods.METHODS[name].settings["temperature"] == (

@@ -124,7 +124,7 @@ def requires_labels(loss):
 
 
 def get(identifier, temperature=None):
-    """Resolves a distillation loss and the student loss that goes with it.
+    """Resolves a distillation loss: a name, a loss object or its config.
 
     Args:
         identifier: one of `available()`: ``"mixstd"`` (the paper:
@@ -145,13 +145,15 @@ def get(identifier, temperature=None):
             be silently ignored.
 
     Returns:
-        A pair ``(distillation_loss, default_student_loss)``; the latter is
-        ``None`` for a loss object (use plain cross-entropy).
+        The distillation loss, as `keras.losses.get` returns one loss. The
+        loss a named method trains its student's own outputs with is
+        `student_loss`'s.
 
     Example:
 
-    >>> kd_loss, ce_loss = keras_mixkd.losses.get("kd", temperature=1.0)
-    >>> kd_loss, ce_loss = keras_mixkd.losses.get("mixstd", temperature=0.29)
+    >>> kd_loss = keras_mixkd.losses.get("kd", temperature=1.0)
+    >>> kd_loss = keras_mixkd.losses.get("mixstd", temperature=0.29)
+    >>> ce_loss = keras_mixkd.losses.student_loss("mixstd", 0.29)
     """
     if isinstance(identifier, str):
         name = identifier.lower()
@@ -161,8 +163,7 @@ def get(identifier, temperature=None):
                 f"{available()} or pass a keras.losses.Loss.")
         if temperature is not None:
             _check_positive("temperature", temperature)
-        make_kd, make_ce = _DISTILLATION[name]
-        return make_kd(temperature), make_ce(temperature)
+        return _DISTILLATION[name][0](temperature)
     if temperature is not None:
         raise ValueError(
             f"`temperature` applies only to the named losses {available()}"
@@ -172,4 +173,4 @@ def get(identifier, temperature=None):
     if not callable(identifier):
         raise TypeError(
             f"A distillation loss must be a name or a loss; got {identifier!r}.")
-    return identifier, None
+    return identifier

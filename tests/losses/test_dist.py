@@ -109,7 +109,7 @@ def test_loss_class_round_trip():
     assert restored.get_config() == loss.get_config()
     np.testing.assert_allclose(restored(t, s),
                                reference_dist(s, t, 2.0, 0.5, 2.0), rtol=1e-5)
-    kd, _ = losses.get("dist")
+    kd = losses.get("dist")
     assert (kd.beta, kd.gamma, kd.temperature) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="gamma"):
         losses.DISTLoss(gamma=-1.0)

@@ -179,15 +179,20 @@ def test_loss_classes_match_functions_and_round_trip(cls, kwargs, first):
 
 
 def test_get_resolves_names_and_rejects_nonsense():
-    kd, ce = losses.get("kd", temperature=1.0)
+    # One loss, as keras.losses.get returns; the student's is student_loss.
+    kd = losses.get("kd", temperature=1.0)
     assert isinstance(kd, losses.KDDivergence) and kd.temperature == 1.0
+    ce = losses.student_loss("kd", 1.0)
     assert isinstance(ce, keras.losses.CategoricalCrossentropy)
-    kd, ce = losses.get("mixstd")
+    kd, ce = losses.get("mixstd"), losses.student_loss("mixstd")
     assert isinstance(kd, losses.StdKDDivergence)
     assert isinstance(ce, losses.StdCrossEntropy)
     assert kd.temperature == 1.0 and ce.temperature == 1.0
-    kd, ce = losses.get("mixstd", temperature=0.5)
+    kd = losses.get("mixstd", temperature=0.5)
+    ce = losses.student_loss("mixstd", temperature=0.5)
     assert kd.temperature == 0.5 and ce.temperature == 0.5
+    custom = losses.KDDivergence(temperature=2.0)
+    assert losses.get(custom) is custom
     with pytest.raises(ValueError, match="must be > 0"):
         losses.get("mixstd", temperature=0.0)
     with pytest.raises(ValueError, match="Unknown distillation loss"):

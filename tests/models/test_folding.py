@@ -145,3 +145,32 @@ def test_subclassed_teacher_cannot_be_copied():
     with pytest.raises(ValueError, match="functional"):
         keras_mixkd.Distiller(student=tiny_model("s"), teacher=Teacher(),
                               teacher_dtype="bfloat16")
+
+
+def _first_batch_loss(how, **kwargs):
+    keras.utils.set_random_seed(0)
+    teacher, student = _randomised("resnet8"), _randomised("resnet8", seed=3)
+    x, y = _images(8), np.arange(8) % 10
+    d = keras_mixkd.Distiller(student=student, teacher=teacher, seed=1,
+                              mixer=None, **kwargs)
+    d.compile(optimizer=keras.optimizers.SGD(0.01))
+    if how == "train_on_batch":
+        loss = d.train_on_batch(x, y, return_dict=True)["loss"]
+    else:  # a custom loop of one eager step
+        d.optimizer.build(d.trainable_variables)
+        loss = d.train_step((x, keras.ops.one_hot(y, 10)))["loss"]
+    return d, float(loss)
+
+
+@pytest.mark.parametrize("how", ["train_on_batch", "train_step"])
+def test_teacher_options_apply_outside_fit(how):
+    plain, loss = _first_batch_loss(how)
+    assert plain._teacher_inference is None
+    folded, loss_folded = _first_batch_loss(how, fold_teacher=True)
+    assert folded._teacher_inference.pairs
+    np.testing.assert_allclose(loss_folded, loss, rtol=1e-5)
+    low, loss_low = _first_batch_loss(how, teacher_dtype="bfloat16")
+    assert {layer.compute_dtype for layer in low._teacher_inference.model.layers
+            if layer.weights} == {"bfloat16"}
+    np.testing.assert_allclose(loss_low, loss, rtol=2e-2)
+    assert loss_low != loss  # the bfloat16 copy really ran
