@@ -25,7 +25,7 @@ from keras_mixkd.experiments import report
 absl_flags.DEFINE_list(
     "methods", list(compare.DEFAULT_METHODS),
     flag_docs.help_of("methods") + " Each: " + "; ".join(
-        f"{name} = {method.description}"
+        f"{name} = {method.describe()}"
         for name, method in compare.METHODS.items()) + ".")
 absl_flags.DEFINE_multi_string("method_spec", None,
                                flag_docs.help_of("method_spec"))

@@ -122,7 +122,7 @@ def test_report_of_a_fabricated_folder(tmp_path):
                                if k[0] != "one"}
     assert summary == compare_results.summarize_rows(
         rows, "kd", ["kd", "mixkd", "alone"],
-        {m: compare.METHODS[m].description for m in compare.METHODS})
+        {m: compare.METHODS[m].describe() for m in compare.METHODS})
     assert summary["methods"]["alone"]["description"].startswith(
         "the student trained alone")
     assert summary["baseline"] == "kd"

@@ -298,3 +298,27 @@ def test_cli_resumes_a_custom_comparison(custom_folder, capsys):
                               "--baseline=kd_w9")) == 0
     out = capsys.readouterr().out
     assert "| kd_w9 | 2 |" in out and "minus kd_w9" in out
+
+
+def test_descriptions_state_the_weights_the_runs_use(tmp_path):
+    """compare.json (and so summary.md) describes each method with the loss
+    weights of the base it ran on, not the defaults."""
+    base = {"dataset": "digits", "epochs": 1, "kd_weight": 9.0}
+    folder = compare.ComparisonFolder(tmp_path, base)
+    folder.record_request(
+        {name: compare.METHODS[name] for name in ("kd", "mixkd", "funmatch")}
+        | {"t2": compare.custom_method("t2", {"loss": "kd",
+                                              "temperature": 2.0})},
+        [0], "kd", {"t2": {"loss": "kd", "temperature": 2.0}})
+    written = json.loads((tmp_path / "compare.json").read_text())
+    descriptions = written["descriptions"]
+    assert "CE 0.1 + KD 9," in descriptions["kd"]
+    assert "CE 0.1 + KD 9" in descriptions["mixkd"]
+    assert "CE 0 + KD 1;" in descriptions["funmatch"]  # its own weights
+    assert descriptions["t2"].endswith("CE 0.1 + KD 9")
+    for description in descriptions.values():
+        assert "0.9" not in description and "{weights}" not in description
+    # Without a base: the defaults.
+    assert "CE 0.1 + KD 0.9," in compare.METHODS["kd"].describe()
+    w9 = compare.custom_method("w9", KD_W9).describe({"kd_weight": 2.0})
+    assert "kd_weight=9" in w9 and "KD 2" not in w9

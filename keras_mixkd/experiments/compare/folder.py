@@ -120,7 +120,7 @@ class ComparisonFolder:
         write_json(self.root / "compare.json", {
             "base": self.base, "methods": list(methods),
             "seeds": list(seeds), "baseline": baseline,
-            "descriptions": {m: method.description
+            "descriptions": {m: method.describe(self.base)
                              for m, method in methods.items()},
             **({"custom": self.custom} if self.custom else {})})
 

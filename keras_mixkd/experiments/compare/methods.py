@@ -29,7 +29,8 @@ class Method:
     """One way of training the student.
 
     Attributes:
-        description: one line, for help texts and reports.
+        description: one line, for help texts and reports; ``{weights}``
+            stands for the loss weights of a run (`describe`).
         settings: the `RunConfig` fields this method sets (the others come
             from the base configuration).
         distilled: False for the student trained alone (no teacher).
@@ -38,6 +39,26 @@ class Method:
     description: str
     settings: dict
     distilled: bool = True
+
+    def describe(self, base=None):
+        """The description, with the loss weights a run of it uses.
+
+        Args:
+            base: the comparison's base configuration (a dict of
+                `RunConfig` fields, as ``compare.json`` records it), or None
+                (the defaults).
+
+        Returns:
+            ``description`` with ``{weights}`` replaced by ``CE a + KD b``:
+            the method's own weights, else the base's, else the defaults.
+        """
+        base = base or {}
+        weights = {name: self.settings.get(name,
+                                           base.get(name, DEFAULTS[name]))
+                   for name in ("ce_weight", "kd_weight")}
+        return self.description.replace(
+            "{weights}", f"CE {weights['ce_weight']:g} + KD "
+            f"{weights['kd_weight']:g}")
 
 
 def _settings(loss, mixing="none", sampling="official", temperature=None,
@@ -61,12 +82,12 @@ METHODS = {
         "the student trained alone: cross-entropy on the labels, no teacher, "
         "no mixing", {"mixup_alpha": None}, distilled=False),
     "kd": Method(
-        "classic KD (Hinton), T=4 with T^2 scaling, CE 0.1 + KD 0.9, no "
-        "mixing", _settings("kd", temperature=KD_TEMPERATURE)),
+        "classic KD (Hinton), T=4 with T^2 scaling, {weights}, no mixing",
+        _settings("kd", temperature=KD_TEMPERATURE)),
     "mixkd": Method(
         "the paper's recipe as the official code runs it: MIXSTD loss, "
         "partial mixup of 10% with official sampling (~41% of rows mixed at "
-        "batch 64), CE 0.1 + KD 0.9",
+        "batch 64), {weights}",
         _settings("mixstd", "pmu")),
     "mixkd_exact": Method(
         "mixkd with exact partial-mixup sampling: 10% of each batch mixed, "
@@ -74,34 +95,34 @@ METHODS = {
         _settings("mixstd", "pmu", "exact")),
     "fmu_kd": Method(
         "full mixup + classic KD at T=4 (the setting the paper says "
-        "over-smooths), CE 0.1 + KD 0.9",
+        "over-smooths), {weights}",
         _settings("kd", "fmu", temperature=KD_TEMPERATURE)),
     "pmu_kd": Method(
-        "partial mixup (10%, official sampling) + classic KD at T=4, CE 0.1 "
-        "+ KD 0.9",
+        "partial mixup (10%, official sampling) + classic KD at T=4, "
+        "{weights}",
         _settings("kd", "pmu", temperature=KD_TEMPERATURE)),
     "mixstd": Method(
-        "the MIXSTD loss (logits divided by their std, CE 0.1 + KD 0.9) "
-        "without mixing",
+        "the MIXSTD loss (logits divided by their std, {weights}) without "
+        "mixing",
         _settings("mixstd")),
     "ls": Method(
         "logit standardization (Sun et al.) with the package's defaults: "
-        "tau 2 with tau^2 scaling, CE on raw logits, CE 0.1 + KD 0.9 (the "
-        "paper's 1 + 9, scaled by 1/10), no mixing",
+        "tau 2 with tau^2 scaling, CE on raw logits, {weights} (the paper: "
+        "CE 1 + KD 9), no mixing",
         _settings("ls")),
     "dkd": Method(
         "decoupled KD (Zhao et al.) with the package's defaults: alpha 1, "
-        "beta 8, T 4, plain CE, CE 0.1 + KD 0.9, no mixing",
+        "beta 8, T 4, plain CE, {weights}, no mixing",
         _settings("dkd")),
     "dist": Method(
         "DIST (Huang et al.) with the package's defaults: inter- and "
         "intra-class Pearson correlation, beta = gamma = 1, T 1, plain CE, "
-        "CE 0.1 + KD 0.9, no mixing",
+        "{weights}, no mixing",
         _settings("dist")),
     "funmatch": Method(
         "function matching (Beyer et al., CVPR 2022) as the package runs "
         "it: full mixup replacing the batch before both forwards, the KD "
-        "term alone at T=1 (T^2 scaling), CE 0 + KD 1; it sets its own "
+        "term alone at T=1 (T^2 scaling), {weights}; it sets its own "
         "weights, so --ce_weight/--kd_weight do not change it (per-sample "
         "Beta(1, 1) weights and random partners, not the paper's one "
         "weight per batch and neighbour; the base optimizer, not Adam with "
@@ -109,7 +130,7 @@ METHODS = {
         {**_settings("kd", "fmu", temperature=1.0), "ce_weight": 0.0,
          "kd_weight": 1.0}),
     "kd_append_mixup": Method(
-        "classic KD at T=4, CE 0.1 + KD 0.9, with a fully mixed copy of "
+        "classic KD at T=4, {weights}, with a fully mixed copy of "
         "each batch appended as extra teacher queries (Wang et al., NeurIPS "
         "2022): CE on the clean rows, KD on the clean and mixed rows",
         _settings("kd", "fmu", temperature=KD_TEMPERATURE,
@@ -175,7 +196,7 @@ def custom_method(name, settings):
                          "'.' and '-', starting with a letter or digit.")
     if name in METHODS:
         raise ValueError(f"Method name {name!r} is a named method "
-                         f"({METHODS[name].description}); give your "
+                         f"({METHODS[name].describe()}); give your "
                          "definition another name.")
     settings = dict(settings)
     unknown = sorted(set(settings) - set(CUSTOM_KEYS))
@@ -195,13 +216,16 @@ def custom_method(name, settings):
                          settings.get("mix_sampling", "official"),
                          _number(settings.get("temperature")),
                          settings.get("mix_mode", "replace"))
-    resolved["mix_fraction"] = _number(settings.get("mix_fraction", 0.1))
+    resolved["mix_fraction"] = _number(settings.get("mix_fraction",
+                                                    MIX_FRACTION))
     for key in ("ce_weight", "kd_weight"):
         if key in settings:
             resolved[key] = _number(settings[key])
     given = [f"{k}={settings[k]}" for k in CUSTOM_KEYS if k in settings]
     if "mixing" not in settings:
         given.append("no mixing")
+    if not {"ce_weight", "kd_weight"} & set(settings):
+        given.append("{weights}")
     return Method(f"user-defined: {', '.join(given)}", resolved)
 
 
