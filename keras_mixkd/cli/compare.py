@@ -21,6 +21,7 @@ from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.experiments import compare
 from keras_mixkd.experiments import report
+from keras_mixkd.training.run_folder import default_folder
 
 absl_flags.DEFINE_list(
     "methods", list(compare.DEFAULT_METHODS),
@@ -52,8 +53,8 @@ def main():
     compare.check_request(FLAGS.methods, FLAGS.baseline, FLAGS.seeds, custom)
     overrides = {}
     if not FLAGS.output_dir:
-        overrides["output_dir"] = (f"runs/compare-{FLAGS.teacher}-"
-                                   f"{FLAGS.student}-{FLAGS.dataset}")
+        overrides["output_dir"] = default_folder(
+            "compare", FLAGS.teacher, FLAGS.student, FLAGS.dataset)
     config = flags.run_config(**overrides)
     compare.compare(config, FLAGS.methods, FLAGS.seeds, FLAGS.baseline,
                     FLAGS.teacher_epochs, custom=custom)

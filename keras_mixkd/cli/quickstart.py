@@ -20,6 +20,7 @@ from keras_mixkd import training
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.data import fashion_mnist
+from keras_mixkd.training.run_folder import default_folder
 
 
 TEACHER = "resnet14"
@@ -164,7 +165,7 @@ def main():
     epochs = flags.FLAGS.epochs if flags.present("epochs") else DEFAULT_EPOCHS
     config = flags.run_config(
         dataset="digits", epochs=epochs,
-        output_dir=flags.FLAGS.output_dir or "runs/quickstart")
+        output_dir=flags.FLAGS.output_dir or default_folder("quickstart"))
     start = time.time()
     rows = run(config)
     root = pathlib.Path(config.output_dir)

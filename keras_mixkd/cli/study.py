@@ -13,7 +13,6 @@ cells are skipped, and a cell stopped mid-training resumes from its backup.
     mixkd study --quick    # digits, resnet14 -> resnet8: ~10 minutes on a CPU
 """
 
-import os
 import time
 
 from absl import flags as absl_flags
@@ -24,6 +23,7 @@ from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.experiments.report import study_report
 from keras_mixkd.training.engine import check_model_name
+from keras_mixkd.training.run_folder import default_folder
 
 FLAGS = flags.FLAGS
 
@@ -96,7 +96,7 @@ def config_from_flags():
 def main():
     """Runs the study of the flags, then writes its tables and report."""
     config, grid = config_from_flags()
-    root = config.output_dir or os.path.join("runs", f"study-{grid.dataset}")
+    root = config.output_dir or default_folder("study", grid.dataset)
     study = study_lib.Study(root, grid)
     start = time.time()
     done, skipped = study_lib.run_study(study, config)

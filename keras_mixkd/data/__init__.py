@@ -34,6 +34,7 @@ from keras_mixkd.data.catalog import DATASETS
 from keras_mixkd.data.catalog import NORMALIZATION
 from keras_mixkd.data.catalog import available
 from keras_mixkd.data.catalog import check_name
+from keras_mixkd.data.catalog import resolved_name
 from keras_mixkd.data.catalog import dataset_info
 from keras_mixkd.data.catalog import Splits
 from keras_mixkd.data.catalog import check_validation_split

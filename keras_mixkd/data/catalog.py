@@ -9,6 +9,7 @@ dataset).
 import collections
 import dataclasses
 import os
+import pathlib
 
 import numpy as np
 
@@ -54,6 +55,28 @@ def available():
         A list of names; ``folder:PATH`` and ``tfds:NAME`` are accepted too.
     """
     return list(DATASETS)
+
+
+def resolved_name(name):
+    """A dataset name as one rule compares it: ``folder:PATH`` with its path
+    absolute, the user's home expanded and symbolic links resolved (one
+    folder named two ways gives one name); other names as they are.
+
+    Args:
+        name: a dataset name (see `load`), or any other value (returned).
+
+    Returns:
+        The name to compare.
+
+    Example:
+
+    >>> resolved_name("folder:fm5")
+    'folder:/home/me/fm5'
+    """
+    if not isinstance(name, str) or not name.startswith("folder:"):
+        return name
+    path = pathlib.Path(name[len("folder:"):]).expanduser().resolve()
+    return f"folder:{path}"
 
 
 def check_name(name):

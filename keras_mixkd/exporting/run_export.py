@@ -114,11 +114,7 @@ def resolve_trained_outputs(record, loss=None, temperature=None):
 
 def _same_dataset(first, second):
     """Whether two dataset names mean the same data (folders resolved)."""
-    def key(name):
-        if isinstance(name, str) and name.startswith("folder:"):
-            return "folder:" + str(pathlib.Path(name[7:]).resolve())
-        return name
-    return key(first) == key(second)
+    return data.resolved_name(first) == data.resolved_name(second)
 
 
 def _held_out_split(config, record):

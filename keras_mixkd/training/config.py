@@ -391,12 +391,9 @@ def resolved_path(key, value):
     """
     if key not in PATH_KEYS or not isinstance(value, str) or not value:
         return value
-    prefix = ""
     if key == "dataset":
-        if not value.startswith("folder:"):
-            return value
-        prefix, value = "folder:", value[len("folder:"):]
-    return prefix + str(pathlib.Path(value).expanduser().resolve())
+        return data.resolved_name(value)
+    return str(pathlib.Path(value).expanduser().resolve())
 
 
 def default(name):

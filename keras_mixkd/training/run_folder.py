@@ -57,6 +57,7 @@ import time
 
 import keras
 
+from keras_mixkd import data
 from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import Checkpoints
@@ -94,16 +95,32 @@ def run_label(*parts):
     for part in parts:
         part = str(part).removeprefix("keras.applications.")
         if part.startswith("folder:"):
-            part = "folder-" + pathlib.Path(part[len("folder:"):]).resolve(
-            ).name
+            part = "folder-" + pathlib.Path(
+                data.resolved_name(part)[len("folder:"):]).name
         labels.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", part))
     return "-".join(labels)
 
 
+#: Where the commands put a folder without ``--output_dir``.
+DEFAULT_ROOT = "runs"
+
+
+def default_folder(*parts):
+    """The one rule for a default folder: one directory under `DEFAULT_ROOT`
+    named `run_label` of ``parts`` (never a ``:`` or a ``/`` in it).
+
+    Example:
+
+    >>> default_folder("compare", "resnet20", "resnet8", "folder:/data/f")
+    'runs/compare-resnet20-resnet8-folder-f'
+    """
+    return os.path.join(DEFAULT_ROOT, run_label(*parts))
+
+
 def run_path(config, default_name):
-    """The run folder of ``config``: ``output_dir`` or ``runs/<name>``."""
-    return pathlib.Path(config.output_dir or os.path.join("runs",
-                                                          default_name))
+    """The run folder of ``config``: ``output_dir`` or ``runs/<name>`` (the
+    name as `default_folder` makes it)."""
+    return pathlib.Path(config.output_dir or default_folder(default_name))
 
 
 def accuracy_line(summary):

@@ -211,3 +211,33 @@ def test_tensorboard_never_receives_a_step_twice(tmp_path, monkeypatch):
     assert epochs == [0, 1, 2]
     # A finished run is not trained again: nothing more is written.
     assert RunFolder(tmp_path, {"epochs": 3}).finished
+
+
+def test_default_folders_are_one_directory_under_runs(tmp_path,
+                                                      monkeypatch):
+    """One rule names every default folder: no ':' or '/' in the name, a
+    folder: dataset named after its folder."""
+    from keras_mixkd import data
+    from keras_mixkd.training.run_folder import default_folder
+    from keras_mixkd.training.run_folder import run_label
+
+    name = default_folder("compare", "resnet20", "resnet8",
+                          "folder:/data/flowers")
+    assert name == os.path.join("runs",
+                                "compare-resnet20-resnet8-folder-flowers")
+    assert default_folder("study", "folder:/data/flowers/") == os.path.join(
+        "runs", "study-folder-flowers")
+    for dataset in ("folder:/data/flowers", "folder:a/b:c", "tfds:mnist",
+                    "folder:~/x"):
+        label = os.path.basename(default_folder("study", dataset))
+        assert ":" not in label and "/" not in label
+        assert os.path.dirname(default_folder("study", dataset)) == "runs"
+    # One folder named two ways: one dataset, one label.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flowers").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "flowers")
+    assert data.resolved_name("folder:flowers") == data.resolved_name(
+        f"folder:{tmp_path / 'link'}") == f"folder:{tmp_path / 'flowers'}"
+    assert run_label("folder:link") == run_label("folder:flowers") == (
+        "folder-flowers")
+    assert data.resolved_name("cifar10") == "cifar10"
