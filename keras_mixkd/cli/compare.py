@@ -15,6 +15,8 @@ defines a method of your own by its settings, under a name that
         --method_spec=kd_w9:loss=kd,kd_weight=9
 """
 
+import pathlib
+
 from absl import flags as absl_flags
 
 from keras_mixkd.cli import flag_docs
@@ -53,8 +55,10 @@ def main():
     compare.check_request(FLAGS.methods, FLAGS.baseline, FLAGS.seeds, custom)
     overrides = {}
     if not FLAGS.output_dir:
+        teacher = FLAGS.teacher or pathlib.Path(
+            FLAGS.teacher_weights or "teacher").stem
         overrides["output_dir"] = default_folder(
-            "compare", FLAGS.teacher, FLAGS.student, FLAGS.dataset)
+            "compare", teacher, FLAGS.student, FLAGS.dataset)
     config = flags.run_config(**overrides)
     compare.compare(config, FLAGS.methods, FLAGS.seeds, FLAGS.baseline,
                     FLAGS.teacher_epochs, custom=custom)

@@ -15,11 +15,13 @@ import pathlib
 import time
 
 from keras_mixkd import data
+from keras_mixkd.experiments import compare
 from keras_mixkd.experiments import tables
 from keras_mixkd import training
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
 from keras_mixkd.data import fashion_mnist
+from keras_mixkd.settings import KD_TEMPERATURE
 from keras_mixkd.training.run_folder import default_folder
 
 
@@ -46,13 +48,14 @@ RECOMMENDATION = (
     "closest. The paper's recipe stays the default of `mixkd distill` "
     "because it is the paper's (RESULTS.md, \"When does MixKD help?\").")
 
-#: The student runs: (run name, table label, distillation settings or None).
+#: The student runs: (run name, table label, distillation settings or None
+#: for the student alone); the settings are the compare methods' own.
 STUDENT_RUNS = (
     ("student", f"{STUDENT} alone", None),
-    ("kd", f"{STUDENT} + KD (T=4)",
-     {"loss": "kd", "temperature": 4.0, "mixing": "none"}),
+    ("kd", f"{STUDENT} + KD (T={KD_TEMPERATURE:g})",
+     compare.METHODS["kd"].settings),
     ("mixkd", f"{STUDENT} + MixKD (PMU + MIXSTD)",
-     {"loss": "mixstd", "temperature": None, "mixing": "pmu"}),
+     compare.METHODS["mixkd"].settings),
 )
 
 

@@ -11,7 +11,6 @@ summary["best_accuracy"]  # None in `summary` when loaded from weights
 
 import dataclasses
 
-from keras_mixkd import models
 from keras_mixkd import training
 from keras_mixkd.experiments import files
 from keras_mixkd.training.engine import dataset_info
@@ -41,7 +40,8 @@ def shared_teacher(config, path, epochs=None, mixup_alpha=None):
 
     Args:
         config: the base `keras_mixkd.training.RunConfig` (``teacher`` is
-            the architecture; the dataset and training settings apply).
+            the architecture, optional with a ``.keras`` ``teacher_weights``;
+            the dataset and training settings apply).
         path: the teacher's run folder (unused with ``teacher_weights``).
         epochs: its epochs (default ``config.epochs``).
         mixup_alpha: the teacher's mixup Beta parameter (None or 0: none).
@@ -51,12 +51,11 @@ def shared_teacher(config, path, epochs=None, mixup_alpha=None):
         from weights.
     """
     if config.teacher_weights:
-        info = dataset_info(config)
-        model = models.create(config.teacher, num_classes=info.num_classes,
-                              input_shape=info.image_shape)
-        training.load_weights(model, config.teacher_weights,
-                              "teacher_weights")
-        return model, None
+        # As `mixkd distill` builds it: a .keras file brings its
+        # architecture; with ``teacher``, its weights go into that one.
+        return training.build_model(config.teacher, config.teacher_weights,
+                                    dataset_info(config), "teacher",
+                                    "teacher_weights"), None
     return trained(path, lambda: training.train_teacher(dataclasses.replace(
         config, model=config.teacher, mixup_alpha=mixup_alpha,
         output_dir=str(path), epochs=epochs or config.epochs)))

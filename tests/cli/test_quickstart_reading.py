@@ -50,3 +50,17 @@ def test_late_gain_needs_both_epochs_validated(tmp_path):
         "epoch,val_accuracy\n0,0.5\n1,\n2,0.7\n3,\n4,0.9\n")
     assert quickstart._late_gain(folder) == 0.9 - 0.7
     assert quickstart._late_gain(folder, epochs=1) is None
+
+
+def test_quickstart_students_are_the_compare_methods():
+    """kd and mixkd are defined once, by compare; the quick start runs them."""
+    from keras_mixkd.experiments import compare
+
+    runs = {name: settings for name, _, settings in quickstart.STUDENT_RUNS}
+    assert runs == {"student": None, "kd": compare.METHODS["kd"].settings,
+                    "mixkd": compare.METHODS["mixkd"].settings}
+    assert runs["kd"]["temperature"] == 4.0 and runs["kd"]["loss"] == "kd"
+    assert (runs["mixkd"]["loss"], runs["mixkd"]["mixing"]) == ("mixstd",
+                                                                "pmu")
+    labels = [label for _, label, _ in quickstart.STUDENT_RUNS]
+    assert labels[1].endswith("KD (T=4)")

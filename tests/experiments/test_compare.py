@@ -321,6 +321,28 @@ def test_base_record_holds_the_training_settings_and_what_changed():
 
 
 @pytest.mark.slow
+def test_compare_takes_a_keras_teacher_without_teacher(compared, tmp_path):
+    """As `mixkd distill` does: a .keras file brings its architecture."""
+    root, config, _ = compared
+    weights = root / "teacher" / "checkpoints" / "last.keras"
+    other = dataclasses.replace(config, teacher=None,
+                                teacher_weights=str(weights),
+                                output_dir=str(tmp_path))
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _count_training(patch)
+        compare.compare(other, ("kd",), seeds=1, log=lambda line: None)
+    assert [c[0] for c in calls] == ["distill"]
+    teacher = json.loads((tmp_path / "teacher.json").read_text())
+    original = json.loads((root / "teacher.json").read_text())
+    assert teacher["teacher"] == original["teacher"] == config.teacher
+    assert teacher["test_accuracy"] == pytest.approx(
+        original["test_accuracy"])
+    with pytest.raises(ValueError, match="Missing --teacher"):
+        compare.compare(dataclasses.replace(other, teacher_weights=None),
+                        ("kd",), seeds=1, log=lambda line: None)
+
+
+@pytest.mark.slow
 def test_compare_with_teacher_weights_trains_no_teacher(compared, tmp_path):
     root, config, _ = compared
     weights = root / "teacher" / "checkpoints" / "last.keras"

@@ -46,6 +46,8 @@ from keras_mixkd.experiments.progress import Progress
 from keras_mixkd.experiments.teacher import shared_teacher
 from keras_mixkd.experiments.teacher import trained
 from keras_mixkd.training.engine import check_model_name
+from keras_mixkd.training.weights import check_model_file
+from keras_mixkd.training.weights import check_model_source
 
 
 def _figures(evaluate, model, loss, seed):
@@ -75,7 +77,7 @@ def ensure_teacher(folder, config, evaluate, teacher_epochs=None):
     if not (folder.root / "teacher.json").is_file():
         figures = ({"weights": str(config.teacher_weights)} if summary is None
                    else _summary_figures(summary))
-        figures = {"teacher": config.teacher, **figures,
+        figures = {"teacher": config.teacher or model.name, **figures,
                    **_figures(evaluate, model, "ce", config.seed)}
         figures.setdefault("test_accuracy", figures["eval_accuracy"])
         write_json(folder.root / "teacher.json", figures)
@@ -164,12 +166,20 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
     if not config.output_dir:
         raise ValueError("compare needs an output_dir (the comparison "
                          "folder).")
-    for name in ("teacher", "student"):
-        if not getattr(config, name):
-            raise ValueError(f"Missing --{name}.")
+    if not config.student:
+        raise ValueError("Missing --student.")
+    if not (config.teacher or config.teacher_weights):
+        raise ValueError("Missing --teacher (an architecture to train), or "
+                         "--teacher_weights (a .keras file brings its "
+                         "architecture).")
     seeds = list(range(config.seed, config.seed + int(seeds)))
     for name in ("teacher", "student"):
-        check_model_name(getattr(config, name), name)
+        if getattr(config, name):
+            check_model_name(getattr(config, name), name)
+    if config.teacher_weights:
+        check_model_source(config.teacher, config.teacher_weights,
+                           "teacher", "teacher_weights")
+        check_model_file(config.teacher_weights, "teacher_weights")
     resolved = _checked_runs(config, table, seeds[0])
     folder = ComparisonFolder(config.output_dir,
                               base_record(config, teacher_epochs))
@@ -179,7 +189,7 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
 
     def teacher():
         if not teacher_model:
-            log(f"== teacher {config.teacher}")
+            log(f"== teacher {config.teacher or config.teacher_weights}")
             teacher_model.append(ensure_teacher(folder, config, evaluate,
                                                 teacher_epochs))
         return teacher_model[0]
