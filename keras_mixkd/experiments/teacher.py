@@ -12,26 +12,33 @@ summary["best_accuracy"]  # None in `summary` when loaded from weights
 import dataclasses
 
 from keras_mixkd import training
-from keras_mixkd.experiments import files
 from keras_mixkd.training.engine import dataset_info
 
 
-def trained(path, train):
-    """``train()``, or the model and summary of the finished run folder.
+def trained(config, command, train):
+    """``train()``, or the model and summary of the run ``config`` already
+    finished in its folder (``config.output_dir``).
+
+    One rule says whether a run is finished, the engine's own
+    (`keras_mixkd.training.finished_run`, `RunFolder.finished`): this
+    configuration's run, all its epochs done, no backup waiting. So a
+    finished run is not trained again, nor is its teacher built, and a
+    folder holding another configuration's run is refused, not reused.
 
     Args:
-        path: the run folder.
-        train: a function that trains the run and returns
-            ``(model, summary)``; called only while the folder holds no
-            ``summary.json`` (a run that has ended is not run again).
+        config: the run's `keras_mixkd.training.RunConfig`.
+        command: ``"train-teacher"`` or ``"distill"``.
+        train: a function that trains (or resumes) the run and returns
+            ``(model, summary)``.
 
     Returns:
-        ``(model, summary)``: the last checkpoint of a finished run.
+        ``(model, summary)``: for a finished run, its last checkpoint.
+
+    Raises:
+        ValueError: the folder holds another configuration's run.
     """
-    summary = files.run_summary(path)
-    if summary is None:
-        return train()
-    return files.load_last(path), summary
+    done = training.finished_run(config, command, config.output_dir)
+    return train() if done is None else done
 
 
 def shared_teacher(config, path, epochs=None, mixup_alpha=None):
@@ -56,6 +63,8 @@ def shared_teacher(config, path, epochs=None, mixup_alpha=None):
         return training.build_model(config.teacher, config.teacher_weights,
                                     dataset_info(config), "teacher",
                                     "teacher_weights"), None
-    return trained(path, lambda: training.train_teacher(dataclasses.replace(
+    run = dataclasses.replace(
         config, model=config.teacher, mixup_alpha=mixup_alpha,
-        output_dir=str(path), epochs=epochs or config.epochs)))
+        output_dir=str(path), epochs=epochs or config.epochs)
+    return trained(run, "train-teacher",
+                   lambda: training.train_teacher(run))

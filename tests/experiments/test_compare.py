@@ -381,3 +381,31 @@ def test_a_folder_of_an_earlier_version_still_resumes(tmp_path):
     (tmp_path / "compare.json").write_text(json.dumps({"base": changed}))
     with pytest.raises(ValueError, match="kd_weight: 0.5 then 0.9"):
         compare.ComparisonFolder(tmp_path, base)
+
+
+@pytest.mark.slow
+def test_one_rule_says_a_run_is_finished(compared, tmp_path):
+    """experiments.teacher.trained asks the engine's rule (RunFolder.
+    finished), not the mere presence of summary.json."""
+    import shutil
+
+    from keras_mixkd.experiments.teacher import trained
+
+    root, config, _ = compared
+    path = tmp_path / "kd-seed-0"
+    shutil.copytree(root / "runs" / "kd" / "seed-0", path)
+    run = compare.run_config(config, compare.METHODS["kd"], 0, path)
+
+    def boom():
+        raise AssertionError("a finished run was trained again")
+
+    model, summary = trained(run, "distill", boom)
+    assert summary == json.loads((path / "summary.json").read_text())
+    assert model.name == config.student
+    # Another configuration's run: refused by name, not reused.
+    with pytest.raises(ValueError, match="configuration"):
+        trained(dataclasses.replace(run, kd_weight=0.5), "distill", boom)
+    # summary.json alone does not make a run finished: without its last
+    # checkpoint's epoch it runs (resumes) again.
+    (path / "checkpoints" / "last.json").unlink()
+    assert trained(run, "distill", lambda: "trained") == "trained"

@@ -99,9 +99,10 @@ def run_one(folder, config, method, seed, teacher, evaluate, definition=None):
     run = run_config(config, definition, seed, path)
     if definition.distilled:
         model, summary = trained(
-            path, lambda: training.distill(run, teacher=teacher()))
+            run, "distill", lambda: training.distill(run, teacher=teacher()))
     else:
-        model, summary = trained(path, lambda: training.train_teacher(run))
+        model, summary = trained(run, "train-teacher",
+                                 lambda: training.train_teacher(run))
     row = {"method": method, "seed": seed, **_summary_figures(summary),
            **_figures(evaluate, model, run_training_loss(path), seed)}
     row["gap"] = row["train_accuracy"] - row["test_accuracy"]

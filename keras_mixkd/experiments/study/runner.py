@@ -96,7 +96,8 @@ def ensure_cell(study, cell, config, evaluate):
                                         path),
         **settings)
     model, _ = _guarded(
-        f"cell {cell.name}", trained, path, lambda: training.distill(
+        f"cell {cell.name}", trained, cell_config, "distill",
+        lambda: training.distill(
             cell_config, teacher=lambda info: files.load_last(teacher_dir)))
     _analyse(evaluate, model, path, loss=run_training_loss(path),
              seed=cell.seed)
