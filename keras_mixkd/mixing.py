@@ -396,10 +396,14 @@ def get(identifier, seed=None, alpha=MIXUP_ALPHA,
                 "exact" if name == "pmu_exact" else sampling, seed=seed)
         if name == "fmu":
             return PartialMixUp(alpha, 1.0, seed=seed)
+        # Mixing computes in float32 under any policy, as PartialMixUp
+        # does: under mixed_bfloat16, Keras's layers fail on their float32
+        # mixing weights.
         if name == "mixup":
-            return keras.layers.MixUp(alpha=alpha, seed=seed)
+            return keras.layers.MixUp(alpha=alpha, seed=seed, dtype="float32")
         if name == "cutmix":
-            return keras.layers.CutMix(factor=alpha, seed=seed)
+            return keras.layers.CutMix(factor=alpha, seed=seed,
+                                       dtype="float32")
         raise ValueError(
             f"Unknown mixer {identifier!r}. Use one of 'pmu', 'pmu_exact', "
             "'fmu', 'mixup', 'cutmix', 'none', or pass a layer.")

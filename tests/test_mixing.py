@@ -161,6 +161,23 @@ def test_works_in_tf_data_and_tf_function():
     assert step(images[:5], labels[:5])["labels"].shape == (5, 10)
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("name", ["mixup", "cutmix", "fmu"])
+def test_named_mixers_run_under_mixed_precision(name, policy):
+    """Under a mixed policy the named mixers mix in float32 (Keras's CutMix
+    failed under mixed_bfloat16 on its float32 mixing weights)."""
+    images, labels = _batch(8)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        mixer = mixing.get(name, seed=3)
+        out = mixer({"images": images, "labels": labels}, training=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert out["images"].dtype == out["labels"].dtype == tf.float32
+    np.testing.assert_allclose(np.sum(out["labels"], axis=-1), 1.0,
+                               rtol=1e-5)
+
+
 def test_keeps_float32_under_mixed_precision():
     images, labels = _batch(8)
     keras.mixed_precision.set_global_policy("mixed_float16")
