@@ -211,7 +211,7 @@ def teacher_file(args, base):
         base, model=args.teacher, epochs=args.teacher_epochs,
         output_dir=str(pathlib.Path(args.cache_dir) / "teacher"))
     training.train_teacher(config)  # finds it finished on later runs
-    return str(pathlib.Path(config.output_dir) / "checkpoints" / "last.keras")
+    return str(training.RunFiles(config.output_dir).last_checkpoint)
 
 
 def per_epoch(values, epochs):

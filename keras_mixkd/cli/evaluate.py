@@ -17,6 +17,5 @@ def main():
     results = training.evaluate(config)
     print(json.dumps(results, indent=2))
     if config.output_dir:
-        path = pathlib.Path(config.output_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "evaluation.json").write_text(json.dumps(results, indent=2))
+        training.write_json(
+            pathlib.Path(config.output_dir) / "evaluation.json", results)

@@ -10,13 +10,11 @@ and prints a table of clean test accuracy. Each run is a run folder under
 """
 
 import dataclasses
-import json
 import pathlib
 import time
 
 from keras_mixkd import data
 from keras_mixkd.experiments import compare
-from keras_mixkd.experiments import tables
 from keras_mixkd import training
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.cli import flags
@@ -72,12 +70,9 @@ def table(rows):
 def _late_gain(run_dir, epochs=2):
     """Test-accuracy gain over a run's last ``epochs`` epochs, or None
     (also when ``--validation_freq`` skipped the earlier epoch)."""
-    path = pathlib.Path(run_dir) / "metrics.csv"
-    if not path.exists():
-        return None
     accuracy = {int(row["epoch"]): row["val_accuracy"]
-                for row in tables.read_csv(path)
-                if row.get("val_accuracy") is not None}
+                for row in training.RunFiles(run_dir).metrics()
+                if "val_accuracy" in row}
     last = max(accuracy, default=None)
     if last is None or last - epochs not in accuracy:
         return None
@@ -183,7 +178,6 @@ def main():
     print(f"\n{text}\n\n{footer}\n\n{notes}")
     training.atomic_write_text(root / "results.md",
                                f"{text}\n\n{footer}\n\n{notes}\n")
-    training.atomic_write_text(root / "results.json", json.dumps(
-        {"rows": [{"model": label, **summary} for label, summary in rows],
-         "epochs": config.epochs, "seed": config.seed, "wall_time_s": wall},
-        indent=2))
+    training.write_json(root / "results.json", {
+        "rows": [{"model": label, **summary} for label, summary in rows],
+        "epochs": config.epochs, "seed": config.seed, "wall_time_s": wall})

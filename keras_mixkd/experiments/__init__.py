@@ -7,8 +7,8 @@ reports.
   (``mixkd study``);
 - `evaluate`: the one evaluator of finished runs; `teacher`: the one shared
   teacher (trained once or loaded);
-- `statistics` (paired Student-t intervals), `tables` (CSV), `files` (the
-  one JSON reader and writer);
+- `statistics` (paired Student-t intervals), `tables` (CSV), `files` (what
+  an experiment folder says of settings that changed);
 - `report`: Markdown reports and figures (``mixkd report``).
 
 Each experiment is a folder of engine run folders (`keras_mixkd.training`)

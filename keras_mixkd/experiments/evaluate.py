@@ -16,7 +16,6 @@ figures["accuracy"], figures["train_accuracy"], figures["ece"]
 ```
 """
 
-import pathlib
 
 import numpy as np
 import tensorflow as tf
@@ -24,8 +23,7 @@ import tensorflow as tf
 from keras_mixkd import analysis
 from keras_mixkd import data
 from keras_mixkd import training
-from keras_mixkd.experiments.files import read_json
-from keras_mixkd.training import run_folder
+from keras_mixkd.training.run_files import RunFiles
 
 #: Measures of `evaluate_logits`, stored in each study run's
 #: ``analysis.json``.
@@ -89,10 +87,10 @@ def run_training_loss(path):
     Returns:
         A loss name, or the student loss object of a MIXSTD run at tau != 1.
     """
-    record = read_json(pathlib.Path(path) / run_folder.CONFIG_FILE)
+    record = RunFiles(path).record()
     if record is None:
         raise ValueError(f"{path} is not a run folder: it has no "
-                         f"{run_folder.CONFIG_FILE}.")
+                         f"{RunFiles.CONFIG}.")
     return analysis.training_loss(*training.trained_loss(record))
 
 

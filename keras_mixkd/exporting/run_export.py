@@ -21,7 +21,6 @@ results["accuracy"], results["latency_ms"]
 ```
 """
 
-import json
 import pathlib
 
 import numpy as np
@@ -37,7 +36,7 @@ from keras_mixkd.exporting.output import metadata_path
 from keras_mixkd.exporting.running import measure
 from keras_mixkd.exporting.running import run_exported
 from keras_mixkd.training.config import trained_loss
-from keras_mixkd.training.config import upgrade_record
+from keras_mixkd.training.run_files import RunFiles
 from keras_mixkd.training.weights import build_model
 from keras_mixkd.training.weights import check_model_file
 
@@ -50,15 +49,9 @@ def run_record(weights):
 
     A checkpoint at ``<run>/checkpoints/best.keras`` has its run's
     configuration at ``<run>/config.json``; a file elsewhere, at
-    ``config.json`` beside it.
+    ``config.json`` beside it (`RunFiles.of_checkpoint`).
     """
-    path = pathlib.Path(weights).parent
-    if path.name == "checkpoints":
-        path = path.parent
-    path = path / "config.json"
-    if not path.is_file():
-        return None
-    return upgrade_record(json.loads(path.read_text()))
+    return RunFiles.of_checkpoint(weights).record()
 
 
 def resolve_trained_outputs(record, loss=None, temperature=None):

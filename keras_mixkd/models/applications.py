@@ -95,6 +95,11 @@ def create_application(name, num_classes, input_shape, weights=None,
             "input size).") from e
 
 
+#: The member of a ``.keras`` zip that describes its model (Keras's format,
+#: not a run folder's ``config.json``).
+KERAS_ARCHIVE_CONFIG = "config.json"
+
+
 def keras_file_problem(path):
     """What keeps an existing file from being a ``.keras`` model, or None.
 
@@ -124,10 +129,10 @@ def keras_file_problem(path):
         return f"not a zip archive (it starts with {head!r})"
     try:
         with zipfile.ZipFile(path) as archive:
-            if "config.json" not in archive.namelist():
+            if KERAS_ARCHIVE_CONFIG not in archive.namelist():
                 shown = ", ".join(archive.namelist()[:3]) or "nothing"
                 return f"a zip without config.json (it holds {shown})"
-            config = json.loads(archive.read("config.json"))
+            config = json.loads(archive.read(KERAS_ARCHIVE_CONFIG))
     except (zipfile.BadZipFile, OSError) as e:
         return f"a damaged zip archive ({e})"
     except ValueError:

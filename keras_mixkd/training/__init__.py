@@ -34,6 +34,9 @@ from keras_mixkd.training.config import trained_loss
 from keras_mixkd.training.engine import distill
 from keras_mixkd.training.engine import evaluate
 from keras_mixkd.training.engine import train_teacher
+from keras_mixkd.training.json_file import read_json
+from keras_mixkd.training.json_file import write_json
+from keras_mixkd.training.run_files import RunFiles
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.run_folder import TrainingStopped
 from keras_mixkd.training.run_folder import finished_run

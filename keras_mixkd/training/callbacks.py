@@ -19,7 +19,6 @@ model.fit(train_ds, validation_data=test_ds, epochs=10, callbacks=[
 """
 
 import csv
-import json
 import math
 import pathlib
 
@@ -28,9 +27,12 @@ import tensorflow as tf
 
 from keras_mixkd._keras_compat import DeferredRateTensorBoard
 from keras_mixkd.training.atomic import atomic_save
-from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.atomic import replace_from_temporary
 from keras_mixkd.training.backup import Backup
+from keras_mixkd.training.json_file import read_json
+from keras_mixkd.training.json_file import write_json
+from keras_mixkd.training.run_files import RunFiles
+from keras_mixkd.training.run_files import read_rows
 
 
 def _finite(value):
@@ -64,22 +66,6 @@ class NaNGuard(keras.callbacks.TerminateOnNaN):
         self.model.stop_training = True
 
 
-def read_rows(path):
-    """The header and the complete rows (dicts of strings) of a CSV log.
-
-    A row cut short by a kill (fewer fields than the header) is left out.
-    """
-    path = pathlib.Path(path)
-    if not path.exists():
-        return None, []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        rows = [r for r in reader
-                if None not in r.values() and None not in r
-                and r.get("epoch", "").isdigit()]
-        return reader.fieldnames, rows
-
-
 class MetricsLog(keras.callbacks.CSVLogger):
     """``metrics.csv``: one row per finished epoch, each epoch exactly once.
 
@@ -89,11 +75,11 @@ class MetricsLog(keras.callbacks.CSVLogger):
     epoch lacks (``val_*`` between validations) is an empty cell. What it
     cannot know is which rows a resumed run must drop: those of the epochs
     the backup does not hold (`Backup.finished_epochs`), which run again,
-    and a row cut short by a kill. So on train begin the file is rewritten
-    with the backed-up epochs' complete rows only, through a temporary file
-    and a rename (or removed when none is left). Place it
-    before the `Backup` callback, so that an epoch's row is written before
-    its backup commits the epoch.
+    and a row cut short by a kill (`read_rows` leaves it out). So on train
+    begin the file is rewritten with the backed-up epochs' complete rows
+    only, through a temporary file and a rename (or removed when none is
+    left). Place it before the `Backup` callback, so that an epoch's row
+    is written before its backup commits the epoch.
 
     Args:
         path: the CSV file.
@@ -156,7 +142,8 @@ class Checkpoints(keras.callbacks.Callback):
     Args:
         model: the model to save (the student for a distillation run).
         directory: where ``last.keras``, ``best.keras``, ``best.json`` and
-            ``last.json`` (the epoch of ``last.keras``) go.
+            ``last.json`` (the epoch of ``last.keras``) go (their names are
+            `RunFiles`'s).
         monitor: the log key to maximise for ``best``.
         guard: a `NaNGuard`; nothing is saved once it reports a failure.
         metrics: the run's `MetricsLog`, with ``backup_dir``: on resumption,
@@ -181,12 +168,11 @@ class Checkpoints(keras.callbacks.Callback):
         self.backup = backup
         if backup is not None:
             backup.commit_when(self.improves)
-        best = self.directory / "best.json"
-        self.best = json.loads(best.read_text()) if best.exists() else None
+        self.best = read_json(self.directory / RunFiles.BEST_RECORD)
 
     def _last_epoch(self):
-        last = self.directory / "last.json"
-        return json.loads(last.read_text())["epoch"] if last.exists() else 0
+        last = read_json(self.directory / RunFiles.LAST_RECORD) or {}
+        return int(last.get("epoch", 0))
 
     def on_train_begin(self, logs=None):
         if self.metrics is None:
@@ -223,15 +209,15 @@ class Checkpoints(keras.callbacks.Callback):
         if not self._sound(logs):
             return
         improves = self.improves(epoch, logs)
-        atomic_save(self.saved_model, self.directory / "last.keras")
-        atomic_write_text(self.directory / "last.json",
-                          json.dumps({"epoch": epoch + 1}))
+        atomic_save(self.saved_model, self.directory / RunFiles.LAST_MODEL)
+        write_json(self.directory / RunFiles.LAST_RECORD,
+                   {"epoch": epoch + 1})
         if improves:
-            atomic_save(self.saved_model, self.directory / "best.keras")
+            atomic_save(self.saved_model,
+                        self.directory / RunFiles.BEST_MODEL)
             self.best = {"epoch": epoch + 1, "monitor": self.monitor,
                          "value": float(logs[self.monitor])}
-            atomic_write_text(self.directory / "best.json",
-                              json.dumps(self.best, indent=2))
+            write_json(self.directory / RunFiles.BEST_RECORD, self.best)
 
 
 class RunTensorBoard(DeferredRateTensorBoard):

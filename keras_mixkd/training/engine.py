@@ -36,6 +36,7 @@ from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import SyncReplicaStatistics
 from keras_mixkd.training.config import FOLD_TEACHER
 from keras_mixkd.training.config import PRECISION_POLICIES
+from keras_mixkd.training.run_files import RunFiles
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.run_folder import accuracy_line
 from keras_mixkd.training.run_folder import finished_run
@@ -185,7 +186,7 @@ def open_run(config, command, default_name, strategy):
     """The `RunFolder` of a run (a scratch folder on non-chief workers)."""
     chief = is_chief(strategy)
     path = run_path(config, default_name)
-    backed_up = Backup.finished_epochs(path / "backup")
+    backed_up = Backup.finished_epochs(RunFiles(path).backup_dir)
     if (config.strategy == "multiworker" and chief and backed_up
             and not config.overwrite):
         raise ValueError(
@@ -279,7 +280,7 @@ def fit(config, run, fitted, saved, train_ds, test_ds, validation_ds=None):
                callbacks=[SyncReplicaStatistics(saved), *report,
                           *run.callbacks(saved)])
     run.check_finished()
-    summary = run.write_summary(**summary_of_test_set(run.epochs_logged()))
+    summary = run.write_summary(**summary_of_test_set(run.metrics()))
     if not run.chief:  # a worker's scratch folder: nothing to keep
         shutil.rmtree(run.path, ignore_errors=True)
     return summary

@@ -1,13 +1,8 @@
 """A run folder: everything one training run writes, and how it resumes.
 
-```
-<run>/config.json          the resolved configuration
-<run>/metrics.csv          one line per finished epoch (train and val metrics)
-<run>/tensorboard/         TensorBoard logs
-<run>/checkpoints/last.keras, best.keras, best.json, last.json
-<run>/backup/              the training state while the run is unfinished
-<run>/summary.json         best and last accuracy, once the run ends
-```
+Its files, their names and their readers are `RunFiles`'s
+(`keras_mixkd.training.run_files`); a `RunFolder` is a `RunFiles` that
+writes them.
 
 Nothing is written until training starts (`RunFolder.callbacks`), after the
 models and data were built: a run that fails earlier leaves the folder as it
@@ -41,47 +36,31 @@ leaves out the points of the epochs that backup committed).
 Started again once all its epochs are done, a run is `RunFolder.finished`:
 the engine then trains nothing and says where the results are;
 ``overwrite=True`` (``--overwrite``) trains again from scratch, removing
-the run's own files (`RUN_FILES`) and nothing else.
+the run's own files (`RunFiles.RUN_FILES`) and nothing else.
 
 Configurations are compared after resolving the paths they name
 (`keras_mixkd.training.config.resolved_path`): a relative path recorded by
 an earlier session is resolved against the current directory.
 """
 
-import json
 import os
 import pathlib
 import re
 import shutil
 import time
 
-import keras
-
 from keras_mixkd import data
-from keras_mixkd.training.atomic import atomic_write_text
 from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import Checkpoints
 from keras_mixkd.training.callbacks import MetricsLog
 from keras_mixkd.training.callbacks import NaNGuard
 from keras_mixkd.training.callbacks import RunTensorBoard
-from keras_mixkd.training.callbacks import read_rows
 from keras_mixkd.training.config import resolved_path
-from keras_mixkd.training.config import upgrade_record
+from keras_mixkd.training.json_file import write_json
+from keras_mixkd.training.run_files import RunFiles
 
 #: Configuration keys that may change between a run and its resumption.
 RESUMABLE_KEYS = ("verbose", "output_dir", "data_dir", "backup_interval_s")
-
-#: Where a run folder keeps each file, relative to the folder (the one home
-#: of these names: experiments, exporting and reports ask here).
-CONFIG_FILE = pathlib.Path("config.json")
-METRICS_FILE = pathlib.Path("metrics.csv")
-SUMMARY_FILE = pathlib.Path("summary.json")
-LAST_CHECKPOINT = pathlib.Path("checkpoints") / "last.keras"
-BEST_CHECKPOINT = pathlib.Path("checkpoints") / "best.keras"
-
-#: What a run writes in its folder: all that ``overwrite`` removes.
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, LAST_CHECKPOINT.parent,
-             pathlib.Path("backup"), pathlib.Path("tensorboard"))
 
 
 def run_label(*parts):
@@ -145,14 +124,7 @@ class TrainingStopped(RuntimeError):
     """A run stopped before its last epoch (e.g. its loss became NaN)."""
 
 
-def _read_json(path):
-    try:
-        return json.loads(pathlib.Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-class RunFolder:
+class RunFolder(RunFiles):
     """The folder of one run: configuration, callbacks, summary.
 
     Args:
@@ -165,14 +137,17 @@ class RunFolder:
             multi-worker run, which write to a scratch folder instead).
         resumable: more keys that may differ on resumption (settings
             without effect on the run, `RunConfig.inert_keys`).
-        overwrite: train from scratch: the run's own files (`RUN_FILES`)
-            are removed when training starts, whatever run they hold.
+        overwrite: train from scratch: the run's own files
+            (`RunFiles.RUN_FILES`) are removed when training starts,
+            whatever run they hold.
         backup_interval_s: back up (and checkpoint) an epoch only when
             this many seconds have passed since the last backup, or when
             it is the last or improves ``best`` (`Backup`); 0: every epoch.
 
     Raises:
-        ValueError: the folder holds another configuration's run.
+        ValueError: the folder holds another configuration's run, or one
+            of its JSON files is damaged (`json_file.read_json`;
+            ``overwrite`` replaces the run without reading them).
 
     Example:
 
@@ -183,21 +158,21 @@ class RunFolder:
 
     def __init__(self, path, config, chief=True, resumable=(),
                  overwrite=False, backup_interval_s=0.0):
-        self.path = pathlib.Path(path)
+        super().__init__(path)
         self.backup_interval_s = backup_interval_s
         self.chief = chief
         self.config = dict(config)
         self.overwrite = overwrite
         self.guard = NaNGuard()
         self._start = time.time()
-        previous = _read_json(self.path / CONFIG_FILE)
+        self._replaced = overwrite
+        previous = None if overwrite else self.record()
         # A recorded run that never finished an epoch is taken over.
-        self._replaced = overwrite or (previous is not None
-                                       and not self.epochs_done())
+        if previous is not None and not self.epochs_done():
+            self._replaced = True
         if previous is None or self._replaced:
             return
         ignored = RESUMABLE_KEYS + tuple(resumable)
-        previous = upgrade_record(previous)
         changed = sorted(
             key for key in set(previous) | set(self.config)
             if key not in ignored and resolved_path(key, previous.get(key))
@@ -210,25 +185,6 @@ class RunFolder:
                 "--output_dir, or give --overwrite to replace it.")
 
     @property
-    def metrics_file(self):
-        return self.path / METRICS_FILE
-
-    @property
-    def checkpoint_dir(self):
-        return self.path / LAST_CHECKPOINT.parent
-
-    @property
-    def backup_dir(self):
-        return self.path / "backup"
-
-    def epochs_done(self):
-        """The epochs the folder's run finished (logged or backed up)."""
-        last = _read_json(self.checkpoint_dir / "last.json") or {}
-        return max(Backup.finished_epochs(self.backup_dir),
-                   len(read_rows(self.metrics_file)[1]),
-                   int(last.get("epoch", 0)))
-
-    @property
     def finished(self):
         """Whether the folder holds this run with all its epochs done.
 
@@ -237,12 +193,11 @@ class RunFolder:
         (``config["epochs"]``). Never with ``overwrite``.
         """
         epochs = self.config.get("epochs")
-        if self._replaced or epochs is None or not (
-                self.path / CONFIG_FILE).exists():
+        if (self._replaced or epochs is None
+                or not self.is_run_folder(self.path)):
             return False
-        last = _read_json(self.checkpoint_dir / "last.json") or {}
         return (not Backup.finished_epochs(self.backup_dir)
-                and int(last.get("epoch", 0)) >= int(epochs))
+                and self.last_epoch() >= int(epochs))
 
     def _begin(self):
         """Clears a replaced run's files, then writes ``config.json``."""
@@ -252,7 +207,7 @@ class RunFolder:
                 "nothing to train. Give --overwrite (overwrite=True) to "
                 "train it again from scratch.")
         if self.chief and self._replaced:
-            for name in RUN_FILES:
+            for name in self.RUN_FILES:
                 path = self.path / name
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path)
@@ -260,9 +215,7 @@ class RunFolder:
                     path.unlink(missing_ok=True)
         self.path.mkdir(parents=True, exist_ok=True)
         if self.chief:
-            atomic_write_text(self.path / CONFIG_FILE,
-                              json.dumps(self.config, indent=2,
-                                         sort_keys=True))
+            write_json(self.config_file, self.config, sort_keys=True)
         self._replaced = False
         self._start = time.time()
 
@@ -295,43 +248,38 @@ class RunFolder:
             backup,
             Checkpoints(saved_model, self.checkpoint_dir, monitor, self.guard,
                         metrics, backup),
-            RunTensorBoard(self.path / "tensorboard", resumed, backup),
+            RunTensorBoard(self.tensorboard_dir, resumed, backup),
         ]
-
-    def epochs_logged(self):
-        """The rows of ``metrics.csv``, as dicts of floats."""
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in read_rows(self.metrics_file)[1]]
 
     def results(self):
         """Where a finished run's results are, in a few lines of text."""
         summary = self.summary()
-        best = _read_json(self.checkpoint_dir / "best.json") or {}
+        best = self.best() or {}
         epochs = summary["epochs"]
         lines = [f"The run in {self.path} has finished ({epochs} epoch"
                  f"{'' if epochs == 1 else 's'}): nothing to train (give "
                  "--overwrite to train it again from scratch)."]
         for name, file, epoch, accuracy in (
-                ("best", BEST_CHECKPOINT, best.get("epoch"),
+                ("best", self.best_checkpoint, best.get("epoch"),
                  summary["best_accuracy"]),
-                ("last", LAST_CHECKPOINT, summary["epochs"],
+                ("last", self.last_checkpoint, summary["epochs"],
                  summary["last_accuracy"])):
             shown = ("" if accuracy is None
                      else f", test accuracy {accuracy:.2%}")
-            lines.append(f"  {name}: {self.path / file} (epoch {epoch}"
+            lines.append(f"  {name}: {file} (epoch {epoch}"
                          f"{shown})")
         return "\n".join(lines)
 
     def summary(self):
         """``summary.json`` (written now if a kill prevented it)."""
-        summary = _read_json(self.path / SUMMARY_FILE)
+        summary = super().summary()
         return summary if summary is not None else self.write_summary(
             wall_time_s=None)
 
     def check_finished(self):
         """Raises `TrainingStopped` if the NaN guard stopped the run."""
         if self.guard.failure:
-            last = self.path / LAST_CHECKPOINT
+            last = self.last_checkpoint
             kept = (f"The last good checkpoint is {last}."
                     if last.exists() else "No checkpoint was written.")
             raise TrainingStopped(
@@ -348,7 +296,7 @@ class RunFolder:
         Returns:
             The summary dict.
         """
-        rows = self.epochs_logged()
+        rows = self.metrics()
         validated = [(int(r.get("epoch", i)) + 1, r["val_accuracy"])
                      for i, r in enumerate(rows) if "val_accuracy" in r]
         best = max(validated, key=lambda v: v[1], default=(None, None))
@@ -361,8 +309,7 @@ class RunFolder:
             **extra,
         }
         if self.chief:
-            atomic_write_text(self.path / SUMMARY_FILE,
-                              json.dumps(summary, indent=2))
+            write_json(self.summary_file, summary)
         return summary
 
 
@@ -385,6 +332,4 @@ def finished_run(config, command, path):
     if not run.finished:
         return None
     print(run.results())
-    model = keras.saving.load_model(run.path / LAST_CHECKPOINT,
-                                    compile=False)
-    return model, run.summary()
+    return run.load_last(), run.summary()

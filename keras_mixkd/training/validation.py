@@ -51,7 +51,7 @@ def summary_of_test_set(rows):
 
     Args:
         rows: the run's epochs, dicts with ``val_accuracy`` and
-            ``test_accuracy`` (`keras_mixkd.training.RunFolder.epochs_logged`).
+            ``test_accuracy`` (`keras_mixkd.training.RunFiles.metrics`).
 
     Returns:
         ``{"selected_on": "validation_split", "test_accuracy": ...,

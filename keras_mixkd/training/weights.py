@@ -225,6 +225,8 @@ def keras_file_model_name(path):
         return None
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json"))["config"]["name"]
+            config = json.loads(archive.read(
+                applications_lib.KERAS_ARCHIVE_CONFIG))
+            return config["config"]["name"]
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
         return None

@@ -12,7 +12,6 @@ from keras_mixkd.experiments.compare import results as compare_results
 from keras_mixkd.experiments import report
 from keras_mixkd.experiments.report import compare_report
 from keras_mixkd import data
-from keras_mixkd.experiments import files
 from keras_mixkd.experiments import statistics
 from keras_mixkd.experiments.evaluate import run_training_loss
 from keras_mixkd import training
@@ -80,8 +79,8 @@ def test_calibration_uses_what_each_method_trains(tmp_path):
         run = compare.run_config(config, method, 0, "-")
         command = ("distill" if compare.METHODS[method].distilled
                    else "train-teacher")
-        files.write_json(tmp_path / method / "config.json",
-                         run.record(command))
+        training.write_json(training.RunFiles(tmp_path / method).config_file,
+                            run.record(command))
         trained.append(run_training_loss(tmp_path / method))
     assert trained == ["ce", "kd", "mixstd", "mixstd", "kd", "kd", "mixstd",
                        "ls", "dkd", "dist", "kd", "kd", "kd"]

@@ -19,7 +19,7 @@ from keras_mixkd.training import Backup
 from keras_mixkd.training import RunConfig
 from keras_mixkd.training import RunFolder
 from keras_mixkd.training import engine
-from keras_mixkd.training.callbacks import read_rows
+from keras_mixkd.training.run_files import read_rows
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 

@@ -22,7 +22,7 @@ from keras_mixkd.training import NaNGuard
 from keras_mixkd.training import RunFolder
 from keras_mixkd.training import RunTensorBoard
 from keras_mixkd.training import SyncReplicaStatistics
-from keras_mixkd.training.callbacks import read_rows
+from keras_mixkd.training.run_files import read_rows
 from tests.helpers import CLASSES
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
@@ -163,7 +163,7 @@ def test_run_folder_callbacks_under_mirrored_strategy(tmp_path):
         history["val_accuracy"][-1])
     assert json.loads((run.path / "config.json").read_text()) == {
         "epochs": 2}
-    assert [r["epoch"] for r in run.epochs_logged()] == [0.0, 1.0]
+    assert [r["epoch"] for r in run.metrics()] == [0.0, 1.0]
     _assert_checkpoints(run.checkpoint_dir, student, epochs=2)
     assert run.finished
     assert not run.backup_dir.exists()

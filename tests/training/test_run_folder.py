@@ -19,6 +19,7 @@ from keras_mixkd.training import Backup
 from keras_mixkd.training import MetricsLog
 from keras_mixkd.training import RunConfig
 from keras_mixkd.training import RunFolder
+from keras_mixkd.training import RunFiles
 from keras_mixkd.training import run_folder
 from keras_mixkd.training.config import resolved_path
 from tests.helpers import tiny_data
@@ -91,7 +92,7 @@ def test_overwrite_removes_the_run_files_only(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "metrics.csv").write_text("a user's file")
     before = sorted(p.name for p in tmp_path.iterdir())
-    assert {str(p) for p in run_folder.RUN_FILES} <= set(before)
+    assert set(RunFiles.RUN_FILES) <= set(before)
     run = RunFolder(tmp_path, {"epochs": 5}, overwrite=True)
     run.callbacks(tiny_model("student"))
     left = sorted(p.name for p in tmp_path.iterdir())

@@ -27,8 +27,8 @@ from keras_mixkd import training
 from keras_mixkd.experiments.compare.methods import PER_RUN_KEYS
 from keras_mixkd.experiments.compare.methods import as_method
 from keras_mixkd.experiments.files import describe_differences
-from keras_mixkd.experiments.files import read_json
-from keras_mixkd.experiments.files import write_json
+from keras_mixkd.training.json_file import read_json
+from keras_mixkd.training.json_file import write_json
 
 
 def base_record(config, teacher_epochs=None):

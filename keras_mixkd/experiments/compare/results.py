@@ -20,8 +20,8 @@ import pathlib
 
 from keras_mixkd.experiments import statistics
 from keras_mixkd.experiments import tables
-from keras_mixkd.experiments.files import read_json
-from keras_mixkd.experiments.files import write_json
+from keras_mixkd.training.json_file import read_json
+from keras_mixkd.training.json_file import write_json
 
 #: Columns of ``results.csv``, one row per student run.
 RESULT_COLUMNS = ("method", "seed", "test_accuracy", "best_accuracy",

@@ -41,7 +41,7 @@ from keras_mixkd.experiments.compare.methods import check_request
 from keras_mixkd.experiments.compare.methods import run_config
 from keras_mixkd.experiments.evaluate import Evaluator
 from keras_mixkd.experiments.evaluate import run_training_loss
-from keras_mixkd.experiments.files import write_json
+from keras_mixkd.training.json_file import write_json
 from keras_mixkd.experiments.progress import Progress
 from keras_mixkd.experiments.teacher import shared_teacher
 from keras_mixkd.experiments.teacher import trained

@@ -33,6 +33,7 @@ from keras_mixkd.experiments.report.markdown import write_markdown
 from keras_mixkd.experiments.report.run_report import folder_report
 from keras_mixkd.experiments.report.run_report import run_report
 from keras_mixkd.experiments.report.study_report import write as study_report_write
+from keras_mixkd.training.run_files import RunFiles
 
 
 def write_report(path):
@@ -57,9 +58,11 @@ def write_report(path):
         return compare_report.write(root)
     if (root / "study.json").is_file():
         return study_report_write(root)
-    if (root / "config.json").is_file():
+    if RunFiles.is_run_folder(root):
         return run_report(root)
-    runs = sorted((p for p in root.glob("*/config.json")),
+    runs = sorted((RunFiles(p).config_file
+                   for p in (root.iterdir() if root.is_dir() else ())
+                   if RunFiles.is_run_folder(p)),
                   key=lambda p: p.stat().st_mtime)
     if runs:
         return folder_report(root, [p.parent for p in runs])

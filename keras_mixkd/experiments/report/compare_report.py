@@ -18,7 +18,7 @@ write("runs/compare-fashion_mnist")  # runs/compare-fashion_mnist/summary.md
 import pathlib
 
 from keras_mixkd.experiments.compare import results as compare_results
-from keras_mixkd.experiments.files import read_json
+from keras_mixkd.training.json_file import read_json
 from keras_mixkd.experiments import statistics
 from keras_mixkd.analysis import plots
 from keras_mixkd.experiments.report.markdown import number

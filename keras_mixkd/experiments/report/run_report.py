@@ -1,27 +1,16 @@
 """The report of a run folder, or of a folder of run folders."""
 
-import csv
-
 import numpy as np
 
 from keras_mixkd.analysis import plots
-from keras_mixkd.experiments.files import read_json
 from keras_mixkd.experiments.report.markdown import number
 from keras_mixkd.experiments.report.markdown import percent
 from keras_mixkd.experiments.report.markdown import table
 from keras_mixkd.experiments.report.markdown import write_markdown
-from keras_mixkd.training import run_folder
+from keras_mixkd.training.run_files import RunFiles
 
 #: At most this many per-epoch rows in a run report (first, best, last kept).
 MAX_EPOCH_ROWS = 40
-
-
-def _read_metrics(path):
-    if not (path / "metrics.csv").is_file():
-        return []
-    with open(path / "metrics.csv", newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(f)]
 
 
 def _epochs(metrics):
@@ -39,13 +28,15 @@ def _kept_rows(metrics):
 
 def run_report(root):
     """Writes ``<root>/report.md`` of one run folder; returns its path."""
-    config = read_json(root / run_folder.CONFIG_FILE) or {}
-    summary = read_json(root / run_folder.SUMMARY_FILE) or {}
-    measured = read_json(root / "analysis.json") or {}
-    metrics = _read_metrics(root)
+    run = RunFiles(root)
+    config = run.record() or {}
+    summary = run.summary() or {}
+    measured = run.analysis() or {}
+    metrics = run.metrics()
     text = [f"# Run {root.name}", "",
             f"Command: `mixkd {config.get('command', '?')}`; "
-            + ("finished." if summary else "unfinished (no summary.json)."),
+            + ("finished." if summary
+               else f"unfinished (no {RunFiles.SUMMARY})."),
             "", "## Configuration", "",
             table(["setting", "value"], sorted(config.items())), ""]
     if summary:
@@ -81,8 +72,9 @@ def folder_report(root, runs):
     """Writes ``<root>/report.md`` of a folder of run folders."""
     rows, accuracy, loss = [], {}, {}
     for run in runs:
-        config = read_json(run / run_folder.CONFIG_FILE) or {}
-        summary = read_json(run / run_folder.SUMMARY_FILE) or {}
+        files = RunFiles(run)
+        config = files.record() or {}
+        summary = files.summary() or {}
         model = config.get("model") or " -> ".join(
             str(config.get(k)) for k in ("teacher", "student"))
         rows.append([run.name, config.get("command"), model,
@@ -90,7 +82,7 @@ def folder_report(root, runs):
                      config.get("temperature", ""), summary.get("epochs"),
                      percent(summary.get("best_accuracy")),
                      percent(summary.get("last_accuracy"))])
-        metrics = _read_metrics(run)
+        metrics = files.metrics()
         if metrics:
             epochs = _epochs(metrics)
             accuracy[run.name] = (epochs, [m.get("val_accuracy")

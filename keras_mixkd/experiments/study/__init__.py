@@ -20,7 +20,7 @@ study.run_study(folder, config)
 
 from keras_mixkd.experiments.evaluate import ANALYSIS_KEYS
 from keras_mixkd.experiments.evaluate import evaluate_logits
-from keras_mixkd.experiments.files import write_json
+from keras_mixkd.training.json_file import write_json
 from keras_mixkd.experiments.study.folder import BASELINE_TEMPERATURE
 from keras_mixkd.experiments.study.folder import RESULT_COLUMNS
 from keras_mixkd.experiments.study.folder import TEACHER_COLUMNS

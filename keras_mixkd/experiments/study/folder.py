@@ -52,9 +52,10 @@ from keras_mixkd.experiments.study.grid import temperature_key
 from keras_mixkd.experiments.study.grid import yes_no
 from keras_mixkd.experiments.evaluate import ANALYSIS_KEYS
 from keras_mixkd.experiments.files import describe_differences
-from keras_mixkd.experiments.files import read_json
-from keras_mixkd.experiments.files import write_json
+from keras_mixkd.training.json_file import read_json
+from keras_mixkd.training.json_file import write_json
 from keras_mixkd.training.config import upgrade_record
+from keras_mixkd.training.run_files import RunFiles
 
 #: The baseline cell of the statistics over seeds: classic KD at this
 #: temperature, without student mixup, from the same teacher.
@@ -126,10 +127,10 @@ class Study:
 
     def status(self, run):
         """``"done"``, ``"trained"`` (not evaluated yet) or ``"pending"``."""
-        path = self.path(run)
-        if not (path / "summary.json").is_file():
+        files = RunFiles(self.path(run))
+        if not files.summary_file.is_file():
             return "pending"
-        return "done" if (path / "analysis.json").is_file() else "trained"
+        return "done" if files.analysis_file.is_file() else "trained"
 
     def teacher_rows(self):
         """One dict per done teacher (the `TEACHER_COLUMNS`)."""
@@ -163,9 +164,8 @@ class Study:
         return rows
 
     def _run_values(self, run):
-        path = self.path(run)
-        summary = read_json(path / "summary.json")
-        measured = read_json(path / "analysis.json")
+        files = RunFiles(self.path(run))
+        summary, measured = files.summary(), files.analysis()
         values = {k: summary.get(k) for k in ("best_accuracy", "last_accuracy",
                                               "best_epoch", "epochs",
                                               "wall_time_s")}

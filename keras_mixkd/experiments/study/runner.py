@@ -27,7 +27,6 @@ import os
 import numpy as np
 
 from keras_mixkd import training
-from keras_mixkd.experiments import files
 from keras_mixkd.experiments.evaluate import Evaluator
 from keras_mixkd.experiments.evaluate import run_training_loss
 from keras_mixkd.experiments.progress import Progress
@@ -42,7 +41,7 @@ def _analyse(evaluate, model, path, loss=None, seed=None,
     logits = measured.pop("test_logits")
     if save_logits:
         np.save(path / "test_logits.npy", logits)
-    files.write_json(path / "analysis.json", measured)
+    training.write_json(training.RunFiles(path).analysis_file, measured)
     return measured
 
 
@@ -92,13 +91,13 @@ def ensure_cell(study, cell, config, evaluate):
         config, output_dir=str(path), teacher=cell.teacher.arch,
         student=cell.student,
         # Relative to the cell folder, so a moved study still resumes.
-        teacher_weights=os.path.relpath(files.last_checkpoint(teacher_dir),
-                                        path),
+        teacher_weights=os.path.relpath(
+            training.RunFiles(teacher_dir).last_checkpoint, path),
         **settings)
     model, _ = _guarded(
         f"cell {cell.name}", trained, cell_config, "distill",
         lambda: training.distill(
-            cell_config, teacher=lambda info: files.load_last(teacher_dir)))
+            cell_config, teacher=lambda info: training.RunFiles(teacher_dir).load_last()))
     _analyse(evaluate, model, path, loss=run_training_loss(path),
              seed=cell.seed)
     return True
