@@ -20,6 +20,12 @@ from keras_mixkd.data.pipeline import image_size_of
 from keras_mixkd.settings import CHOICES
 from keras_mixkd.settings import DEFAULTS
 from keras_mixkd.settings import MIN_EVAL_BATCH_SIZE
+from keras_mixkd.training.config_fields import ALWAYS
+from keras_mixkd.training.config_fields import CHANGED
+from keras_mixkd.training.config_fields import NEVER
+from keras_mixkd.training.config_fields import fields_where
+from keras_mixkd.training.config_fields import setting
+from keras_mixkd.training.config_fields import unused_reason
 
 #: ``mixed_precision`` names -> Keras dtype policies.
 PRECISION_POLICIES = dict(zip(CHOICES["mixed_precision"],
@@ -43,30 +49,6 @@ PRESETS = {"paper": settings.PAPER}
 #: Keys of a run's ``config.json`` that an earlier version named otherwise.
 RENAMED_KEYS = {"beta_alpha": "mixup_alpha"}
 
-#: Settings every training run records in its ``config.json``.
-TRAINING_KEYS = ("dataset", "epochs", "batch_size", "learning_rate",
-                 "weight_decay", "seed", "strategy", "mixed_precision",
-                 "jit_compile")
-
-#: Settings each command records besides the `TRAINING_KEYS`.
-COMMAND_KEYS = {
-    "train-teacher": ("model", "mixup_alpha"),
-    "distill": ("teacher", "teacher_weights", "student", "loss", "mixing",
-                "mix_fraction", "mix_sampling", "mixup_alpha", "temperature",
-                "ce_weight", "kd_weight", "preset"),
-}
-
-#: Fields never recorded: where a run is, how it talks, not what it is.
-UNRECORDED_KEYS = ("output_dir", "data_dir", "verbose", "weights", "output",
-                   "num_classes",
-                   "steps_per_execution", "eval_batch_size", "overwrite")
-
-
-#: Recorded settings that name a file or folder (``dataset`` when it is
-#: ``folder:PATH``): compared after resolving them (`resolved_path`).
-PATH_KEYS = ("dataset", "data_dir", "weights", "teacher_weights",
-             "student_weights")
-
 #: Default ``mixup_alpha`` of a command when the field is None.
 DEFAULT_MIXUP_ALPHA = {"train-teacher": 0.0, "distill": 1.0}
 
@@ -75,9 +57,13 @@ DEFAULT_MIXUP_ALPHA = {"train-teacher": 0.0, "distill": 1.0}
 class RunConfig:
     """The configuration of one run, named like the ``mixkd`` flags.
 
-    Adding a setting is one field here (with its flag's default); a run
-    folder records a field outside `TRAINING_KEYS` / `COMMAND_KEYS` only
-    where it differs from its default, so older folders keep resuming.
+    Adding a setting is one field here, with its flag's default and its
+    role declared on it (`setting`: how ``config.json`` records it, whether
+    it names a path, may change on resumption, or applies to some mixings
+    only); `TRAINING_KEYS`, `COMMAND_KEYS`, `UNRECORDED_KEYS`, `PATH_KEYS`,
+    `RESUMABLE_KEYS` and `inert_keys` are derived from those roles. A new
+    field recorded only where it differs from its default (the default
+    role) keeps older folders resuming.
 
     Args:
         dataset: a name `keras_mixkd.data.load` accepts ("digits" offline,
@@ -170,48 +156,56 @@ class RunConfig:
     >>> teacher_config = dataclasses.replace(config, mixup_alpha=1.0)
     """
 
-    dataset: str = DEFAULTS["dataset"]
-    data_dir: str = None
-    image_size: tuple = None
-    channels: int = None
-    train_size: int = None
-    validation_split: float = None
-    epochs: int = DEFAULTS["epochs"]
-    validation_freq: int = DEFAULTS["validation_freq"]
-    backup_interval_s: float = DEFAULTS["backup_interval_s"]
-    batch_size: int = DEFAULTS["batch_size"]
-    eval_batch_size: int = None
-    learning_rate: float = None
-    weight_decay: float = DEFAULTS["weight_decay"]
-    seed: int = DEFAULTS["seed"]
-    strategy: str = DEFAULTS["strategy"]
-    mixed_precision: str = DEFAULTS["mixed_precision"]
-    jit_compile: bool = DEFAULTS["jit_compile"]
-    steps_per_execution: int = DEFAULTS["steps_per_execution"]
-    deterministic: bool = DEFAULTS["deterministic"]
-    output_dir: str = None
-    overwrite: bool = DEFAULTS["overwrite"]
-    verbose: str = DEFAULTS["verbose"]
-    model: str = None
-    weights: str = None
-    output: str = None
-    num_classes: int = None
-    teacher: str = None
-    teacher_weights: str = None
-    student: str = None
-    student_weights: str = None
-    mixup_alpha: float = None
-    preset: str = None
-    loss: str = DEFAULTS["loss"]
-    mixing: str = DEFAULTS["mixing"]
-    mix_fraction: float = DEFAULTS["mix_fraction"]
-    mix_sampling: str = DEFAULTS["mix_sampling"]
-    mix_mode: str = DEFAULTS["mix_mode"]
-    temperature: float = None
-    ce_weight: float = DEFAULTS["ce_weight"]
-    kd_weight: float = DEFAULTS["kd_weight"]
-    teacher_dtype: str = DEFAULTS["teacher_dtype"]
-    fold_teacher: str = DEFAULTS["fold_teacher"]
+    dataset: str = setting(DEFAULTS["dataset"], record=ALWAYS, path=True)
+    data_dir: str = setting(record=NEVER, path=True, resumable=True)
+    image_size: tuple = setting()
+    channels: int = setting()
+    train_size: int = setting()
+    validation_split: float = setting()
+    epochs: int = setting(DEFAULTS["epochs"], record=ALWAYS)
+    validation_freq: int = setting(DEFAULTS["validation_freq"])
+    backup_interval_s: float = setting(DEFAULTS["backup_interval_s"],
+                                       resumable=True)
+    batch_size: int = setting(DEFAULTS["batch_size"], record=ALWAYS)
+    eval_batch_size: int = setting(record=NEVER)
+    learning_rate: float = setting(record=ALWAYS)
+    weight_decay: float = setting(DEFAULTS["weight_decay"], record=ALWAYS)
+    seed: int = setting(DEFAULTS["seed"], record=ALWAYS)
+    strategy: str = setting(DEFAULTS["strategy"], record=ALWAYS)
+    mixed_precision: str = setting(DEFAULTS["mixed_precision"],
+                                   record=ALWAYS)
+    jit_compile: bool = setting(DEFAULTS["jit_compile"], record=ALWAYS)
+    steps_per_execution: int = setting(DEFAULTS["steps_per_execution"],
+                                       record=NEVER)
+    deterministic: bool = setting(DEFAULTS["deterministic"])
+    output_dir: str = setting(record=NEVER, resumable=True)
+    overwrite: bool = setting(DEFAULTS["overwrite"], record=NEVER)
+    verbose: str = setting(DEFAULTS["verbose"], record=NEVER, resumable=True)
+    model: str = setting(record=("train-teacher",))
+    weights: str = setting(record=NEVER, path=True)
+    output: str = setting(record=NEVER)
+    num_classes: int = setting(record=NEVER)
+    teacher: str = setting(record=("distill",))
+    teacher_weights: str = setting(record=("distill",), path=True)
+    student: str = setting(record=("distill",))
+    student_weights: str = setting(path=True)
+    mixup_alpha: float = setting(record=("train-teacher", "distill"),
+                                 not_with_mixing=("none",))
+    preset: str = setting(record=("distill",))
+    loss: str = setting(DEFAULTS["loss"], record=("distill",))
+    mixing: str = setting(DEFAULTS["mixing"], record=("distill",))
+    mix_fraction: float = setting(DEFAULTS["mix_fraction"],
+                                  record=("distill",),
+                                  only_with_mixing=("pmu",))
+    mix_sampling: str = setting(DEFAULTS["mix_sampling"],
+                                record=("distill",),
+                                only_with_mixing=("pmu",))
+    mix_mode: str = setting(DEFAULTS["mix_mode"])
+    temperature: float = setting(record=("distill",))
+    ce_weight: float = setting(DEFAULTS["ce_weight"], record=("distill",))
+    kd_weight: float = setting(DEFAULTS["kd_weight"], record=("distill",))
+    teacher_dtype: str = setting(DEFAULTS["teacher_dtype"])
+    fold_teacher: str = setting(DEFAULTS["fold_teacher"])
 
     def __post_init__(self):
         object.__setattr__(self, "verbose", str(self.verbose))
@@ -282,17 +276,13 @@ class RunConfig:
         """
         _checked("loss/temperature", losses.get, self.loss,
                  self.temperature)
-        if self.mixing != "pmu":
-            for name in ("mix_fraction", "mix_sampling"):
-                if getattr(self, name) != default(name):
-                    raise ValueError(f"--{name} applies to --mixing=pmu "
-                                     f"only, not --mixing={self.mixing}.")
         if self.mix_mode == "append" and self.mixing == "none":
             raise ValueError("--mix_mode=append adds a mixed copy of each "
                              "batch: give a --mixing (e.g. fmu or cutmix).")
-        if self.mixing == "none" and self.mixup_alpha is not None:
-            raise ValueError("--mixup_alpha has no effect with "
-                             "--mixing=none.")
+        for field in dataclasses.fields(self):
+            reason = unused_reason(field, self.mixing)
+            if reason and getattr(self, field.name) != field.default:
+                raise ValueError(f"--{field.name} {reason}.")
         if self.mixup_alpha is not None and not self.mixup_alpha > 0:
             raise ValueError(f"--mixup_alpha must be > 0 to mix, got "
                              f"{self.mixup_alpha}.")
@@ -308,10 +298,10 @@ class RunConfig:
     def inert_keys(self, command):
         """Recorded settings without effect on this run (its mixing's
         unused ones): a resumed run may differ there."""
-        if command != "distill" or self.mixing == "pmu":
+        if command != "distill":
             return ()
-        unused = ("mix_fraction", "mix_sampling")
-        return unused + (("mixup_alpha",) if self.mixing == "none" else ())
+        return tuple(f.name for f in dataclasses.fields(self)
+                     if unused_reason(f, self.mixing))
 
     def resolved_eval_batch_size(self):
         """The evaluation batch per replica: ``eval_batch_size``, or the
@@ -347,18 +337,47 @@ class RunConfig:
             `TRAINING_KEYS`, plus every other recorded field that differs
             from its default.
         """
-        keys = COMMAND_KEYS[command] + TRAINING_KEYS
-        others = {k for keys_ in COMMAND_KEYS.values() for k in keys_}
         record = {"command": command}
         for field in dataclasses.fields(self):
             name, value = field.name, self.recorded(field.name)
-            if name == "mixup_alpha" and name in keys:
+            role = field.metadata["record"]
+            if role == NEVER or (isinstance(role, tuple)
+                                 and command not in role):
+                continue
+            if name == "mixup_alpha":
                 value = self.resolved_mixup_alpha(command)
-            if name in keys or (name not in others
-                                and name not in UNRECORDED_KEYS
-                                and value != field.default):
+            if role != CHANGED or value != field.default:
                 record[name] = value
         return record
+
+
+def _roles(keep):
+    """The `RunConfig` fields whose declared role passes ``keep``."""
+    return fields_where(RunConfig, keep)
+
+
+def _recorded_by(command):
+    """Whether a role is recorded by ``command`` and no other command."""
+    return lambda role: (isinstance(role["record"], tuple)
+                         and command in role["record"])
+
+
+#: Settings every training run records in its ``config.json``.
+TRAINING_KEYS = _roles(lambda role: role["record"] == ALWAYS)
+
+#: Settings each command records besides the `TRAINING_KEYS`.
+COMMAND_KEYS = {command: _roles(_recorded_by(command))
+                for command in ("train-teacher", "distill")}
+
+#: Fields never recorded: where a run is, how it talks, not what it is.
+UNRECORDED_KEYS = _roles(lambda role: role["record"] == NEVER)
+
+#: Recorded settings that name a file or folder (``dataset`` when it is
+#: ``folder:PATH``): compared after resolving them (`resolved_path`).
+PATH_KEYS = _roles(lambda role: role["path"])
+
+#: Settings that may change between a run and its resumption.
+RESUMABLE_KEYS = _roles(lambda role: role["resumable"])
 
 
 def upgrade_record(record):

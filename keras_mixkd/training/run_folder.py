@@ -55,12 +55,10 @@ from keras_mixkd.training.callbacks import Checkpoints
 from keras_mixkd.training.callbacks import MetricsLog
 from keras_mixkd.training.callbacks import NaNGuard
 from keras_mixkd.training.callbacks import RunTensorBoard
+from keras_mixkd.training.config import RESUMABLE_KEYS
 from keras_mixkd.training.config import resolved_path
 from keras_mixkd.training.json_file import write_json
 from keras_mixkd.training.run_files import RunFiles
-
-#: Configuration keys that may change between a run and its resumption.
-RESUMABLE_KEYS = ("verbose", "output_dir", "data_dir", "backup_interval_s")
 
 
 def run_label(*parts):
