@@ -14,7 +14,7 @@ from keras_mixkd import recipe
 from keras_mixkd import settings
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.experiments.compare import methods
-from keras_mixkd.training import config as config_lib
+from keras_mixkd.training import config_rules
 from keras_mixkd.training.config import RunConfig
 
 
@@ -33,10 +33,10 @@ def test_run_config_defaults_are_the_settings():
             assert field.name not in settings.DEFAULTS, field.name
         else:
             assert settings.DEFAULTS[field.name] == field.default, field.name
-    assert config_lib.PRESETS["paper"] is settings.PAPER
-    assert tuple(config_lib.PRECISION_POLICIES) == settings.CHOICES[
+    assert config_rules.PRESETS["paper"] is settings.PAPER
+    assert tuple(config_rules.PRECISION_POLICIES) == settings.CHOICES[
         "mixed_precision"]
-    assert tuple(config_lib.FOLD_TEACHER) == settings.CHOICES["fold_teacher"]
+    assert tuple(config_rules.FOLD_TEACHER) == settings.CHOICES["fold_teacher"]
     assert flag_docs.DEFAULTS is settings.DEFAULTS
     assert flag_docs.CHOICES is settings.CHOICES
 

@@ -13,7 +13,7 @@ from keras_mixkd.training.weights import check_model_file
 
 
 def main():
-    config = flags.run_config()
+    config = flags.command_config("convert")
     missing = [f"--{n}" for n in ("model", "weights", "output")
                if not getattr(config, n)]
     if missing:

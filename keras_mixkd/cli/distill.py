@@ -21,4 +21,4 @@ from keras_mixkd.cli import flags
 
 
 def main():
-    training.distill(flags.run_config())
+    training.distill(flags.command_config("distill"))

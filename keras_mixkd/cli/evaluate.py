@@ -13,7 +13,7 @@ from keras_mixkd.cli import flags
 
 
 def main():
-    config = flags.run_config()
+    config = flags.command_config("evaluate")
     results = training.evaluate(config)
     print(json.dumps(results, indent=2))
     if config.output_dir:

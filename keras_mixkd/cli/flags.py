@@ -1,4 +1,4 @@
-"""The ``mixkd`` flags (absl): one per `RunConfig` field, same defaults.
+"""The ``mixkd`` flags (absl): one per configuration field, same defaults.
 
 Name lists come from the library's registries; range and consistency rules
 are `RunConfig`'s; help texts and each command's flags are `flag_docs`'s
@@ -17,6 +17,7 @@ from keras_mixkd import mixing
 from keras_mixkd import training
 from keras_mixkd.cli import flag_docs
 from keras_mixkd.training import config as config_lib
+from keras_mixkd.training import config_rules as rules
 
 FLAGS = flags.FLAGS
 
@@ -43,17 +44,17 @@ flags.DEFINE_float("learning_rate", None, _help("learning_rate"))
 flags.DEFINE_float("weight_decay", _default("weight_decay"),
                    _help("weight_decay"))
 flags.DEFINE_integer("seed", _default("seed"), _help("seed"))
-flags.DEFINE_enum("strategy", _default("strategy"), config_lib.STRATEGIES,
+flags.DEFINE_enum("strategy", _default("strategy"), rules.STRATEGIES,
                   _help("strategy"))
 flags.DEFINE_enum("mixed_precision", _default("mixed_precision"),
-                  list(config_lib.PRECISION_POLICIES), _help("mixed_precision"))
+                  list(rules.PRECISION_POLICIES), _help("mixed_precision"))
 flags.DEFINE_bool("jit_compile", False, _help("jit_compile"))
 flags.DEFINE_integer("steps_per_execution", _default("steps_per_execution"),
                      _help("steps_per_execution"))
 flags.DEFINE_bool("deterministic", False, _help("deterministic"))
 flags.DEFINE_string("output_dir", None, _help("output_dir"))
 flags.DEFINE_bool("overwrite", False, _help("overwrite"))
-flags.DEFINE_enum("verbose", _default("verbose"), config_lib.VERBOSITIES,
+flags.DEFINE_enum("verbose", _default("verbose"), rules.VERBOSITIES,
                   _help("verbose"))
 
 # Models.
@@ -77,7 +78,7 @@ flags.DEFINE_float("trained_temperature", None, _help("trained_temperature"))
 # Mixup and distillation.
 flags.DEFINE_float("mixup_alpha", None, _help("mixup_alpha"))
 flags.DEFINE_float("beta_alpha", None, _help("beta_alpha"))
-flags.DEFINE_enum("preset", None, list(config_lib.PRESETS), _help("preset"))
+flags.DEFINE_enum("preset", None, list(rules.PRESETS), _help("preset"))
 flags.DEFINE_enum("loss", _default("loss"),
                   list(dict.fromkeys([*losses.available(),
                                       *exporting.TRAINING_LOSSES])),
@@ -94,9 +95,9 @@ flags.DEFINE_float("temperature", None, _help("temperature"))
 flags.DEFINE_float("ce_weight", _default("ce_weight"), _help("ce_weight"))
 flags.DEFINE_float("kd_weight", _default("kd_weight"), _help("kd_weight"))
 flags.DEFINE_enum("teacher_dtype", _default("teacher_dtype"),
-                  config_lib.TEACHER_DTYPES, _help("teacher_dtype"))
+                  rules.TEACHER_DTYPES, _help("teacher_dtype"))
 flags.DEFINE_enum("fold_teacher", _default("fold_teacher"),
-                  list(config_lib.FOLD_TEACHER), _help("fold_teacher"))
+                  list(rules.FOLD_TEACHER), _help("fold_teacher"))
 
 #: Old flag name -> the flag it stands for (they warn).
 DEPRECATED = {"beta_alpha": "mixup_alpha"}
@@ -108,27 +109,40 @@ def present(name):
 
 
 def run_config(**overrides):
-    """The `RunConfig` of the flags (each field from its flag).
+    """The `RunConfig` of the flags (every command's fields), for the
+    commands that run several (`config_of`)."""
+    return config_of(training.RunConfig, **overrides)
+
+
+def command_config(command, **overrides):
+    """The configuration ``command`` takes
+    (`keras_mixkd.training.COMMAND_CONFIGS`), from the flags (`config_of`).
+    """
+    return config_of(training.COMMAND_CONFIGS[command], **overrides)
+
+
+def config_of(cls, **overrides):
+    """A configuration of class ``cls``, each field from its flag.
 
     Deprecated flags warn (`FutureWarning`) and stand for their new name.
 
     Args:
+        cls: `keras_mixkd.training.RunConfig` or a command's configuration.
         **overrides: fields the command sets itself.
 
     Raises:
-        ValueError: from `RunConfig`'s checks, or an old flag that
+        ValueError: from the configuration's checks, or an old flag that
             contradicts its new name.
     """
-    values = {f.name: FLAGS[f.name].value
-              for f in dataclasses.fields(training.RunConfig)
-              if f.name in FLAGS}
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = {name: FLAGS[name].value for name in names if name in FLAGS}
     for old, new in DEPRECATED.items():
-        if not present(old):
+        if new not in names or not present(old):
             continue
         warnings.warn(f"--{old} is deprecated; use --{new}.", FutureWarning,
-                      stacklevel=2)
+                      stacklevel=3)
         if present(new) and FLAGS[new].value != FLAGS[old].value:
             raise ValueError(f"--{old} (deprecated) and --{new} differ; "
                              f"give --{new} only.")
         values[new] = FLAGS[old].value
-    return training.RunConfig(**{**values, **overrides})
+    return cls(**{**values, **overrides})

@@ -14,4 +14,4 @@ from keras_mixkd.cli import flags
 
 
 def main():
-    training.train_teacher(flags.run_config())
+    training.train_teacher(flags.command_config("train-teacher"))

@@ -16,8 +16,9 @@ from keras_mixkd.training.engine import dataset_info
 
 
 def trained(config, command, train):
-    """``train()``, or the model and summary of the run ``config`` already
-    finished in its folder (``config.output_dir``).
+    """``train(config)``, or the model and summary of the run ``config``
+    already finished in its folder (``config.output_dir``), with the
+    command's own configuration (`RunConfig.for_command`).
 
     One rule says whether a run is finished, the engine's own
     (`keras_mixkd.training.finished_run`, `RunFolder.finished`): this
@@ -26,10 +27,11 @@ def trained(config, command, train):
     folder holding another configuration's run is refused, not reused.
 
     Args:
-        config: the run's `keras_mixkd.training.RunConfig`.
+        config: the run's `keras_mixkd.training.RunConfig` (or the
+            command's configuration).
         command: ``"train-teacher"`` or ``"distill"``.
-        train: a function that trains (or resumes) the run and returns
-            ``(model, summary)``.
+        train: a function of the command's configuration that trains (or
+            resumes) the run and returns ``(model, summary)``.
 
     Returns:
         ``(model, summary)``: for a finished run, its last checkpoint.
@@ -37,8 +39,10 @@ def trained(config, command, train):
     Raises:
         ValueError: the folder holds another configuration's run.
     """
+    if isinstance(config, training.RunConfig):
+        config = config.for_command(command)
     done = training.finished_run(config, command, config.output_dir)
-    return train() if done is None else done
+    return train(config) if done is None else done
 
 
 def shared_teacher(config, path, epochs=None, mixup_alpha=None):
@@ -66,5 +70,4 @@ def shared_teacher(config, path, epochs=None, mixup_alpha=None):
     run = dataclasses.replace(
         config, model=config.teacher, mixup_alpha=mixup_alpha,
         output_dir=str(path), epochs=epochs or config.epochs)
-    return trained(run, "train-teacher",
-                   lambda: training.train_teacher(run))
+    return trained(run, "train-teacher", training.train_teacher)

@@ -20,8 +20,8 @@ from keras_mixkd.exporting.model_file import FORMATS
 from keras_mixkd.exporting.model_file import OUTPUTS
 from keras_mixkd.exporting.model_file import QUANTIZATIONS
 from keras_mixkd.exporting.model_file import TRAINING_LOSSES
-from keras_mixkd.training.config import check_choice
-from keras_mixkd.training.config import parse_image_size
+from keras_mixkd.training.config_rules import check_choice
+from keras_mixkd.training.config_rules import parse_image_size
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The training engine: a `RunConfig` in, a trained model and summary out.
+"""The training engine: a command's configuration in, a trained model and
+its summary out (`TeacherConfig`, `DistillConfig`, `EvaluateConfig`; a
+`RunConfig` serves each).
 
 `train_teacher` and `distill` own their run folder (`RunFolder`): calling
 one again with the same configuration resumes the run from its last
@@ -9,11 +11,10 @@ them (``overwrite=True`` trains again from scratch).
 Example:
 
 ```python
-config = RunConfig(dataset="digits", model="resnet14", epochs=8,
-                   output_dir="runs/teacher")
-teacher, summary = train_teacher(config)
-student, summary = distill(dataclasses.replace(
-    config, student="resnet8", teacher="resnet14",
+teacher, summary = train_teacher(TeacherConfig(
+    dataset="digits", model="resnet14", epochs=8, output_dir="runs/teacher"))
+student, summary = distill(DistillConfig(
+    dataset="digits", teacher="resnet14", student="resnet8", epochs=8,
     output_dir="runs/mixkd"), teacher=teacher)
 ```
 """
@@ -34,8 +35,12 @@ from keras_mixkd import recipe
 from keras_mixkd.distiller import Distiller
 from keras_mixkd.training.callbacks import Backup
 from keras_mixkd.training.callbacks import SyncReplicaStatistics
-from keras_mixkd.training.config import FOLD_TEACHER
-from keras_mixkd.training.config import PRECISION_POLICIES
+from keras_mixkd.training.command_config import DistillConfig
+from keras_mixkd.training.command_config import EvaluateConfig
+from keras_mixkd.training.command_config import TeacherConfig
+from keras_mixkd.training.command_config import as_config
+from keras_mixkd.training.config_rules import FOLD_TEACHER
+from keras_mixkd.training.config_rules import PRECISION_POLICIES
 from keras_mixkd.training.run_files import RunFiles
 from keras_mixkd.training.run_folder import RunFolder
 from keras_mixkd.training.run_folder import accuracy_line
@@ -115,13 +120,14 @@ def dataset_info(config):
     """The `keras_mixkd.data.DatasetInfo` of ``config.dataset``."""
     return data.dataset_info(config.dataset, config.data_dir,
                              image_size=config.image_size,
-                             train_size=config.train_size,
+                             train_size=config.data_subset()[0],
                              channels=config.channels)
 
 
 def load_data(config, strategy):
     """The dataset pipelines batched by the global batch sizes (training;
-    validation and test: `RunConfig.resolved_eval_batch_size`).
+    validation and test: `RuntimeConfig.resolved_eval_batch_size`; the
+    training subset and held-out split: `RuntimeConfig.data_subset`).
 
     Returns:
         A `keras_mixkd.data.Splits` ``(train, validation, test, info)``,
@@ -135,13 +141,14 @@ def load_data(config, strategy):
     batch = data.global_batch_size(config.batch_size, strategy)
     eval_batch = data.global_batch_size(config.resolved_eval_batch_size(),
                                         strategy)
+    train_size, validation_split = config.data_subset()
     try:
         splits = data.load_splits(
             config.dataset, batch_size=batch, eval_batch_size=eval_batch,
             data_dir=config.data_dir,
             seed=config.seed, image_size=config.image_size,
-            train_size=config.train_size, channels=config.channels,
-            validation_split=config.validation_split)
+            train_size=train_size, channels=config.channels,
+            validation_split=validation_split)
     except data.DatasetError:
         raise
     except Exception as e:  # tfds raises many types for a missing download
@@ -291,7 +298,7 @@ def train_teacher(config):
     """Trains ``config.model`` alone, with full mixup if ``mixup_alpha > 0``.
 
     Args:
-        config: a `RunConfig` with ``model`` set.
+        config: a `TeacherConfig` (or `RunConfig`) with ``model`` set.
 
     Returns:
         ``(model, summary)``: the trained model and the summary dict
@@ -300,7 +307,9 @@ def train_teacher(config):
 
     Raises:
         ValueError: on a bad setting, before anything is written.
+        TypeError: ``config`` is another command's configuration.
     """
+    config = as_config(config, TeacherConfig, "train_teacher")
     config.check_train_teacher()
     check_model_name(config.model, "model")
     alpha = config.resolved_mixup_alpha("train-teacher")
@@ -359,9 +368,9 @@ def distill(config, teacher=None):
     warm-starts the student.
 
     Args:
-        config: a `RunConfig` with ``teacher_weights`` (and ``teacher``
-            unless it is a ``.keras`` file), and ``student`` and/or
-            ``student_weights`` set.
+        config: a `DistillConfig` (or `RunConfig`) with
+            ``teacher_weights`` (and ``teacher`` unless it is a ``.keras``
+            file), and ``student`` and/or ``student_weights`` set.
         teacher: the trained teacher: None (from ``config.teacher`` and
             ``config.teacher_weights``), a `keras.Model`, or a function
             ``(dataset_info) -> keras.Model`` called under the strategy's
@@ -374,7 +383,9 @@ def distill(config, teacher=None):
     Raises:
         ValueError: on a bad setting or teacher file, before any data is
             loaded or anything written.
+        TypeError: ``config`` is another command's configuration.
     """
+    config = as_config(config, DistillConfig, "distill")
     if teacher is None:
         if not config.teacher_weights:
             raise ValueError("Missing --teacher_weights (the trained "
@@ -443,10 +454,14 @@ def evaluate(config):
     ``config.model`` names the architecture of the weights; a ``.keras``
     file brings its own (``model`` may stay None).
 
+    Args:
+        config: an `EvaluateConfig` (or `RunConfig`).
+
     Returns:
         A dict with ``model``, ``weights``, ``dataset``, ``accuracy`` and
         ``loss`` (cross-entropy).
     """
+    config = as_config(config, EvaluateConfig, "evaluate")
     if not config.weights:
         raise ValueError("Missing --weights.")
     check_model_source(config.model, config.weights, "model", "weights")

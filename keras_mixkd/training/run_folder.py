@@ -134,7 +134,7 @@ class RunFolder(RunFiles):
         chief: whether this process writes (False on non-chief workers of a
             multi-worker run, which write to a scratch folder instead).
         resumable: more keys that may differ on resumption (settings
-            without effect on the run, `RunConfig.inert_keys`).
+            without effect on the run, `CommandConfig.inert_keys`).
         overwrite: train from scratch: the run's own files
             (`RunFiles.RUN_FILES`) are removed when training starts,
             whatever run they hold.

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from keras_mixkd import data
+from keras_mixkd import settings
 from keras_mixkd.data import pipeline
-from keras_mixkd.training import config as config_lib
 from keras_mixkd.training import engine
 from keras_mixkd.training.config import RunConfig
 
@@ -85,7 +85,7 @@ def test_run_config_resolves_the_evaluation_batch():
     config = RunConfig(dataset="digits")
     assert config.eval_batch_size is None
     assert config.resolved_eval_batch_size() == (
-        config_lib.MIN_EVAL_BATCH_SIZE) == 256
+        settings.MIN_EVAL_BATCH_SIZE) == 256
     assert dataclasses.replace(
         config, batch_size=512).resolved_eval_batch_size() == 512
     assert dataclasses.replace(

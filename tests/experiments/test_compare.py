@@ -395,7 +395,7 @@ def test_one_rule_says_a_run_is_finished(compared, tmp_path):
     shutil.copytree(root / "runs" / "kd" / "seed-0", path)
     run = compare.run_config(config, compare.METHODS["kd"], 0, path)
 
-    def boom():
+    def boom(own):
         raise AssertionError("a finished run was trained again")
 
     model, summary = trained(run, "distill", boom)
@@ -407,4 +407,8 @@ def test_one_rule_says_a_run_is_finished(compared, tmp_path):
     # summary.json alone does not make a run finished: without its last
     # checkpoint's epoch it runs (resumes) again.
     (path / "checkpoints" / "last.json").unlink()
-    assert trained(run, "distill", lambda: "trained") == "trained"
+    given = []
+    assert trained(run, "distill", given.append) is None
+    # The engine is given the command's own configuration.
+    assert type(given[0]) is training.DistillConfig
+    assert given[0] == run.for_command("distill")

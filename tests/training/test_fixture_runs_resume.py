@@ -1,8 +1,10 @@
 """Run folders written by an earlier version resume (tests/fixtures).
 
 The folders of ``tests/fixtures/run_folders`` were written by
-``tests/fixtures/make_run_folders.py`` and stopped before the second of two
-epochs; each resumes from its backup and finishes with today's code.
+``tests/fixtures/make_run_folders.py`` (with `RunConfig`, before each
+command had its own configuration) and stopped before the second of two
+epochs; each resumes from its backup and finishes with today's code, given
+its command's configuration or a `RunConfig`.
 """
 
 import dataclasses
@@ -27,6 +29,11 @@ def folders(tmp_path):
     return tmp_path / "runs"
 
 
+#: How the test gives a run its configuration.
+AS = {"RunConfig": lambda config, command: config,
+      "command": lambda config, command: config.for_command(command)}
+
+
 def _resumed(path, config, command, run, **kwargs):
     before = RunFiles(path)
     recorded = before.record()
@@ -45,21 +52,30 @@ def _resumed(path, config, command, run, **kwargs):
     assert not Backup.finished_epochs(after.backup_dir)  # none left over
 
 
-def test_a_teacher_folder_resumes(folders):
-    _resumed(folders / "teacher", CONFIGS["teacher"], "train-teacher",
+@pytest.mark.parametrize("given", list(AS))
+def test_a_teacher_folder_resumes(folders, given):
+    config = AS[given](CONFIGS["teacher"], "train-teacher")
+    if given == "command":
+        assert type(config) is training.TeacherConfig
+    _resumed(folders / "teacher", config, "train-teacher",
              training.train_teacher)
 
 
-def test_a_distillation_folder_resumes(folders):
+@pytest.mark.parametrize("given", list(AS))
+def test_a_distillation_folder_resumes(folders, given):
+    config = AS[given](CONFIGS["student"], "distill")
+    if given == "command":
+        assert type(config) is training.DistillConfig
     teacher = keras.saving.load_model(
         RunFiles(folders / "teacher").last_checkpoint)
-    _resumed(folders / "student", CONFIGS["student"], "distill",
-             training.distill, teacher=teacher)
+    _resumed(folders / "student", config, "distill", training.distill,
+             teacher=teacher)
 
 
 def test_the_folders_are_refused_under_another_configuration(folders):
-    changed = dataclasses.replace(CONFIGS["teacher"], epochs=3,
-                                  output_dir=str(folders / "teacher"))
+    changed = training.TeacherConfig(
+        dataset="digits", model="resnet8", epochs=3, batch_size=128,
+        mixup_alpha=1.0, verbose="0", output_dir=str(folders / "teacher"))
     with pytest.raises(ValueError, match="differs in: epochs"):
         training.train_teacher(changed)
     assert json.loads((folders / "teacher" / RunFiles.CONFIG).read_text())[

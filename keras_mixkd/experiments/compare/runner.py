@@ -98,11 +98,10 @@ def run_one(folder, config, method, seed, teacher, evaluate, definition=None):
     definition = definition or METHODS[method]
     run = run_config(config, definition, seed, path)
     if definition.distilled:
-        model, summary = trained(
-            run, "distill", lambda: training.distill(run, teacher=teacher()))
+        model, summary = trained(run, "distill", lambda own: training.distill(
+            own, teacher=teacher()))
     else:
-        model, summary = trained(run, "train-teacher",
-                                 lambda: training.train_teacher(run))
+        model, summary = trained(run, "train-teacher", training.train_teacher)
     row = {"method": method, "seed": seed, **_summary_figures(summary),
            **_figures(evaluate, model, run_training_loss(path), seed)}
     row["gap"] = row["train_accuracy"] - row["test_accuracy"]

@@ -96,8 +96,8 @@ def ensure_cell(study, cell, config, evaluate):
         **settings)
     model, _ = _guarded(
         f"cell {cell.name}", trained, cell_config, "distill",
-        lambda: training.distill(
-            cell_config, teacher=lambda info: training.RunFiles(teacher_dir).load_last()))
+        lambda own: training.distill(own, teacher=lambda info: (
+            training.RunFiles(teacher_dir).load_last())))
     _analyse(evaluate, model, path, loss=run_training_loss(path),
              seed=cell.seed)
     return True
