@@ -24,7 +24,7 @@ def _fake_training(patch):
         seen.append(config)
         summary = {"epochs": 1, "best_accuracy": 0.5 + 0.01 * config.seed,
                    "best_epoch": 1, "last_accuracy": 0.5 + 0.01 * config.seed
-                   + 0.02 * (config.loss == "mixstd" and teacher is not None),
+                   + 0.02 * (teacher is not None and config.loss == "mixstd"),
                    "wall_time_s": 1.0}
         path = pathlib.Path(config.output_dir)
         path.mkdir(parents=True, exist_ok=True)
@@ -45,13 +45,17 @@ def test_study_seeds_run_each_cell_per_seed(tmp_path, capsys):
         seen = _fake_training(patch)
         assert cli.run(["mixkd", "study", *GRID, "--seeds=3",
                         f"--output_dir={tmp_path}"]) == 0
-    cells = [c for c in seen if c.student]
+    # Each run gets its command's own configuration.
+    cells = [c for c in seen if isinstance(c, training.DistillConfig)]
+    assert all(type(c) is training.DistillConfig for c in cells)
     assert [(c.seed, c.loss) for c in cells] == [
         (3, "kd"), (3, "mixstd"), (4, "kd"), (4, "mixstd"), (5, "kd"),
         (5, "mixstd")]
     assert cells[2].output_dir.endswith("resnet8-plain--resnet8-plain--T4"
                                         "--seed4")
-    assert [c.seed for c in seen if not c.student] == [3]  # one teacher
+    teachers = [c for c in seen if type(c) is training.TeacherConfig]
+    assert [c.seed for c in teachers] == [3]  # one teacher
+    assert len(cells) + len(teachers) == len(seen)
     rows = study_lib.read_csv(tmp_path / "results.csv")
     assert [r["seed"] for r in rows] == [3, 3, 4, 4, 5, 5]
     report = (tmp_path / "report.md").read_text()
