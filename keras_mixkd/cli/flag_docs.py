@@ -86,10 +86,15 @@ FLAGS = {
               "1, for means, standard deviations and intervals."),
     "mixup_alpha": ("training", "Beta(a, a) parameter of the mixup."),
     # Distillation.
-    "preset": ("distillation", "'paper' checks the official MIX-KD settings, "
-               "the defaults (pmu, mix_fraction 0.1, official sampling, "
-               "Beta(1,1), mixstd, weights 0.1/0.9, 240 epochs, batch 64): a "
-               "flag that contradicts them is an error."),
+    "preset": ("distillation", "Fixes a set of settings, the defaults of "
+               "the flags left out; a flag that contradicts them is an "
+               "error. 'paper': the official MIX-KD settings (the defaults: "
+               "pmu, mix_fraction 0.1, official sampling, Beta(1,1), mixstd, "
+               "weights 0.1/0.9, 240 epochs, batch 64). 'patient': classic "
+               "KD (T=4, weights 0.1/0.9) with a fully mixed copy of each "
+               "batch appended as extra teacher queries (fmu, mix_mode "
+               "append), 240 epochs, batch 64: it beat classic KD at 240 "
+               "epochs and not at 60 (RESULTS.md)."),
     "loss": ("distillation", "The distillation loss, e.g. mixstd "
              "(std-scaled), kd (classic) or ls (logit standardization)."),
     "temperature": ("distillation", "Temperature of kd (default 4), ls "

@@ -145,4 +145,19 @@ def config_of(cls, **overrides):
             raise ValueError(f"--{old} (deprecated) and --{new} differ; "
                              f"give --{new} only.")
         values[new] = FLAGS[old].value
-    return cls(**{**values, **overrides})
+    values = {**values, **overrides}
+    check_given(values)
+    return cls(**values)
+
+
+def check_given(values):
+    """Raises `ValueError` where a flag given on the command line
+    contradicts ``--preset``: the configuration cannot tell a flag given
+    at its default from one left out, and gives the latter the preset's
+    value (`keras_mixkd.training.config_rules.check_preset`)."""
+    preset = values.get("preset")
+    for name in rules.PRESETS.get(preset, ()):
+        if name in values and name in FLAGS and present(name):
+            message = rules.preset_conflict(preset, name, values[name])
+            if message:
+                raise ValueError(message)

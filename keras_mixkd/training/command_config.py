@@ -287,8 +287,11 @@ class DistillConfig(TrainingConfig):
             brings its architecture (the name may then stay None); a name
             and a file load the file's weights into the named
             architecture. ``student_weights`` warm-starts the student.
-        preset: "paper" checks the official MIX-KD settings
-            (`keras_mixkd.training.config_rules.PRESETS`).
+        preset: a name of `keras_mixkd.settings.PRESETS`: "paper" (the
+            official MIX-KD settings) or "patient" (classic KD with mixed
+            images appended, 240 epochs). The fields it fixes take its
+            values where they hold their defaults; another value is an
+            error (`keras_mixkd.training.config_rules.check_preset`).
         loss: distillation loss, a name of `keras_mixkd.losses.available`.
         mixing: a name of `keras_mixkd.mixing.available`.
         mix_fraction: share of each batch partial mixup mixes.

@@ -35,8 +35,8 @@ TEACHER_DTYPES = CHOICES["teacher_dtype"]
 #: ``fold_teacher`` names -> the `Distiller`'s ``fold_teacher``.
 FOLD_TEACHER = dict(zip(CHOICES["fold_teacher"], (None, True, False)))
 
-#: What ``preset="paper"`` fixes: the official MIX-KD settings.
-PRESETS = {"paper": settings.PAPER}
+#: The presets by name -> the settings each fixes (`check_preset`).
+PRESETS = settings.PRESETS
 
 #: Fields that are counts of at least 1 (None: unset).
 COUNTS = ("epochs", "validation_freq", "batch_size", "eval_batch_size",
@@ -84,6 +84,8 @@ def check_config(config):
     for name, choices in _choices().items():
         if name in names:
             check_choice(name, getattr(config, name), choices)
+    if value("preset") is not None:
+        check_preset(config)
     for name in COUNTS:
         if value(name) is not None and not int(value(name)) >= 1:
             raise ValueError(f"--{name} must be >= 1, got {value(name)}.")
@@ -109,25 +111,40 @@ def check_config(config):
                  config.mixup_alpha or 1.0,  # 0: a teacher without mixup
                  value("mix_fraction", DEFAULTS["mix_fraction"]),
                  value("mix_sampling", DEFAULTS["mix_sampling"]))
-    if value("preset") is not None:
-        check_preset(config)
 
 
 def check_preset(config):
-    """Raises `ValueError` where ``config`` contradicts its ``preset``."""
+    """Applies ``config``'s ``preset``, in place.
+
+    A field the preset fixes takes the preset's value where it holds its
+    default (the preset is the new default); a field given another value
+    contradicts the preset. ``mixup_alpha`` None stays None (the command's
+    default, `DEFAULT_MIXUP_ALPHA`).
+
+    Raises:
+        ValueError: naming the contradicting field and the fix.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
     for name, value in PRESETS[config.preset].items():
         given = getattr(config, name)
-        if name == "mixup_alpha" and given is None:
+        if given == value or (name == "mixup_alpha" and given is None):
             continue
-        if given != value:
-            raise ValueError(
-                f"--preset={config.preset} fixes --{name}={value}, but "
+        if given != defaults[name]:
+            raise ValueError(preset_conflict(config.preset, name, given))
+        object.__setattr__(config, name, value)
+
+
+def preset_conflict(preset, name, given):
+    """The message of a flag that contradicts ``preset``, or None where
+    ``--name=given`` agrees with it."""
+    value = PRESETS[preset][name]
+    if given == value:
+        return None
+    if value is None:
+        return (f"--preset={preset} keeps the default --{name}, but "
                 f"--{name}={given} was given. Drop one of them.")
-    for name, what in (("temperature", "the std-scaled temperature"),
-                       ("learning_rate", "the official learning rate")):
-        if getattr(config, name) is not None:
-            raise ValueError(f"--preset={config.preset} uses {what}; "
-                             f"--{name} contradicts it.")
+    return (f"--preset={preset} fixes --{name}={value}, but "
+            f"--{name}={given} was given. Drop one of them.")
 
 
 def parse_image_size(value):

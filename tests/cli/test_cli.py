@@ -131,6 +131,13 @@ def test_resume_after_interruption(teacher_run, tmp_path, monkeypatch):
     (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
       "--student=resnet8", "--preset=paper", "--loss=kd"],
      "--preset=paper fixes --loss=mixstd"),
+    # A flag given at its default still contradicts the preset.
+    (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
+      "--student=resnet8", "--preset=patient", "--mixing=pmu"],
+     "--preset=patient fixes --mixing=fmu, but --mixing=pmu was given"),
+    (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
+      "--student=resnet8", "--preset=patient", "--learning_rate=0.1"],
+     "--preset=patient keeps the default --learning_rate"),
     (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
       "--student=resnet8", "--mixing=none", "--mix_fraction=0.3"],
      "applies to --mixing=pmu only"),

@@ -54,7 +54,15 @@ def test_fields_are_the_flags_with_their_defaults():
     ({"mixed_precision": "int8"}, "--mixed_precision=int8 is not one of"),
     ({"preset": "paper", "loss": "kd"}, "--preset=paper fixes --loss=mixstd"),
     ({"preset": "paper", "epochs": 10}, "--preset=paper fixes --epochs=240"),
-    ({"preset": "paper", "learning_rate": 0.1}, "--learning_rate contradicts"),
+    ({"preset": "paper", "learning_rate": 0.1},
+     "--preset=paper keeps the default --learning_rate, but "
+     "--learning_rate=0.1 was given"),
+    ({"preset": "paper", "temperature": 2.0}, "keeps the default"),
+    ({"preset": "patient", "loss": "ls"}, "--preset=patient fixes --loss=kd"),
+    ({"preset": "patient", "temperature": 2.0},
+     "--preset=patient fixes --temperature=4.0"),
+    ({"preset": "patient", "epochs": 60}, "fixes --epochs=240"),
+    ({"preset": "fast"}, "--preset=fast is not one of"),
 ])
 def test_bad_settings_fail_when_the_config_is_made(kwargs, message):
     if message is None:
@@ -63,6 +71,26 @@ def test_bad_settings_fail_when_the_config_is_made(kwargs, message):
     with pytest.raises(ValueError) as error:
         RunConfig(**kwargs)
     assert message in str(error.value)
+
+
+def test_a_preset_sets_the_fields_left_at_their_defaults():
+    from keras_mixkd.experiments.compare import METHODS
+    config = training.DistillConfig(preset="patient", seed=3)
+    assert (config.loss, config.temperature, config.mixing, config.mix_mode,
+            config.ce_weight, config.kd_weight, config.epochs,
+            config.batch_size, config.learning_rate, config.seed) == (
+        "kd", 4.0, "fmu", "append", 0.1, 0.9, 240, 64, None, 3)
+    assert config.record()["loss"] == "kd"
+    assert config.record()["mix_mode"] == "append"
+    # The preset is the measured compare method, kd_append_mixup.
+    method = METHODS["kd_append_mixup"].settings
+    for name in ("loss", "temperature", "mixing", "mix_mode"):
+        assert getattr(config, name) == method[name]
+    # A given value equal to the preset's is accepted; the paper preset
+    # changes nothing, its values being the defaults.
+    assert RunConfig(preset="patient", mixing="fmu").mixing == "fmu"
+    paper = RunConfig(preset="paper", seed=1)
+    assert dataclasses.replace(paper, preset=None) == RunConfig(seed=1)
 
 
 @pytest.mark.parametrize("kwargs,message", [
