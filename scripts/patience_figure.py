@@ -66,17 +66,28 @@ def plot(rungs, methods, path, baseline="kd"):
     ordered = sorted(rungs.values(), key=lambda r: r[1])
     for i, method in enumerate(methods):
         points = [(steps, summary["methods"][method]) for _, steps, summary
-                  in ordered if method in summary["methods"]]
+                  in ordered if summary["methods"].get(method, {}).get(
+                      "diff_mean") is not None]
         # Side by side at each rung, so the intervals do not overlap.
         shift = 1.0 + 0.04 * (i - (len(methods) - 1) / 2)
-        xs = [steps * shift for steps, _ in points]
-        ys = [100 * e["diff_mean"] for _, e in points]
-        low = [100 * (e["diff_mean"] - e["diff_ci95"][0])
-               if e["diff_ci95"] else 0.0 for _, e in points]
-        high = [100 * (e["diff_ci95"][1] - e["diff_mean"])
-                if e["diff_ci95"] else 0.0 for _, e in points]
-        ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3,
-                    label=method)
+        with_ci = [(steps * shift, e) for steps, e in points
+                   if e["diff_ci95"]]
+        line = ax.errorbar(
+            [x for x, _ in with_ci],
+            [100 * e["diff_mean"] for _, e in with_ci],
+            yerr=[[100 * (e["diff_mean"] - e["diff_ci95"][0])
+                   for _, e in with_ci],
+                  [100 * (e["diff_ci95"][1] - e["diff_mean"])
+                   for _, e in with_ci]],
+            marker="o", capsize=3, label=method)
+        # A rung with one shared seed has no interval: a hollow marker.
+        alone = [(steps * shift, e) for steps, e in points
+                 if not e["diff_ci95"]]
+        if alone:
+            ax.plot([x for x, _ in alone],
+                    [100 * e["diff_mean"] for _, e in alone], "o",
+                    markerfacecolor="none", color=line[0].get_color(),
+                    label=f"{method} (1 seed, no interval)")
     ax.set_xscale("log")
     ax.set_xticks([steps for _, steps, _ in ordered])
     ax.set_xticklabels([f"{steps:,}\n({epochs} ep.)"

@@ -54,3 +54,18 @@ def test_a_rung_without_a_training_subset_is_refused(tmp_path):
     folder = _rung(tmp_path / "all", 15, {"kd": [0.0]}, train_size=None)
     with pytest.raises(ValueError, match="needs --train_size"):
         _script().rung(folder)
+
+
+def test_a_rung_with_one_seed_is_plotted_without_an_interval(tmp_path):
+    short = _rung(tmp_path / "e60", 60, {
+        "kd": [0.0, 0.0], "funmatch": [-0.03, -0.04]})
+    partial = _rung(tmp_path / "e960", 960, {
+        "kd": [0.0], "funmatch": [0.02]})
+    script = _script()
+    rungs = {f: script.rung(f) for f in (short, partial)}
+    row = script.table(rungs, ["funmatch", "mixup"])[3].split(" | ")
+    assert row[3] == "+2.00 (1 pair, no interval)"
+    assert row[4].startswith("not run")
+    path = tmp_path / "ladder.png"
+    script.plot(rungs, ["funmatch", "mixup"], path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
