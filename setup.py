@@ -21,13 +21,18 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["keras_mixkd", "keras_mixkd.*"]),
     install_requires=[
-        # What the whole test suite has passed with (scripts/test_versions.sh):
-        # Keras 3.15 + TensorFlow 2.21. Keras 3.12 + TF 2.18.1 was tried and
-        # does not pass yet (README, "Versions"); widen only after a pass.
+        # The range the whole test suite passes on (scripts/test_versions.sh
+        # runs it on the oldest pair, Colab's and the newest; README,
+        # "Versions"): Keras 3.13 to 3.15 with TensorFlow 2.19 to 2.21.
         # keras_mixkd/_keras_compat.py holds the Keras internals relied on.
-        "keras>=3.15,<3.16",
-        "tensorflow>=2.21,<2.22",
+        "keras>=3.13,<3.16",
+        "tensorflow>=2.19,<2.22",
         "tensorflow-datasets>=4.9",
+        # tensorflow-metadata 1.21 is generated with protobuf 6.31 but
+        # declares protobuf>=4.25.2, so beside TensorFlow 2.19 (protobuf 5)
+        # tensorflow-datasets fails to import; 1.17 (generated with 4.25)
+        # imports with protobuf 5 to 7.
+        "tensorflow-metadata<1.18",
         # tensorflow-datasets needs it to download and prepare a dataset but
         # does not declare it.
         "importlib_resources>=5",
@@ -56,6 +61,10 @@ setup(
     entry_points={"console_scripts": ["mixkd=keras_mixkd.cli.main:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
         "Framework :: Keras",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],

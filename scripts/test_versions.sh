@@ -1,32 +1,35 @@
 #!/usr/bin/env bash
-# Runs the test suite against the oldest and the newest supported
-# Keras/TensorFlow pairs, each in its own fresh virtualenv.
+# Runs the test suite against the oldest and the newest Keras/TensorFlow
+# pairs setup.py declares, and Colab's, each in its own fresh virtualenv.
 #
-#   scripts/test_versions.sh [oldest|newest|both] [pytest args...]
+#   scripts/test_versions.sh [oldest|colab|newest|all] [pytest args...]
 #
-# The oldest pair is the floor setup.py declares; the newest is whatever pip
-# resolves today. SETUP_ONLY=1 only builds the virtualenvs.
+# SETUP_ONLY=1 only builds the virtualenvs; PYTHON=python3.X picks the
+# interpreter (default python3). The README's "Versions" section records the
+# results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 
-# The floor setup.py declares: the oldest pair the whole suite has passed
-# with. To try a lower floor, edit it here, run `scripts/test_versions.sh
-# oldest`, and widen setup.py only after a pass. (Keras 3.12 + TF 2.18.1 was
-# tried on 2026-11-26 with "tensorflow-metadata<1.17" for its protobuf 5:
-# two export tests failed and TF 2.18.1 segfaulted; see the README.)
-OLDEST=("keras==3.15.1" "tensorflow==2.21.0")
+# The floor setup.py declares (keras>=3.13, tensorflow>=2.19).
+OLDEST=("keras==3.13.0" "tensorflow==2.19.0")
+# Colab's runtime (its published package list, August 2026).
+COLAB=("keras==3.13.2" "tensorflow==2.20.0")
+# The newest pip resolves within setup.py's ranges.
 NEWEST=("keras" "tensorflow")
-WHICH="${1:-both}"
+WHICH="${1:-all}"
 shift || true
+PYTHON="${PYTHON:-python3}"
 
 suite() {  # suite NAME PACKAGES...
-  local name="$1" venv=".venv-$1"
+  local name="$1" venv=".venv-$1-$("$PYTHON" -c 'import sys; print("py%d%d" % sys.version_info[:2])')"
   shift
   if [[ ! -x "$venv/bin/python" ]]; then
-    python3 -m venv "$venv"
+    "$PYTHON" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet "$@" ".[test]"
+  else  # the package as it is now; the pinned pair stays
+    "$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall .
   fi
   "$venv/bin/python" -c "import keras, tensorflow as tf; print('$name:', \
 'keras', keras.__version__, 'tensorflow', tf.__version__)"
@@ -37,7 +40,10 @@ suite() {  # suite NAME PACKAGES...
 PYTEST_ARGS=("$@")
 case "$WHICH" in
   oldest) suite oldest "${OLDEST[@]}" ;;
+  colab) suite colab "${COLAB[@]}" ;;
   newest) suite newest "${NEWEST[@]}" ;;
-  both) suite oldest "${OLDEST[@]}"; suite newest "${NEWEST[@]}" ;;
-  *) echo "usage: $0 [oldest|newest|both] [pytest args...]" >&2; exit 2 ;;
+  all) suite oldest "${OLDEST[@]}"; suite colab "${COLAB[@]}"
+       suite newest "${NEWEST[@]}" ;;
+  *) echo "usage: $0 [oldest|colab|newest|all] [pytest args...]" >&2
+     exit 2 ;;
 esac

@@ -77,7 +77,7 @@ def setup_runtime(config):
         if "TF_CONFIG" not in os.environ:
             raise ValueError(
                 "--strategy=multiworker needs the TF_CONFIG environment "
-                "variable describing the cluster (see the README).")
+                "variable describing the cluster (see docs/distributed.md).")
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) == 1:
