@@ -19,12 +19,92 @@ def output_width(model):
     return None
 
 
-def input_channels(model):
-    """The channels of the model's 4-D input if known, else None."""
-    shape = getattr(model, "input_shape", None)
-    if isinstance(shape, tuple) and len(shape) == 4:
-        return shape[-1]
-    return None
+def _symbolic_input(model):
+    """The model's symbolic input (a tensor, or a dict or list of them),
+    or None while unknown (a subclassed or unbuilt model)."""
+    try:
+        return model.input
+    except (AttributeError, ValueError):
+        inputs = getattr(model, "inputs", None)
+    if not inputs:
+        return None
+    return inputs[0] if len(inputs) == 1 else list(inputs)
+
+
+def _several(inputs):
+    return isinstance(inputs, (dict, list, tuple))
+
+
+MULTI_INPUT = (
+    "The Distiller takes models with one input, a batch of images: mixers "
+    "blend that tensor, the teacher and the student both read it, and the "
+    "checks of NaN and shape apply to it. ")
+
+
+def check_single_input(model, role):
+    """Refuses a model with several or named (dict) inputs.
+
+    Args:
+        model: the teacher or the student.
+        role: ``"teacher"`` or ``"student"``, for the message.
+
+    Raises:
+        ValueError: the model has a dict, list or several inputs.
+    """
+    inputs = _symbolic_input(model)
+    if _several(inputs):
+        names = (sorted(inputs) if isinstance(inputs, dict)
+                 else [getattr(t, "name", "?") for t in inputs])
+        raise ValueError(
+            f"`{role}` takes {len(names)} input(s) as a "
+            f"{type(inputs).__name__} ({', '.join(map(str, names))}). "
+            + MULTI_INPUT + "Build it on a single image input, "
+            "keras.Input(shape=(height, width, channels)), and feed the "
+            "images as one tensor.")
+
+
+def expected_shape(model):
+    """The per-sample shape (batch dimension dropped) the model expects,
+    with None where a dimension is free; None when unknown."""
+    inputs = _symbolic_input(model)
+    if inputs is None or _several(inputs) or inputs.shape is None:
+        return None
+    return tuple(inputs.shape[1:])
+
+
+def _clash(a, b):
+    """Whether two per-sample shapes disagree where both are known."""
+    return len(a) != len(b) or any(
+        x is not None and y is not None and x != y for x, y in zip(a, b))
+
+
+def check_same_input(student, teacher):
+    """Refuses a teacher and a student built for different image shapes.
+
+    Both models read the same batch, so their inputs must agree wherever
+    both are known.
+
+    Raises:
+        ValueError: naming both shapes and how to adapt one model.
+    """
+    shapes = expected_shape(student), expected_shape(teacher)
+    if None in shapes or not _clash(*shapes):
+        return
+    student_shape, teacher_shape = shapes
+    fix = ("Both read the same batch, so one of them must take the other's "
+           "input: wrap it, e.g. teacher = keras.Sequential([keras.Input("
+           f"{student_shape}), ")
+    if len(student_shape) == 3 and len(teacher_shape) == 3:
+        fix += f"keras.layers.Resizing({teacher_shape[0]}, {teacher_shape[1]})"
+        if student_shape[-1] != teacher_shape[-1]:
+            fix += (", a layer that maps the "
+                    f"{student_shape[-1]} channels to {teacher_shape[-1]}")
+    else:
+        fix += "a layer that maps one shape to the other"
+    fix += ", teacher]), or build the student for the teacher's shape."
+    raise ValueError(
+        f"The teacher expects inputs of shape {teacher_shape} but the student "
+        f"{student_shape} (batch dimension left out). " + fix)
 
 
 def keyword_models(args, student, teacher):
@@ -53,18 +133,24 @@ def _is_integer(dtype):
     return "int" in keras.backend.standardize_dtype(dtype)
 
 
-def check_images(images, channels, require_images):
+def check_images(images, expected, require_images):
     """Validates a batch of inputs.
 
     Args:
         images: the input batch.
-        channels: the channel count the student expects (None: unknown).
+        expected: the per-sample shape the student expects (None where a
+            dimension is free; None: unknown).
         require_images: whether the inputs must be a 4-D image batch (when a
             mixer blends them).
 
     Returns:
         ``images`` behind an assertion that they are finite.
     """
+    if _several(images):
+        raise ValueError(
+            f"The training inputs are a {type(images).__name__}, not one "
+            "tensor. " + MULTI_INPUT + "Feed (images, labels) batches with "
+            "the images as one (batch, height, width, channels) tensor.")
     images = ops.convert_to_tensor(images)
     if _is_integer(images.dtype):
         dtype = keras.backend.standardize_dtype(images.dtype)
@@ -78,14 +164,27 @@ def check_images(images, channels, require_images):
             raise ValueError(
                 f"Images must be a 4-D batch (batch, height, width, "
                 f"channels); got shape {tuple(images.shape)}.")
-        if channels is not None and images.shape[-1] not in (None, channels):
-            raise ValueError(
-                f"Images have {images.shape[-1]} channels but the student "
-                f"expects {channels} (channels-last). Convert the images, or "
-                "build the models for this input shape.")
+    shape = tuple(images.shape[1:])
+    if expected is not None and _clash(shape, expected):
+        raise ValueError(data_mismatch(shape, expected))
     return tf.debugging.assert_all_finite(
         images, "The input images contain NaN or Inf values: clean the data "
         "(or its normalisation) before distilling.")
+
+
+def data_mismatch(shape, expected):
+    """The message for data whose per-sample shape the student can't take."""
+    message = (f"The inputs have shape {shape} per sample but the student "
+               f"expects {expected}")
+    if len(shape) == 3 and len(expected) == 3:
+        if shape[-1] != expected[-1] and None not in (shape[-1], expected[-1]):
+            message += (f": {shape[-1]} channels against {expected[-1]} "
+                        "(channels-last). Convert the images' channels")
+        else:
+            message += (". Resize the images in the input pipeline, e.g. "
+                        f"keras.layers.Resizing({expected[0]}, {expected[1]})")
+        return message + ", or build the models for the data's shape."
+    return message + ". Reshape the data, or build the models for its shape."
 
 
 def one_hot_labels(labels, num_classes):
@@ -121,6 +220,36 @@ def one_hot_labels(labels, num_classes):
             tf.debugging.assert_non_negative(labels, message=message),
             tf.debugging.assert_less(labels, num_classes, message=message)]):
         return ops.one_hot(tf.identity(labels), num_classes, dtype="float32")
+
+
+#: Callbacks that set the optimizer's learning rate themselves.
+RATE_CALLBACKS = (keras.callbacks.ReduceLROnPlateau,
+                  keras.callbacks.LearningRateScheduler)
+
+
+def check_rate_callbacks(optimizer, callbacks):
+    """Refuses a callback that sets the learning rate of an optimizer whose
+    rate follows a schedule (Keras cannot set it, and says so only once
+    the epoch has run).
+
+    Args:
+        optimizer: the compiled optimizer, or None.
+        callbacks: the ``callbacks`` given to `fit`, or None.
+
+    Raises:
+        ValueError: naming the callback and the constant-rate optimizer.
+    """
+    setters = [type(c).__name__ for c in callbacks or ()
+               if isinstance(c, RATE_CALLBACKS)]
+    if not setters or optimizer is None:
+        return
+    if isinstance(optimizer.get_config().get("learning_rate"), dict):
+        raise ValueError(
+            f"{setters[0]} sets the learning rate, but the optimizer's rate "
+            "follows a schedule (recipe.paper_optimizer's step decay, for "
+            "one), which Keras lets no callback change. Give the optimizer a "
+            "constant rate, e.g. keras_mixkd.recipe.paper_optimizer(..., "
+            "milestones=()), or drop the callback.")
 
 
 def check_not_empty(x):

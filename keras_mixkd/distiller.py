@@ -155,6 +155,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             if not isinstance(model, keras.Model):
                 raise TypeError(
                     f"`{role}` must be a keras.Model, got {type(model)}.")
+            _validation.check_single_input(model, role)
+        _validation.check_same_input(student, teacher)
         widths = (_validation.output_width(student),
                   _validation.output_width(teacher))
         if None not in widths and widths[0] != widths[1]:
@@ -252,6 +254,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         created while tracing make TensorFlow trace the step a second time.
         """
         _validation.check_not_empty(x)
+        _validation.check_rate_callbacks(self.optimizer, kwargs.get("callbacks"))
         shape = _validation.input_shape(x) if self._unprobed else None
         self._unprobed = tuple(
             role for role in self._unprobed
@@ -306,7 +309,9 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
 
     def _prepare(self, x, y):
         """Validates a batch; returns the checked inputs and one-hot labels."""
-        x = _validation.check_images(x, _validation.input_channels(self.student),
+        expected = (_validation.expected_shape(self.student)
+                    or _validation.expected_shape(self.teacher))
+        x = _validation.check_images(x, expected,
                                      require_images=self.mixer is not None)
         return x, _validation.one_hot_labels(y, self._classes(x))
 

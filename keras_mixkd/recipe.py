@@ -187,15 +187,24 @@ def paper_optimizer(model_name, steps_per_epoch, epochs=EPOCHS,
             against 64).
         learning_rate: override of the base rate (before scaling).
         milestones: epochs of the 0.1 drops (default: 150/180/210 of 240,
-            scaled to ``epochs``).
+            scaled to ``epochs``). ``()``: no drop, a constant rate, which a
+            callback that sets the rate itself needs
+            (`keras.callbacks.ReduceLROnPlateau`,
+            `keras.callbacks.LearningRateScheduler`): Keras lets no callback
+            change a rate that follows a schedule.
         weight_decay: coupled L2 coefficient.
 
     Returns:
-        A `TorchSGD` with the step schedule.
+        A `TorchSGD` with the step schedule (a constant rate without
+        milestones).
 
     Example:
 
     >>> optimizer = paper_optimizer("resnet8x4", steps_per_epoch=782)
+    >>> # The official update at a constant rate, lowered on plateaus:
+    >>> optimizer = paper_optimizer("resnet8x4", steps_per_epoch=782,
+    ...                             milestones=())
+    >>> callbacks = [keras.callbacks.ReduceLROnPlateau("val_loss")]
     """
     base = learning_rate_for(model_name) if learning_rate is None else (
         learning_rate)

@@ -60,8 +60,9 @@ def test_images_that_are_not_4d():
 
 def test_wrong_channel_count(distiller):
     x = np.zeros((8, 8, 8, 1), "float32")
-    _fails_without_update(distiller, ValueError, "1 channels but the student "
-                          "expects 3", x, np.zeros(8, "int64"), batch_size=8)
+    _fails_without_update(distiller, ValueError, r"expects \(8, 8, 3\): 1 "
+                          "channels against 3", x, np.zeros(8, "int64"),
+                          batch_size=8)
 
 
 def test_integer_images(distiller):

@@ -61,7 +61,7 @@ def test_run_config_records_the_temperature_only_off_its_default(tmp_path):
         "distill"))
     with pytest.raises(ValueError, match="differs in: temperature"):
         RunFolder(tmp_path, tau.record("distill"))
-    with pytest.raises(ValueError, match="--loss, --temperature: "):
+    with pytest.raises(ValueError, match="`loss`, `temperature`: "):
         RunConfig(student="resnet8", temperature=-0.5).check_distill()
     # Classic KD keeps recording its temperature as given.
     assert RunConfig(student="resnet8", loss="kd", temperature=1.0).record(

@@ -103,3 +103,44 @@ def test_bad_arguments():
         recipe.paper_optimizer("resnet8", 10, learning_rate=0.0)
     with pytest.raises(ValueError, match="steps_per_epoch"):
         recipe.learning_rate_schedule(0.1, 0)
+
+
+def _plateau_distiller(optimizer):
+    from tests.helpers import tiny_model
+    import keras_mixkd
+    distiller = keras_mixkd.Distiller(student=tiny_model("student"),
+                                      teacher=tiny_model("teacher", seed=3))
+    distiller.compile(optimizer=optimizer)
+    return distiller
+
+
+def test_a_rate_callback_with_the_paper_schedule_is_refused_before_training():
+    from tests.helpers import tiny_data
+    distiller = _plateau_distiller(
+        recipe.paper_optimizer("resnet8", steps_per_epoch=2, epochs=4))
+    before = distiller.student.get_weights()
+    with pytest.raises(ValueError, match=(
+            r"ReduceLROnPlateau sets the learning rate, but the optimizer's "
+            r"rate follows a schedule.*paper_optimizer\(\.\.\., "
+            r"milestones=\(\)\)")):
+        distiller.fit(*tiny_data(16), batch_size=8, epochs=2, verbose=0,
+                      callbacks=[keras.callbacks.ReduceLROnPlateau("loss")])
+    for a, b in zip(before, distiller.student.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_constant_rate_paper_optimizer_takes_reduce_lr_on_plateau():
+    from tests.helpers import tiny_data
+    optimizer = recipe.paper_optimizer("resnet8", steps_per_epoch=2,
+                                       epochs=4, milestones=())
+    assert isinstance(optimizer, recipe.TorchSGD)
+    assert optimizer.coupled_weight_decay == 5e-4
+    distiller = _plateau_distiller(optimizer)
+    # min_delta so large that no epoch counts as an improvement after the
+    # first: the rate halves after each later epoch.
+    plateau = keras.callbacks.ReduceLROnPlateau("loss", factor=0.5,
+                                                patience=1, min_delta=1e9)
+    distiller.fit(*tiny_data(16), batch_size=8, epochs=3, verbose=0,
+                  callbacks=[plateau])
+    assert float(distiller.optimizer.learning_rate) == pytest.approx(
+        0.05 * 0.25)

@@ -17,6 +17,7 @@ import os
 import sys
 
 from keras_mixkd.cli import flag_docs
+from keras_mixkd.cli import flag_terms
 from keras_mixkd.cli import quiet
 from keras_mixkd.cli import usage
 
@@ -135,7 +136,8 @@ def _run_command(command, arguments):
         else:
             module.main()
     except (app.UsageError, ValueError, training.TrainingStopped) as e:
-        print(f"mixkd {command}: error: {e}", file=sys.stderr)
+        print(f"mixkd {command}: error: {flag_terms.in_flag_terms(e)}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -20,6 +20,7 @@ from absl import flags as absl_flags
 from keras_mixkd.experiments import study as study_lib
 from keras_mixkd import training
 from keras_mixkd.cli import flag_docs
+from keras_mixkd.cli import flag_terms
 from keras_mixkd.cli import flags
 from keras_mixkd.experiments.report import study_report
 from keras_mixkd.training.engine import check_model_name
@@ -103,7 +104,8 @@ def main():
     path = study_report.write(root)  # also results.csv, teachers.csv
     rows, teacher_rows = study.result_rows(), study.teacher_rows()
     print(f"\n{study_report.results_table(rows)}\n")
-    for line in study_report.observations(rows, teacher_rows):
-        print(f"- {line}")
+    for line in study_report.observations(rows, teacher_rows,
+                                          study_report.num_classes(study)):
+        print(f"- {flag_terms.in_flag_terms(line)}")
     print(f"\n{done} runs trained or evaluated, {skipped} already finished; "
           f"{time.time() - start:.0f} s. Report: {path}")

@@ -241,7 +241,7 @@ def held_out_indices(labels, fraction, seed, train_size=None):
     size = int(round(check_validation_split(fraction) * len(base)))
     if not 1 <= size < len(base):
         raise DatasetError(
-            f"--validation_split={fraction} of {len(base)} training images "
+            f"`validation_split={fraction}` of {len(base)} training images "
             f"holds out {size}: choose a fraction that leaves at least one "
             "image on each side.")
     held = base[pipeline.stratified_indices(labels[base], size, seed=seed)]

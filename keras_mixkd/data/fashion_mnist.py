@@ -123,7 +123,7 @@ def load_arrays(data_dir=None, download=True):
     folder = local_folder(data_dir)
     if folder is not None:
         return read_folder(folder)
-    tried = [f"--data_dir={data_dir}"] if data_dir else []
+    tried = [f"`data_dir={data_dir}`"] if data_dir else []
     tried += [DEBIAN_DIR, keras_cache_dir()]
     if download and network.online():
         return _download()
@@ -134,8 +134,7 @@ def load_arrays(data_dir=None, download=True):
         f"{', '.join(FILES.values())}) in: {'; '.join(tried)}, and "
         f"keras.datasets.fashion_mnist could not download them ({reason}). "
         "Install them with `apt-get install dataset-fashion-mnist` (Debian/"
-        "Ubuntu) or copy them into a folder and pass it as --data_dir "
-        "(data_dir=...).")
+        "Ubuntu) or copy them into a folder and pass it as `data_dir`.")
 
 
 def pad(images):

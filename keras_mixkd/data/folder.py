@@ -41,8 +41,8 @@ CHANNELS = (1, 3)
 _SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 #: Files named in a message, at most.
 _SHOWN = 3
-_FIX_CHANNELS = ("Give --channels=1 to read them all as grayscale, or "
-                 "--channels=3 to read them all as RGB.")
+_FIX_CHANNELS = ("Give `channels=1` to read them all as grayscale, or "
+                 "`channels=3` to read them all as RGB.")
 
 
 def _layout(root):

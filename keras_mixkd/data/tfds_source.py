@@ -37,7 +37,7 @@ def builder(name, data_dir=None, download=True):
     where = result.data_dir
     advice = (f"Prepare it on a machine with network (`tfds build {name}` or "
               f"`tfds.load({name!r}, data_dir=...)`), copy that data folder "
-              "here and pass it as --data_dir (data_dir=...).")
+              "here and pass it as `data_dir`.")
     if not download:
         raise FileNotFoundError(f"Dataset {name} is not prepared in {where} "
                                 f"and downloads are disabled. {advice}")
@@ -155,7 +155,7 @@ def open_tfds(name, data_dir=None, download=True, normalization=None,
     if None in shape[:2] and image_size is None:
         raise ValueError(
             f"tfds:{name}'s images differ in size ({shape}): give an "
-            "image_size (--image_size=H or H,W) to resize them to.")
+            "`image_size` (H or H,W) to resize them to.")
     if normalization is None:
         normalization = dataset_stats(train)
     mean, std = normalization

@@ -7,8 +7,9 @@ reports.
   (``mixkd study``);
 - `evaluate`: the one evaluator of finished runs; `teacher`: the one shared
   teacher (trained once or loaded);
-- `statistics` (paired Student-t intervals), `tables` (CSV), `files` (what
-  an experiment folder says of settings that changed);
+- `statistics` (paired Student-t intervals), `chance` (warnings of results
+  near chance, 1/K), `tables` (CSV), `files` (what an experiment folder says
+  of settings that changed);
 - `report`: Markdown reports and figures (``mixkd report``).
 
 Each experiment is a folder of engine run folders (`keras_mixkd.training`)
@@ -28,6 +29,7 @@ compare.compare(config, methods=("kd", "mixkd"), seeds=2)
 ```
 """
 
+from keras_mixkd.experiments import chance
 from keras_mixkd.experiments import compare
 from keras_mixkd.experiments import files
 from keras_mixkd.experiments import report

@@ -93,20 +93,20 @@ class ExportConfig:
             check_choice(name, getattr(self, name), choices)
         if self.trained_temperature is not None and not (
                 self.trained_temperature > 0):
-            raise ValueError(f"--trained_temperature must be > 0, got "
+            raise ValueError(f"`trained_temperature` must be > 0, got "
                              f"{self.trained_temperature}.")
         if not int(self.batch_size) >= 1:
-            raise ValueError(f"--batch_size must be >= 1, got "
+            raise ValueError(f"`batch_size` must be >= 1, got "
                              f"{self.batch_size}.")
         for name in ("dataset", "calibration_dataset"):
             try:
                 if name == "dataset" or getattr(self, name) is not None:
                     data.check_name(getattr(self, name))
             except ValueError as e:
-                raise ValueError(f"--{name}: {e}") from e
+                raise ValueError(f"`{name}`: {e}") from e
         if self.calibrate and self.outputs != "probabilities":
-            raise ValueError("--calibrate calibrates probabilities: add "
-                             "--outputs=probabilities.")
+            raise ValueError("`calibrate=True` calibrates probabilities: add "
+                             "`outputs=probabilities`.")
         if self.calibration_dataset is not None and not self.calibrate:
-            raise ValueError("--calibration_dataset is the data of "
-                             "--calibrate: add --calibrate.")
+            raise ValueError("`calibration_dataset` is the data of "
+                             "`calibrate=True`: add `calibrate=True`.")

@@ -57,9 +57,30 @@ def _image_shape(info):
     if info is None or not hasattr(info, "image_shape"):
         raise ValueError(
             "`info` is required: the `DatasetInfo` of the data the model was "
-            "trained on (from keras_mixkd.data.load), whose mean, std and "
-            "image shape the export builds in.")
+            "trained on, whose mean, std and image shape the export builds "
+            "in: keras_mixkd.data.load returns it, and for one's own data "
+            "keras_mixkd.data.DatasetInfo.for_model(model, mean=..., "
+            "std=..., class_names=...) makes it.")
     return tuple(int(d) for d in info.image_shape)
+
+
+def _check_fits(model, info):
+    """Refuses an ``info`` whose images or classes the model does not take."""
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and len(shape) == 4 and any(
+            d is not None and d != e
+            for d, e in zip(shape[1:], _image_shape(info))):
+        raise ValueError(
+            f"The model takes images of shape {shape[1:]} but `info` "
+            f"describes {tuple(info.image_shape)} images: give the "
+            "DatasetInfo of the data the model was trained on.")
+    outputs = getattr(model, "output_shape", None)
+    if isinstance(outputs, tuple) and outputs[-1] not in (
+            None, int(info.num_classes)):
+        raise ValueError(
+            f"The model outputs {outputs[-1]} classes but `info` has "
+            f"{info.num_classes}: give the DatasetInfo of the data the "
+            "model was trained on.")
 
 
 def class_names(info):
@@ -88,7 +109,7 @@ def _check_loss(loss):
     if loss is None:
         raise ValueError(
             "The loss the model was trained with is required for "
-            "probabilities (`loss`; mixkd export: --trained_loss, read from "
+            "probabilities (`loss`; mixkd export: `trained_loss`, read from "
             "the run folder's config.json when there is one): 'mixstd' for "
             "a MixKD student (softmax(logits / std(logits))), 'kd', 'ls' or "
             "'ce' for softmax(logits).")
@@ -282,7 +303,10 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
         model: the trained Keras model (a student or a teacher).
         path: the output: a SavedModel folder, or a ``.tflite`` file.
         format: ``"saved_model"`` or ``"litert"`` (TensorFlow Lite).
-        info: the `DatasetInfo` of the training data (required).
+        info: the `DatasetInfo` of the training data (required):
+            `keras_mixkd.data.load` returns it; for one's own data,
+            `keras_mixkd.data.DatasetInfo.for_model` makes it from the
+            normalisation and the class names.
         outputs: ``"logits"`` or ``"probabilities"``.
         loss: for ``"probabilities"`` (required there): the loss the model
             was trained with, ``"mixstd"``, ``"kd"``, ``"ls"`` or ``"ce"``
@@ -324,7 +348,7 @@ def export(model, path, format="saved_model", info=None, outputs="logits",
     _choose("format", format, FORMATS)
     _choose("outputs", outputs, OUTPUTS)
     _choose("quantize", quantize, QUANTIZATIONS)
-    _image_shape(info)
+    _check_fits(model, info)
     if outputs == "probabilities":
         _check_loss(loss)
         check_temperature(loss, temperature)

@@ -75,29 +75,29 @@ def check_output(path, format, overwrite=False):
     if format == "litert":
         if path.suffix == ".json":
             raise ValueError(
-                f"--output={path}: a .json name is taken by the export's "
+                f"`output={path}`: a .json name is taken by the export's "
                 "metadata file; name the LiteRT file e.g. student.tflite.")
         if path.is_dir():
             raise ValueError(
-                f"--output={path} is a folder; a LiteRT export is a file: "
-                f"give e.g. --output={path / 'student.tflite'}.")
+                f"`output={path}` is a folder; a LiteRT export is a file: "
+                f"give e.g. `output={path / 'student.tflite'}`.")
     elif path.exists() and not path.is_dir():
         raise ValueError(
-            f"--output={path} is a file; a SavedModel export is a folder: "
-            "give a folder name, or --format=litert for a .tflite file.")
+            f"`output={path}` is a file; a SavedModel export is a folder: "
+            "give a folder name, or `format=litert` for a .tflite file.")
     elif _exists(path) and not (path / _SAVED_MODEL_MARK).is_file():
         raise ValueError(
-            f"--output={path} is a folder that holds no SavedModel; an "
-            "export would mix with its files and --overwrite would delete "
+            f"`output={path}` is a folder that holds no SavedModel; an "
+            "export would mix with its files and `overwrite=True` would delete "
             "them. Give a new folder.")
     if overwrite:
         return
     for existing in (path, metadata_path(path, format)):
         if _exists(existing):
             raise OutputExistsError(
-                f"{existing} exists (an earlier export). Pass --overwrite "
+                f"{existing} exists (an earlier export). Pass `overwrite=True` "
                 "(Python: overwrite=True) to replace it, or choose another "
-                "--output.")
+                "`output`.")
 
 
 def replace_output(path, format, write, metadata_text):

@@ -79,18 +79,18 @@ def resolve_trained_outputs(record, loss=None, temperature=None):
     if record is None:
         if loss is None:
             raise ValueError(
-                "--outputs=probabilities needs the loss the model was "
+                "`outputs=probabilities` needs the loss the model was "
                 "trained with: the file is outside a run folder (no "
-                "config.json beside it), so give --trained_loss="
-                f"{'|'.join(exporting.TRAINING_LOSSES)}.")
+                "config.json beside it), so give `trained_loss`: one of "
+                f"{', '.join(exporting.TRAINING_LOSSES)}.")
         exporting.check_temperature(loss, temperature)
         return loss, temperature
     recorded, recorded_temperature = trained_loss(record)
     if loss is not None and loss != recorded:
         raise ValueError(
-            f"--trained_loss={loss}, but the run folder's config.json says "
+            f"`trained_loss={loss}`, but the run folder's config.json says "
             f"the model was trained with loss {recorded!r}. Drop "
-            "--trained_loss.")
+            "`trained_loss`.")
     standardizes = isinstance(losses.student_loss(recorded),
                               losses.StdCrossEntropy)
     if not standardizes:
@@ -99,9 +99,9 @@ def resolve_trained_outputs(record, loss=None, temperature=None):
     tau = 1.0 if recorded_temperature is None else recorded_temperature
     if temperature is not None and float(temperature) != float(tau):
         raise ValueError(
-            f"--trained_temperature={temperature}, but the run folder's "
+            f"`trained_temperature={temperature}`, but the run folder's "
             f"config.json says the {recorded} student was trained at "
-            f"temperature {tau}. Drop --trained_temperature.")
+            f"temperature {tau}. Drop `trained_temperature`.")
     return recorded, recorded_temperature
 
 
@@ -114,23 +114,23 @@ def _held_out_split(config, record):
     """The run's ``validation_split``, or raises saying how to get one."""
     if record is None:
         raise ValueError(
-            "--calibrate needs held-out images, and --weights is not in a "
+            "`calibrate=True` needs held-out images, and `weights` is not in a "
             "run folder (no config.json) that has a validation split. Give "
-            "--calibration_dataset=NAME: labelled images the model was not "
-            "trained on, and not --dataset (whose test split measures the "
+            "`calibration_dataset=NAME`: labelled images the model was not "
+            "trained on, and not `dataset` (whose test split measures the "
             "export).")
     if not record.get("validation_split"):
         raise ValueError(
-            "--calibrate needs held-out images, but the run was trained "
-            "without --validation_split (its config.json has none): every "
+            "`calibrate=True` needs held-out images, but the run was trained "
+            "without `validation_split` (its config.json has none): every "
             "training image was trained on, and the test set only measures."
-            " Train with --validation_split=0.1, or give "
-            "--calibration_dataset=NAME (labelled images never trained on).")
+            " Train with `validation_split=0.1`, or give "
+            "`calibration_dataset=NAME` (labelled images never trained on).")
     if not _same_dataset(record.get("dataset"), config.dataset):
         raise ValueError(
-            f"--dataset={config.dataset}, but the run was trained on "
+            f"`dataset={config.dataset}`, but the run was trained on "
             f"{record.get('dataset')}: its held-out split is in that data. "
-            f"Give --dataset={record.get('dataset')}.")
+            f"Give `dataset={record.get('dataset')}`.")
     return record["validation_split"]
 
 
@@ -138,11 +138,11 @@ def _calibration_dataset(config, info):
     """All images of ``calibration_dataset``, normalised like ``info``'s."""
     if _same_dataset(config.calibration_dataset, config.dataset):
         raise ValueError(
-            f"--calibration_dataset={config.calibration_dataset} is "
-            "--dataset, whose test split measures the export: calibrating on"
+            f"`calibration_dataset={config.calibration_dataset}` is "
+            "`dataset`, whose test split measures the export: calibrating on"
             " it would fit the temperature on the test set (and its training"
             " split was trained on). Give other labelled images, or train "
-            "with --validation_split and drop --calibration_dataset.")
+            "with `validation_split` and drop `calibration_dataset`.")
     train_ds, test_ds, other = data.load(
         config.calibration_dataset, batch_size=config.batch_size,
         data_dir=config.data_dir, image_size=info.image_shape[:2],
@@ -152,14 +152,14 @@ def _calibration_dataset(config, info):
     if tuple(other.image_shape) != tuple(info.image_shape) or (
             other.num_classes != info.num_classes):
         raise ValueError(
-            f"--calibration_dataset={config.calibration_dataset} has "
+            f"`calibration_dataset={config.calibration_dataset}` has "
             f"{other.num_classes} classes of {other.image_shape} images; the"
             f" model takes {info.num_classes} classes of {info.image_shape}.")
     if other.class_names and info.class_names and tuple(
             other.class_names) != tuple(info.class_names):
         raise ValueError(
-            f"--calibration_dataset={config.calibration_dataset}'s classes "
-            f"{list(other.class_names)} are not --dataset's "
+            f"`calibration_dataset={config.calibration_dataset}`'s classes "
+            f"{list(other.class_names)} are not `dataset`'s "
             f"{list(info.class_names)} (same names, same order).")
     # Back to pixels with its own mean and std, then normalised as the
     # model's training data.
@@ -219,9 +219,9 @@ def export_model(config):
     """
     for name in ("weights", "format", "output"):
         if not getattr(config, name):
-            raise ValueError(f"Missing --{name}.")
+            raise ValueError(f"Missing `{name}`.")
     if pathlib.Path(config.weights).suffix != ".keras":
-        raise ValueError(f"--weights={config.weights}: export takes a "
+        raise ValueError(f"`weights={config.weights}`: export takes a "
                          ".keras file (a whole model).")
     check_model_file(config.weights, "weights")
     record = run_record(config.weights)
@@ -230,8 +230,8 @@ def export_model(config):
         loss, temperature = resolve_trained_outputs(record, loss,
                                                     temperature)
     elif loss is not None or temperature is not None:
-        raise ValueError("--trained_loss and --trained_temperature apply to "
-                         "--outputs=probabilities only.")
+        raise ValueError("`trained_loss` and `trained_temperature` apply to "
+                         "`outputs=probabilities` only.")
     held_out = None
     if config.calibrate and config.calibration_dataset is None:
         held_out = _held_out_split(config, record)

@@ -91,7 +91,7 @@ def create_application(name, num_classes, input_shape, weights=None,
     except ValueError as e:
         raise ValueError(
             f"{name} cannot be built for input shape {tuple(input_shape)} "
-            f"and {num_classes} classes: {e} (see --image_size for the "
+            f"and {num_classes} classes: {e} (see `image_size` for the "
             "input size).") from e
 
 
@@ -218,6 +218,6 @@ def load(path, num_classes=None, input_shape=None):
     if problems:
         raise ValueError(f"{path} holds model {model.name!r}, which does not "
                          f"fit the data: {'; '.join(problems)}. Check the "
-                         "dataset, its image size and channels (--dataset, "
-                         "--image_size, --channels).")
+                         "dataset, its image size and channels (`dataset`, "
+                         "`image_size`, `channels`).")
     return batch_norm.use_fused_batch_norm(model)

@@ -274,7 +274,7 @@ class TeacherConfig(TrainingConfig, ModelField):
     def check_train_teacher(self):
         """Raises `ValueError` on settings a teacher run cannot use."""
         if not self.model:
-            raise ValueError("Missing --model.")
+            raise ValueError("Missing `model`.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,14 +350,14 @@ class DistillConfig(TrainingConfig):
         """
         checked("loss/temperature", losses.get, self.loss, self.temperature)
         if self.mix_mode == "append" and self.mixing == "none":
-            raise ValueError("--mix_mode=append adds a mixed copy of each "
-                             "batch: give a --mixing (e.g. fmu or cutmix).")
+            raise ValueError("`mix_mode=append` adds a mixed copy of each "
+                             "batch: give a `mixing` (e.g. fmu or cutmix).")
         for field in dataclasses.fields(self):
             reason = unused_reason(field, self.mixing)
             if reason and getattr(self, field.name) != field.default:
-                raise ValueError(f"--{field.name} {reason}.")
+                raise ValueError(f"`{field.name}` {reason}.")
         if self.mixup_alpha is not None and not self.mixup_alpha > 0:
-            raise ValueError(f"--mixup_alpha must be > 0 to mix, got "
+            raise ValueError(f"`mixup_alpha` must be > 0 to mix, got "
                              f"{self.mixup_alpha}.")
         if self.jit_compile:
             checked("mixing/jit_compile", mixing.check_jit_compile,

@@ -52,10 +52,10 @@ def unused_reason(field, mixing_name):
     sentence ending its flag's error), or None where it applies."""
     only = field.metadata.get("only_with_mixing")
     if only is not None and mixing_name not in only:
-        return (f"applies to {' or '.join(f'--mixing={m}' for m in only)} "
-                f"only, not --mixing={mixing_name}")
+        return (f"applies to {' or '.join(f'`mixing={m}`' for m in only)} "
+                f"only, not `mixing={mixing_name}`")
     if mixing_name in (field.metadata.get("not_with_mixing") or ()):
-        return f"has no effect with --mixing={mixing_name}"
+        return f"has no effect with `mixing={mixing_name}`"
     return None
 
 

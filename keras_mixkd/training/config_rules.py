@@ -88,11 +88,11 @@ def check_config(config):
         check_preset(config)
     for name in COUNTS:
         if value(name) is not None and not int(value(name)) >= 1:
-            raise ValueError(f"--{name} must be >= 1, got {value(name)}.")
+            raise ValueError(f"`{name}` must be >= 1, got {value(name)}.")
     if "backup_interval_s" in names and not (
             isinstance(config.backup_interval_s, (int, float))
             and config.backup_interval_s >= 0):
-        raise ValueError("--backup_interval_s must be >= 0 (0: back up "
+        raise ValueError("`backup_interval_s` must be >= 0 (0: back up "
                          f"every epoch), got {config.backup_interval_s}.")
     # The library's own rules, each checked where it lives.
     if "dataset" in names:
@@ -141,10 +141,10 @@ def preset_conflict(preset, name, given):
     if given == value:
         return None
     if value is None:
-        return (f"--preset={preset} keeps the default --{name}, but "
-                f"--{name}={given} was given. Drop one of them.")
-    return (f"--preset={preset} fixes --{name}={value}, but "
-            f"--{name}={given} was given. Drop one of them.")
+        return (f"`preset={preset}` keeps the default `{name}`, but "
+                f"`{name}={given}` was given. Drop one of them.")
+    return (f"`preset={preset}` fixes `{name}={value}`, but "
+            f"`{name}={given}` was given. Drop one of them.")
 
 
 def parse_image_size(value):
@@ -153,20 +153,20 @@ def parse_image_size(value):
     try:
         return image_size_of(value)
     except ValueError as e:
-        raise ValueError(f"--image_size={value}: {e}") from e
+        raise ValueError(f"`image_size={value}`: {e}") from e
 
 
 def check_choice(name, value, choices):
     """Raises `ValueError` naming ``--name`` unless ``value`` is a choice."""
     if value not in choices:
         shown = ", ".join(str(c) for c in choices if c is not None)
-        raise ValueError(f"--{name}={value} is not one of: {shown}.")
+        raise ValueError(f"`{name}={value}` is not one of: {shown}.")
 
 
 def checked(fields, check, *values):
     """Runs a library check, naming the fields (``"a/b"``) in its
     `ValueError`."""
-    flags = ", ".join(f"--{f}" for f in fields.split("/"))
+    flags = ", ".join(f"`{f}`" for f in fields.split("/"))
     try:
         check(*values)
     except ValueError as e:

@@ -76,7 +76,7 @@ def setup_runtime(config):
     if config.strategy == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError(
-                "--strategy=multiworker needs the TF_CONFIG environment "
+                "`strategy=multiworker` needs the TF_CONFIG environment "
                 "variable describing the cluster (see docs/distributed.md).")
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
@@ -153,12 +153,12 @@ def load_data(config, strategy):
         raise
     except Exception as e:  # tfds raises many types for a missing download
         hint = ("" if config.dataset.startswith("folder:") else
-                ". Without network, use --dataset=digits or a prepared "
-                "--data_dir")
-        raise ValueError(f"Could not load --dataset={config.dataset}: "
+                ". Without network, use `dataset=digits` or a prepared "
+                "`data_dir`")
+        raise ValueError(f"Could not load `dataset={config.dataset}`: "
                          f"{e}{hint}.") from e
     if epoch_steps(splits, batch) < 1:
-        raise ValueError(f"--dataset={config.dataset} has no training "
+        raise ValueError(f"`dataset={config.dataset}` has no training "
                          "examples.")
     return splits
 
@@ -200,7 +200,7 @@ def open_run(config, command, default_name, strategy):
             f"{path} holds an interrupted multi-worker run ({backed_up} "
             "epochs backed up). Resuming a multi-worker run is not supported"
             " (the other workers cannot restore the chief's state): start it"
-            " again with --overwrite or another --output_dir. Stop the "
+            " again with `overwrite=True` or another `output_dir`. Stop the "
             "other workers too.")
     if not chief:
         path = tempfile.mkdtemp(prefix="mixkd-worker-")
@@ -388,7 +388,7 @@ def distill(config, teacher=None):
     config = as_config(config, DistillConfig, "distill")
     if teacher is None:
         if not config.teacher_weights:
-            raise ValueError("Missing --teacher_weights (the trained "
+            raise ValueError("Missing `teacher_weights` (the trained "
                              "teacher).")
         check_model_source(config.teacher, config.teacher_weights, "teacher",
                            "teacher_weights")
@@ -463,7 +463,7 @@ def evaluate(config):
     """
     config = as_config(config, EvaluateConfig, "evaluate")
     if not config.weights:
-        raise ValueError("Missing --weights.")
+        raise ValueError("Missing `weights`.")
     check_model_source(config.model, config.weights, "model", "weights")
     check_model_file(config.weights, "weights")
     strategy = setup_runtime(config)

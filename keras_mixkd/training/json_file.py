@@ -64,7 +64,7 @@ def read_json(path):
         raise ValueError(
             f"{path} is not valid JSON ({error}). keras_mixkd writes its "
             "files whole, so it was changed by something else: restore it, "
-            "or remove it (a run folder: give --overwrite to start the run "
+            "or remove it (a run folder: give `overwrite=True` to start the run "
             "again).") from None
 
 

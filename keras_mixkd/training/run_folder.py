@@ -180,7 +180,7 @@ class RunFolder(RunFiles):
                 f"The run folder {self.path} holds a run with another "
                 f"configuration (differs in: {', '.join(changed)}). "
                 "Resume it with the same flags, choose another "
-                "--output_dir, or give --overwrite to replace it.")
+                "`output_dir`, or give `overwrite=True` to replace it.")
 
     @property
     def finished(self):
@@ -202,7 +202,7 @@ class RunFolder(RunFiles):
         if self.finished:
             raise ValueError(
                 f"The run folder {self.path} holds this run, finished: "
-                "nothing to train. Give --overwrite (overwrite=True) to "
+                "nothing to train. Give `overwrite=True` to "
                 "train it again from scratch.")
         if self.chief and self._replaced:
             for name in self.RUN_FILES:
@@ -256,7 +256,7 @@ class RunFolder(RunFiles):
         epochs = summary["epochs"]
         lines = [f"The run in {self.path} has finished ({epochs} epoch"
                  f"{'' if epochs == 1 else 's'}): nothing to train (give "
-                 "--overwrite to train it again from scratch)."]
+                 "`overwrite=True` to train it again from scratch)."]
         for name, file, epoch, accuracy in (
                 ("best", self.best_checkpoint, best.get("epoch"),
                  summary["best_accuracy"]),

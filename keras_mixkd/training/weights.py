@@ -25,18 +25,18 @@ def check_model_name(name, field, applications=True):
         applications: whether `keras.applications` names are accepted.
     """
     if str(name).endswith((".keras", ".h5", ".pth", ".pt")):
-        where = (f"give it as --{FILE_FIELDS[field]}" if field in FILE_FIELDS
+        where = (f"give it as `{FILE_FIELDS[field]}`" if field in FILE_FIELDS
                  else "this setting takes an architecture name")
-        raise ValueError(f"--{field}={name} names a file, not an "
+        raise ValueError(f"`{field}={name}` names a file, not an "
                          f"architecture: {where} (a .keras file brings its "
                          "architecture).")
     if not applications and name not in models.available():
-        raise ValueError(f"--{field}={name} is not an architecture. Choose "
+        raise ValueError(f"`{field}={name}` is not an architecture. Choose "
                          f"one of: {', '.join(models.available())}.")
     try:
         models.check_name(name)
     except ValueError as e:
-        raise ValueError(f"--{field}={name} is not an architecture. {e}"
+        raise ValueError(f"`{field}={name}` is not an architecture. {e}"
                          ) from e
 
 
@@ -56,14 +56,14 @@ def check_model_source(name, path, field, weights_field):
             checks the file itself.)
     """
     if not name and not path:
-        raise ValueError(f"Missing --{field} (an architecture) or "
-                         f"--{weights_field} (a .keras file).")
+        raise ValueError(f"Missing `{field}` (an architecture) or "
+                         f"`{weights_field}` (a .keras file).")
     if name:
         check_model_name(name, field)
     elif pathlib.Path(path).suffix != ".keras":
         raise ValueError(
-            f"--{weights_field}={path} holds weights only, without the "
-            f"architecture: give --{field} too, or a .keras file.")
+            f"`{weights_field}={path}` holds weights only, without the "
+            f"architecture: give `{field}` too, or a .keras file.")
 
 
 def check_model_file(path, field):
@@ -89,17 +89,17 @@ def check_model_file(path, field):
     path = pathlib.Path(path)
     if not path.is_file():
         what = "a folder" if path.is_dir() else "no file"
-        raise ValueError(f"--{field}={path}: {what} there; give the path of "
+        raise ValueError(f"`{field}={path}`: {what} there; give the path of "
                          "the model file.")
     if path.suffix == ".keras":
         try:
             applications_lib.check_keras_file(path)
         except ValueError as e:
-            raise ValueError(f"--{field}={e}") from e
+            raise ValueError(f"`{field}`={e}") from e
     elif path.name.endswith(".weights.h5"):
         with open(path, "rb") as file:
             if file.read(8) != _HDF5:
-                raise ValueError(f"--{field}={path} is not a Keras weights "
+                raise ValueError(f"`{field}={path}` is not a Keras weights "
                                  "file: not an HDF5 file.")
 
 
@@ -135,7 +135,7 @@ def build_model(name, path, info, field, weights_field):
             return models.load(path, num_classes=info.num_classes,
                                input_shape=info.image_shape)
         except ValueError as e:
-            raise ValueError(f"--{weights_field}: {e}") from e
+            raise ValueError(f"`{weights_field}`: {e}") from e
     model = models.create(name, num_classes=info.num_classes,
                           input_shape=info.image_shape)
     if path:
@@ -197,13 +197,13 @@ def load_weights(model, path, field="weights"):
     check_model_file(path, field)
     if not (path.suffix in (".pth", ".pt", ".tar", ".keras")
             or path.name.endswith(".weights.h5")):
-        raise ValueError(f"--{field}={path}: expected a .keras, .weights.h5 "
+        raise ValueError(f"`{field}={path}`: expected a .keras, .weights.h5 "
                          "or official PyTorch .pth file.")
     if path.suffix == ".keras":
         try:
             source = applications_lib.read_model(path)
         except ValueError as e:
-            raise ValueError(f"--{field}: {e}") from e
+            raise ValueError(f"`{field}`: {e}") from e
     try:
         if path.suffix in (".pth", ".pt", ".tar"):
             torch_import.load_torch_weights(model, path)
@@ -213,7 +213,7 @@ def load_weights(model, path, field="weights"):
             model.load_weights(path)
     except Exception as e:
         raise ValueError(
-            f"--{field}={path} does not fit the {model.name} architecture "
+            f"`{field}={path}` does not fit the {model.name} architecture "
             f"with {model.output_shape[-1]} classes: {e}") from e
     return model
 

@@ -127,7 +127,7 @@ def test_resume_after_interruption(teacher_run, tmp_path, monkeypatch):
       "--student=resnet8", "--dataset=digits"], "no file there"),
     (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
       "--student=resnet8", "--loss=mixstd", "--temperature=-1"],
-     "`temperature` must be > 0"),
+     "--temperature must be > 0"),
     (["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
       "--student=resnet8", "--preset=paper", "--loss=kd"],
      "--preset=paper fixes --loss=mixstd"),

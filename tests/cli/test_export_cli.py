@@ -122,7 +122,7 @@ def test_probabilities_without_a_run_folder_need_the_trained_loss(
     assert mixkd("export", f"--weights={alone}", "--dataset=digits",
                  "--format=saved_model", "--outputs=probabilities",
                  f"--output={path}") == 1
-    assert "give --trained_loss=" in capsys.readouterr().err
+    assert "give --trained_loss: one of ce, mixstd" in capsys.readouterr().err
     assert not path.exists()
     assert mixkd("export", f"--weights={alone}", "--dataset=digits",
                  "--format=saved_model", "--outputs=probabilities",

@@ -185,7 +185,7 @@ def test_a_finished_run_trains_again_only_with_overwrite(tmp_path):
     _fit_in_run_folder(tmp_path)
     run = RunFolder(tmp_path, {"epochs": 2})
     assert run.finished
-    with pytest.raises(ValueError, match="finished.*--overwrite"):
+    with pytest.raises(ValueError, match="finished.*`overwrite=True`"):
         run.callbacks(tiny_model("student"))
     best = tmp_path / "checkpoints" / "best.json"
     best.write_text(json.dumps({"epoch": 1, "monitor": "val_accuracy",

@@ -92,7 +92,7 @@ def test_run_config_resolves_the_evaluation_batch():
         config, eval_batch_size=7).resolved_eval_batch_size() == 7
     assert "eval_batch_size" not in dataclasses.replace(
         config, eval_batch_size=7).record("distill")
-    with pytest.raises(ValueError, match="--eval_batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="`eval_batch_size` must be >= 1"):
         RunConfig(dataset="digits", eval_batch_size=0)
 
 

@@ -129,7 +129,7 @@ def test_no_source_fails_fast_naming_every_source(no_sources):
         data.load("fashion_mnist", data_dir=str(no_sources / "empty"))
     assert time.monotonic() - start < 10
     message = str(error.value)
-    for part in ("--data_dir=", str(no_sources / "deb"),
+    for part in ("`data_dir=", str(no_sources / "deb"),
                  str(no_sources / "keras"), "keras.datasets.fashion_mnist",
                  "apt-get install dataset-fashion-mnist", "cannot reach"):
         assert part in message

@@ -91,7 +91,7 @@ def test_the_channel_count_does_not_depend_on_file_order(tmp_path):
         message = error_of(f"folder:{root}")
         assert "mixes 3 grayscale images" in message
         assert "3 colour images" in message
-        assert "--channels=1" in message and "--channels=3" in message
+        assert "`channels=1`" in message and "`channels=3`" in message
         gray_class = "a" if order["a"][0] == 1 else "b"
         assert f"{root / gray_class / '0.png'}" in message
     # All grayscale or all colour needs no flag.

@@ -40,7 +40,7 @@ def test_held_out_share_comes_from_the_train_size_subset():
 def test_a_fraction_outside_zero_one_is_refused(fraction):
     with pytest.raises(ValueError, match="validation_split"):
         data.held_out_indices(_labels(), fraction, seed=0)
-    with pytest.raises(ValueError, match="--validation_split"):
+    with pytest.raises(ValueError, match="`validation_split"):
         training.RunConfig(dataset="digits", validation_split=fraction)
 
 

@@ -41,9 +41,9 @@ def test_clean_train_pipeline_is_unshuffled_and_unaugmented():
 
 @pytest.mark.parametrize("methods,baseline,seeds,message", [
     (["kd", "magic"], "kd", 2, "Unknown method.*magic.*choose from"),
-    (["mixkd", "alone"], "kd", 2, "--baseline=kd is not among"),
+    (["mixkd", "alone"], "kd", 2, "`baseline=kd` is not among"),
     (["kd", "kd"], "kd", 2, "each method once"),
-    (["kd"], "kd", 0, "--seeds must be"),
+    (["kd"], "kd", 0, "`seeds` must be"),
 ])
 def test_bad_requests_are_refused(methods, baseline, seeds, message):
     with pytest.raises(ValueError, match=message):
@@ -336,7 +336,7 @@ def test_compare_takes_a_keras_teacher_without_teacher(compared, tmp_path):
     assert teacher["teacher"] == original["teacher"] == config.teacher
     assert teacher["test_accuracy"] == pytest.approx(
         original["test_accuracy"])
-    with pytest.raises(ValueError, match="Missing --teacher"):
+    with pytest.raises(ValueError, match="Missing `teacher`"):
         compare.compare(dataclasses.replace(other, teacher_weights=None),
                         ("kd",), seeds=1, log=lambda line: None)
 

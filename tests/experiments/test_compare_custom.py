@@ -97,7 +97,7 @@ def test_a_request_names_every_method_it_defines():
     assert table["kd"] is compare.METHODS["kd"]
     assert table["w9"].settings["kd_weight"] == 9.0
     with pytest.raises(ValueError, match="w9 is defined .* not among "
-                                         "--methods"):
+                                         "`methods`"):
         compare.check_request(["kd"], "kd", 1, {"w9": KD_W9})
     with pytest.raises(ValueError, match="or define w8 by its settings"):
         compare.check_request(["kd", "w8"], "kd", 1, {"w9": KD_W9})
@@ -107,10 +107,10 @@ def test_compare_checks_custom_values_before_writing(tmp_path):
     config = training.RunConfig(**TINY, output_dir=str(tmp_path / "out"))
     for settings, message in [
             ({"loss": "kd", "mix_fraction": 0.3},
-             "Method bad: --mix_fraction applies to --mixing=pmu only"),
-            ({"loss": "magic"}, "Method bad: --loss=magic is not one of"),
-            ({"loss": "kd", "kd_weight": -1.0}, "Method bad: --ce_weight, "
-                                                "--kd_weight")]:
+             "Method bad: `mix_fraction` applies to `mixing=pmu` only"),
+            ({"loss": "magic"}, "Method bad: `loss=magic` is not one of"),
+            ({"loss": "kd", "kd_weight": -1.0}, "Method bad: `ce_weight`, "
+                                                "`kd_weight`")]:
         with pytest.raises(ValueError, match=message):
             compare.compare(config, ("kd", "bad"), custom={"bad": settings})
     assert not (tmp_path / "out").exists()

@@ -19,7 +19,7 @@ def test_funmatch_is_fmu_kd_alone_at_t1_with_its_own_weights():
     assert (run.ce_weight, run.kd_weight) == (0.0, 1.0)
     run.check_distill()
     description = compare.METHODS["funmatch"].description
-    assert "--ce_weight/--kd_weight do not change it" in description
+    assert "`ce_weight`/`kd_weight` do not change it" in description
     assert "Beyer" in description
 
 
@@ -43,7 +43,7 @@ def test_mix_mode_is_a_custom_setting():
     assert method.settings["mix_mode"] == "append"
     assert "mix_mode" not in compare.custom_method(
         "plain", {"loss": "kd"}).settings
-    with pytest.raises(ValueError, match="give a --mixing"):
+    with pytest.raises(ValueError, match="give a `mixing`"):
         compare.run_config(BASE, compare.custom_method(
             "bad", {"loss": "kd", "mix_mode": "append"}),
             0, "-").check_distill()

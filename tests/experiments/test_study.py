@@ -92,7 +92,7 @@ def test_a_changed_grid_is_refused(tmp_path):
         Study(tmp_path, _grid(temperatures=["4", "std"],
                               training={"epochs": 3, "seed": 0}))
     message = str(error.value)
-    assert "holds another grid" in message and "--output_dir" in message
+    assert "holds another grid" in message and "`output_dir`" in message
     assert "temperatures" in message and "training.epochs: 2 then 3" in message
 
 

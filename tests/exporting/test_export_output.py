@@ -55,7 +55,7 @@ def test_an_existing_output_is_refused_without_overwrite(model, tmp_path,
                               info=INFO)
     metadata = exporting.metadata_path(path, format)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    with pytest.raises(FileExistsError, match="--overwrite") as error:
+    with pytest.raises(FileExistsError, match="`overwrite=True`") as error:
         keras_mixkd.export(model, path, format=format, info=OTHER)
     assert str(path) in str(error.value)
     assert isinstance(error.value, ValueError)  # a usage error in the CLI

@@ -29,15 +29,15 @@ def test_exported_probabilities_and_their_checks():
     record = {"command": "distill", "loss": "mixstd", "temperature": 0.5}
     assert resolve_trained_outputs(record) == ("mixstd", 0.5)
     assert resolve_trained_outputs(record, "mixstd", 0.5) == ("mixstd", 0.5)
-    with pytest.raises(ValueError, match="Drop --trained_temperature"):
+    with pytest.raises(ValueError, match="Drop `trained_temperature`"):
         resolve_trained_outputs(record, "mixstd", 2.0)
-    with pytest.raises(ValueError, match="Drop --trained_loss"):
+    with pytest.raises(ValueError, match="Drop `trained_loss`"):
         resolve_trained_outputs(record, "kd")
     old = {"command": "distill", "loss": "mixstd", "temperature": None}
     assert resolve_trained_outputs(old) == ("mixstd", None)
     assert resolve_trained_outputs(old, temperature=1.0) == ("mixstd", None)
     assert resolve_trained_outputs(None, "mixstd", 0.5) == ("mixstd", 0.5)
-    with pytest.raises(ValueError, match="give --trained_loss="):
+    with pytest.raises(ValueError, match="give `trained_loss`: one of"):
         resolve_trained_outputs(None)
     with pytest.raises(ValueError, match="mixstd student only"):
         resolve_trained_outputs({"command": "train-teacher"}, None, 0.5)
@@ -78,5 +78,5 @@ def test_export_reads_the_temperature_of_the_run(tmp_path, capsys):
                     "--outputs=probabilities", "--trained_temperature=2",
                     f"--output={out}"]) == 1
     assert "Drop --trained_temperature" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="--trained_temperature must be > 0"):
+    with pytest.raises(ValueError, match="`trained_temperature` must be > 0"):
         exporting.ExportConfig(trained_temperature=0.0)

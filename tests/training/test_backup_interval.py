@@ -214,7 +214,7 @@ def test_backup_commits_the_epoch_after_which_training_stops(tmp_path):
 
 @pytest.mark.parametrize("value", [-1.0, float("nan"), None, "30"])
 def test_backup_interval_is_checked(value):
-    with pytest.raises(ValueError, match="--backup_interval_s must be >= 0"):
+    with pytest.raises(ValueError, match="`backup_interval_s` must be >= 0"):
         RunConfig(dataset="digits", backup_interval_s=value)
 
 

@@ -70,14 +70,14 @@ def test_a_run_config_names_the_command_it_records():
 
 
 @pytest.mark.parametrize("cls, kwargs, message", [
-    (training.TeacherConfig, {"epochs": 0}, "--epochs must be >= 1"),
+    (training.TeacherConfig, {"epochs": 0}, "`epochs` must be >= 1"),
     (training.DistillConfig, {"mixing": "blend"},
-     "--mixing=blend is not one of"),
+     "`mixing=blend` is not one of"),
     (training.DistillConfig, {"preset": "paper", "epochs": 10},
-     "--preset=paper fixes --epochs=240"),
+     "`preset=paper` fixes `epochs=240`"),
     (training.EvaluateConfig, {"dataset": "imagenet"},
-     "--dataset: Unknown dataset 'imagenet'"),
-    (training.EvaluateConfig, {"batch_size": 0}, "--batch_size must be >= 1"),
+     "`dataset`: Unknown dataset 'imagenet'"),
+    (training.EvaluateConfig, {"batch_size": 0}, "`batch_size` must be >= 1"),
     (training.TeacherConfig, {"mixup_alpha": -1.0},
      "`alpha` must be > 0"),
 ])

@@ -84,9 +84,9 @@ def test_inert_fields_follow_their_mixing():
     assert inert("fmu") == {"mix_fraction", "mix_sampling"}
     assert inert("none") == {"mixup_alpha", "mix_fraction", "mix_sampling"}
     assert inert("pmu") == set()
-    with pytest.raises(ValueError, match="--mix_sampling applies to "
-                       "--mixing=pmu only, not --mixing=cutmix"):
+    with pytest.raises(ValueError, match="`mix_sampling` applies to "
+                       "`mixing=pmu` only, not `mixing=cutmix`"):
         RunConfig(mixing="cutmix", mix_sampling="exact").check_distill()
-    with pytest.raises(ValueError, match="--mixup_alpha has no effect with "
-                       "--mixing=none"):
+    with pytest.raises(ValueError, match="`mixup_alpha` has no effect with "
+                       "`mixing=none`"):
         RunConfig(mixing="none", mixup_alpha=0.5).check_distill()

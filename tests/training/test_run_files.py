@@ -106,7 +106,7 @@ def test_a_damaged_json_file_is_named_not_taken_for_missing(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.json").write_text('{"epoch": ')
     with pytest.raises(ValueError, match=r"last\.json is not valid JSON.*"
-                       r"--overwrite"):
+                       r"`overwrite=True`"):
         RunFolder(tmp_path, {"epochs": 2})
     (tmp_path / "config.json").write_text("{edited")
     with pytest.raises(ValueError, match=r"config\.json is not valid JSON"):

@@ -72,7 +72,7 @@ def test_another_configuration_with_finished_epochs_needs_overwrite(
     _fit(tmp_path, epochs=1)
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "metrics.csv").rename(tmp_path / "metrics.kept")
-    with pytest.raises(ValueError, match=r"differs in: epochs.*--overwrite"):
+    with pytest.raises(ValueError, match=r"differs in: epochs.*`overwrite=True`"):
         RunFolder(tmp_path, {"epochs": 3})
     (tmp_path / "metrics.kept").rename(tmp_path / "metrics.csv")
     with pytest.raises(ValueError, match=r"differs in: epochs"):

@@ -40,29 +40,29 @@ def test_fields_are_the_flags_with_their_defaults():
     ({"loss": "mixstd", "temperature": 0.0}, None),  # checked by distill
     ({"mixup_alpha": 0.0}, None),  # a teacher without mixup
     ({"mix_fraction": 1.5}, "`mix_fraction` must be in [0, 1]"),
-    ({"mixup_alpha": -1.0}, "--mixup_alpha, --mix_fraction, --mix_sampling:"
+    ({"mixup_alpha": -1.0}, "`mixup_alpha`, `mix_fraction`, `mix_sampling`:"
      " `alpha` must be > 0"),
     ({"mix_sampling": "any"}, "`sampling` must be one of"),
-    ({"ce_weight": -1.0}, "--ce_weight, --kd_weight: `ce_weight` must be"),
+    ({"ce_weight": -1.0}, "`ce_weight`, `kd_weight`: `ce_weight` must be"),
     ({"learning_rate": -0.1}, "The learning rate must be > 0"),
     ({"weight_decay": -0.1}, "`weight_decay` must be >= 0"),
-    ({"epochs": 0}, "--epochs must be >= 1"),
-    ({"dataset": "imagenet"}, "--dataset: Unknown dataset 'imagenet'"),
+    ({"epochs": 0}, "`epochs` must be >= 1"),
+    ({"dataset": "imagenet"}, "`dataset`: Unknown dataset 'imagenet'"),
     ({"dataset": "folder:/nonexistent"}, "/nonexistent is not a folder"),
-    ({"loss": "nope"}, "--loss=nope is not one of"),
-    ({"mixing": "blend"}, "--mixing=blend is not one of"),
-    ({"mixed_precision": "int8"}, "--mixed_precision=int8 is not one of"),
-    ({"preset": "paper", "loss": "kd"}, "--preset=paper fixes --loss=mixstd"),
-    ({"preset": "paper", "epochs": 10}, "--preset=paper fixes --epochs=240"),
+    ({"loss": "nope"}, "`loss=nope` is not one of"),
+    ({"mixing": "blend"}, "`mixing=blend` is not one of"),
+    ({"mixed_precision": "int8"}, "`mixed_precision=int8` is not one of"),
+    ({"preset": "paper", "loss": "kd"}, "`preset=paper` fixes `loss=mixstd`"),
+    ({"preset": "paper", "epochs": 10}, "`preset=paper` fixes `epochs=240`"),
     ({"preset": "paper", "learning_rate": 0.1},
-     "--preset=paper keeps the default --learning_rate, but "
-     "--learning_rate=0.1 was given"),
+     "`preset=paper` keeps the default `learning_rate`, but "
+     "`learning_rate=0.1` was given"),
     ({"preset": "paper", "temperature": 2.0}, "keeps the default"),
-    ({"preset": "patient", "loss": "ls"}, "--preset=patient fixes --loss=kd"),
+    ({"preset": "patient", "loss": "ls"}, "`preset=patient` fixes `loss=kd`"),
     ({"preset": "patient", "temperature": 2.0},
-     "--preset=patient fixes --temperature=4.0"),
-    ({"preset": "patient", "epochs": 60}, "fixes --epochs=240"),
-    ({"preset": "fast"}, "--preset=fast is not one of"),
+     "`preset=patient` fixes `temperature=4.0`"),
+    ({"preset": "patient", "epochs": 60}, "fixes `epochs=240`"),
+    ({"preset": "fast"}, "`preset=fast` is not one of"),
 ])
 def test_bad_settings_fail_when_the_config_is_made(kwargs, message):
     if message is None:
@@ -94,13 +94,13 @@ def test_a_preset_sets_the_fields_left_at_their_defaults():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"loss": "mixstd", "temperature": 0.0}, "--loss, --temperature: "),
-    ({"loss": "kd", "temperature": 0.0}, "--loss, --temperature: "),
-    ({"mixing": "none", "mix_fraction": 0.3}, "applies to --mixing=pmu only"),
-    ({"mixing": "fmu", "mix_sampling": "exact"}, "applies to --mixing=pmu"),
-    ({"mixing": "none", "mixup_alpha": 0.5}, "no effect with --mixing=none"),
-    ({"mixing": "none", "mix_mode": "append"}, "give a --mixing"),
-    ({"mixup_alpha": 0.0}, "--mixup_alpha must be > 0 to mix"),
+    ({"loss": "mixstd", "temperature": 0.0}, "`loss`, `temperature`: "),
+    ({"loss": "kd", "temperature": 0.0}, "`loss`, `temperature`: "),
+    ({"mixing": "none", "mix_fraction": 0.3}, "applies to `mixing=pmu` only"),
+    ({"mixing": "fmu", "mix_sampling": "exact"}, "applies to `mixing=pmu`"),
+    ({"mixing": "none", "mixup_alpha": 0.5}, "no effect with `mixing=none`"),
+    ({"mixing": "none", "mix_mode": "append"}, "give a `mixing`"),
+    ({"mixup_alpha": 0.0}, "`mixup_alpha` must be > 0 to mix"),
     ({"jit_compile": True, "mixing": "mixup"}, "XLA cannot compile"),
 ])
 def test_distillation_rules(kwargs, message):
@@ -220,10 +220,10 @@ def test_calling_again_resumes_from_the_last_finished_epoch(
 def test_distill_checks_the_teacher_file_before_any_data():
     config = RunConfig(teacher="resnet8", student="resnet8",
                        teacher_weights="/nonexistent.keras", **FAST)
-    with pytest.raises(ValueError, match="--teacher_weights=/nonexistent"
-                       ".keras: no file there"):
+    with pytest.raises(ValueError, match="`teacher_weights=/nonexistent"
+                       r"\.keras`: no file there"):
         training.distill(config)
-    with pytest.raises(ValueError, match="resnet999 is not an architecture"):
+    with pytest.raises(ValueError, match="resnet999` is not an architecture"):
         training.distill(dataclasses.replace(config, teacher="resnet999"))
 
 

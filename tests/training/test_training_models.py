@@ -49,7 +49,7 @@ def test_image_size_is_parsed_and_recorded_as_earlier_versions_did():
     assert RunConfig(image_size=16).record("train-teacher")["image_size"] == 16
     assert RunConfig(image_size="16,20").record(
         "train-teacher")["image_size"] == [16, 20]
-    with pytest.raises(ValueError, match="--image_size=0,5"):
+    with pytest.raises(ValueError, match="`image_size=0,5`"):
         RunConfig(image_size="0,5")
 
 
@@ -88,7 +88,7 @@ def test_student_weights_warm_start_from_a_file(base, folder, tmp_path):
                                  "student", "student_weights")
     np.testing.assert_array_equal(named.get_layer("fc").kernel.numpy(),
                                   start.get_layer("fc").kernel.numpy())
-    with pytest.raises(ValueError, match="--student_weights.*resnet14"):
+    with pytest.raises(ValueError, match="`student_weights.*resnet14"):
         training.build_model("resnet14", tmp_path / "start.keras", info,
                              "student", "student_weights")
     # The warm-started student is recorded, and a zoo name is not needed.
@@ -102,12 +102,12 @@ def test_student_weights_warm_start_from_a_file(base, folder, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({}, "Missing --student (an architecture) or --student_weights"),
+    ({}, "Missing `student` (an architecture) or `student_weights`"),
     ({"student_weights": "w.weights.h5"}, "holds weights only"),
     ({"student": "keras.applications.Nope"},
-     "--student=keras.applications.Nope is not an architecture"),
+     "`student=keras.applications.Nope` is not an architecture"),
     ({"student": "resnet8", "teacher_weights": "w.pth", "teacher": None},
-     "--teacher_weights=w.pth holds weights only"),
+     "`teacher_weights=w.pth` holds weights only"),
 ])
 def test_model_settings_fail_before_any_data(kwargs, message):
     config = RunConfig(**{"dataset": "digits", "teacher": "resnet8",

@@ -27,7 +27,7 @@ def test_validation_epochs_are_the_first_every_nth_and_the_last():
 
 
 def test_validation_freq_is_checked_and_recorded_only_when_set():
-    with pytest.raises(ValueError, match="--validation_freq must be >= 1"):
+    with pytest.raises(ValueError, match="`validation_freq` must be >= 1"):
         RunConfig(dataset="digits", validation_freq=0)
     config = RunConfig(dataset="digits", teacher="resnet8", student="resnet8")
     assert "validation_freq" not in config.record("distill")

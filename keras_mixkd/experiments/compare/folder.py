@@ -79,8 +79,8 @@ class ComparisonFolder:
             raise ValueError(
                 f"The comparison folder {self.root} was started with another "
                 f"base configuration (differs in: {changed}). Rerun with the "
-                "same flags (adding --methods or --seeds is fine), or choose "
-                "another --output_dir.")
+                "same flags (adding `methods` or `seeds` is fine), or choose "
+                "another `output_dir`.")
         self.base = base
 
     def check_custom(self, custom):
@@ -100,7 +100,7 @@ class ComparisonFolder:
                     "with other settings (differs in: "
                     f"{describe_differences(previous, settings)}). Give the "
                     "new definition another name, or choose another "
-                    "--output_dir.")
+                    "`output_dir`.")
 
     def record_request(self, methods, seeds, baseline, custom=None):
         """Writes ``compare.json``: the base and what was last asked.

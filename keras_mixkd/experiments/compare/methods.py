@@ -123,7 +123,7 @@ METHODS = {
         "function matching (Beyer et al., CVPR 2022) as the package runs "
         "it: full mixup replacing the batch before both forwards, the KD "
         "term alone at T=1 (T^2 scaling), {weights}; it sets its own "
-        "weights, so --ce_weight/--kd_weight do not change it (per-sample "
+        "weights, so `ce_weight`/`kd_weight` do not change it (per-sample "
         "Beta(1, 1) weights and random partners, not the paper's one "
         "weight per batch and neighbour; the base optimizer, not Adam with "
         "a cosine schedule)",
@@ -159,7 +159,7 @@ CUSTOM_KEYS = ("loss", "temperature", "mixing", "mix_fraction",
 
 _TEXT_KEYS = ("loss", "mixing", "mix_sampling", "mix_mode")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_SPEC_EXAMPLE = "--method_spec=kd_t2:loss=kd,temperature=2"
+_SPEC_EXAMPLE = "`method_spec=kd_t2:loss=kd,temperature=2`"
 
 
 def custom_method(name, settings):
@@ -262,18 +262,18 @@ def parse_spec(text):
     pairs = [item.partition("=") for item in body.split(",")] if sep else []
     if not name or not pairs or any(
             not key or not eq or not value for key, eq, value in pairs):
-        raise ValueError(f"--method_spec={text}: write NAME:key=value,..., "
+        raise ValueError(f"`method_spec={text}`: write NAME:key=value,..., "
                          f"e.g. {_SPEC_EXAMPLE}.")
     settings = {}
     for key, _, value in pairs:
         key, value = key.strip(), value.strip()
         if key in settings:
-            raise ValueError(f"--method_spec={text}: {key} is given twice.")
+            raise ValueError(f"`method_spec={text}`: {key} is given twice.")
         if key not in _TEXT_KEYS and key in CUSTOM_KEYS:
             try:
                 value = float(value)
             except ValueError:
-                raise ValueError(f"--method_spec={text}: {key}={value} is "
+                raise ValueError(f"`method_spec={text}`: {key}={value} is "
                                  "not a number.") from None
         settings[key] = value
     return name.strip(), settings
@@ -307,20 +307,20 @@ def check_request(methods, baseline, seeds, custom=None):
         raise ValueError(f"Unknown method(s) {', '.join(unknown)}; choose "
                          f"from: {', '.join(METHODS)}; or define "
                          f"{unknown[0]} by its settings "
-                         f"(--method_spec={unknown[0]}:loss=...,..., see "
+                         f"(`method_spec={unknown[0]}:loss=...`, see "
                          "docs/compare.md).")
     unasked = [m for m in defined if m not in methods]
     if unasked:
-        raise ValueError(f"{', '.join(unasked)} is defined (--method_spec) "
-                         "but not among --methods; add it to --methods.")
+        raise ValueError(f"{', '.join(unasked)} is defined (`method_spec`) "
+                         "but not among `methods`; add it to `methods`.")
     if not methods or len(set(methods)) != len(methods):
-        raise ValueError(f"--methods must name each method once, got "
+        raise ValueError(f"`methods` must name each method once, got "
                          f"{','.join(methods) or 'none'}.")
     if baseline not in methods:
-        raise ValueError(f"--baseline={baseline} is not among --methods="
+        raise ValueError(f"`baseline={baseline}` is not among `methods`="
                          f"{','.join(methods)}; add it or choose another.")
     if int(seeds) != seeds or seeds < 1:
-        raise ValueError(f"--seeds must be an integer >= 1, got {seeds}.")
+        raise ValueError(f"`seeds` must be an integer >= 1, got {seeds}.")
     return {m: defined.get(m) or METHODS[m] for m in methods}
 
 

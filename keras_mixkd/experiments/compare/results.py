@@ -18,6 +18,8 @@ summary["methods"]["mixkd"]["diff_ci95"]
 
 import pathlib
 
+from keras_mixkd import data
+from keras_mixkd.experiments import chance
 from keras_mixkd.experiments import statistics
 from keras_mixkd.experiments import tables
 from keras_mixkd.training.json_file import read_json
@@ -104,5 +106,33 @@ def write(root):
     summary = summarize_rows(read_results(root / "results.csv"),
                              request["baseline"], request["methods"],
                              request.get("descriptions"))
+    flagged = chance_warnings(root, request, summary)
+    if flagged:
+        summary["warnings"] = flagged
     write_json(root / "summary.json", summary)
     return summary
+
+
+def num_classes_of(root, request):
+    """The comparison's number of classes: from ``teacher.json``, else from
+    the dataset's name (None when neither tells)."""
+    teacher = read_json(pathlib.Path(root) / "teacher.json") or {}
+    if teacher.get("num_classes"):
+        return int(teacher["num_classes"])
+    base = request.get("base", {})
+    try:
+        return data.dataset_info(base.get("dataset"),
+                                 data_dir=base.get("data_dir")).num_classes
+    except Exception:  # an unknown or unreachable dataset: no warning
+        return None
+
+
+def chance_warnings(root, request, summary):
+    """`keras_mixkd.experiments.chance.warnings` of a comparison: its
+    teacher and each method's mean test accuracy."""
+    teacher = read_json(pathlib.Path(root) / "teacher.json") or {}
+    name = teacher.get("teacher", "")
+    return chance.warnings(
+        {name: teacher.get("test_accuracy")},
+        {m: e.get("mean") for m, e in summary["methods"].items()},
+        num_classes_of(root, request))

@@ -78,7 +78,8 @@ def ensure_teacher(folder, config, evaluate, teacher_epochs=None):
         figures = ({"weights": str(config.teacher_weights)} if summary is None
                    else _summary_figures(summary))
         figures = {"teacher": config.teacher or model.name, **figures,
-                   **_figures(evaluate, model, "ce", config.seed)}
+                   **_figures(evaluate, model, "ce", config.seed),
+                   "num_classes": int(model.output_shape[-1])}
         figures.setdefault("test_accuracy", figures["eval_accuracy"])
         write_json(folder.root / "teacher.json", figures)
     return model
@@ -164,13 +165,13 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
     """
     table = check_request(methods, baseline, seeds, custom)
     if not config.output_dir:
-        raise ValueError("compare needs an output_dir (the comparison "
+        raise ValueError("compare needs `output_dir` (the comparison "
                          "folder).")
     if not config.student:
-        raise ValueError("Missing --student.")
+        raise ValueError("Missing `student`.")
     if not (config.teacher or config.teacher_weights):
-        raise ValueError("Missing --teacher (an architecture to train), or "
-                         "--teacher_weights (a .keras file brings its "
+        raise ValueError("Missing `teacher` (an architecture to train), or "
+                         "`teacher_weights` (a .keras file brings its "
                          "architecture).")
     seeds = list(range(config.seed, config.seed + int(seeds)))
     for name in ("teacher", "student"):
@@ -203,4 +204,7 @@ def compare(config, methods=DEFAULT_METHODS, seeds=1, baseline="kd",
         with progress.step(f"{method}, seed {seed}"):
             run_one(folder, config, method, seed, teacher, evaluate,
                     table[method])
-    return results.write(folder.root)
+    summary = results.write(folder.root)
+    for line in summary.get("warnings", ()):
+        log(line)
+    return summary

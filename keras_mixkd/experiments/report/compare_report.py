@@ -100,6 +100,7 @@ def write_markdown(root, summary, request):
         + (f", training subset {base['train_size']} images"
            if base.get("train_size") else "") + ".",
         _teacher_line(teacher, base), "",
+        *[f"**{line}**\n" for line in summary.get("warnings", ())],
         table(["method", "n", "test acc. %", f"minus {baseline}, points "
                "[95% CI]", "train acc. %", "gap, points", "ECE %", "NLL",
                "raw ECE %", "best acc. %"], _table_rows(summary)), ""]

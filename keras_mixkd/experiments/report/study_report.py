@@ -13,6 +13,7 @@ with its 95% interval, and the observations their intervals over seeds
 import numpy as np
 
 from keras_mixkd import analysis
+from keras_mixkd.experiments import chance
 from keras_mixkd.experiments import statistics
 from keras_mixkd.experiments import study as study_lib
 from keras_mixkd.experiments.report.markdown import number
@@ -192,17 +193,35 @@ def _teacher_observations(teacher_rows):
     return lines
 
 
-def observations(rows, teacher_rows):
+def num_classes(study):
+    """A study's number of classes, from a teacher's saved test logits
+    (None before any teacher is done)."""
+    for spec in study.grid.teacher_specs():
+        path = study.path(spec) / "test_logits.npy"
+        if path.is_file():
+            return int(np.load(path, mmap_mode="r").shape[-1])
+    return None
+
+
+def observations(rows, teacher_rows, num_classes=None):
     """Short findings computed from a study's results (nothing hard-coded).
 
     Args:
         rows: result rows (one per finished cell).
         teacher_rows: teacher rows.
+        num_classes: the number of classes (`num_classes`), for the
+            warnings of results near chance (None: none).
 
     Returns:
-        A list of sentences; comparisons the grid cannot make are left out.
+        A list of sentences, warnings first; comparisons the grid cannot
+        make are left out.
     """
-    lines = _teacher_observations(teacher_rows)
+    lines = chance.warnings(
+        {f"{r['teacher']} ({'mixup' if r['teacher_mixup'] else 'plain'})":
+         r.get("last_accuracy") for r in teacher_rows},
+        {r["cell"]: r.get("last_accuracy") for r in rows}, num_classes,
+        subject="cell")
+    lines += _teacher_observations(teacher_rows)
     key = study_lib.temperature_key
     temps = sorted({r["temperature"] for r in rows} - {study_lib.STD})
     pairs = [(study_lib.STD, t) for t in temps]
@@ -309,7 +328,8 @@ def write(root):
                " noise." if study.grid.seeds == 1 else
                f", over {study.grid.seeds} seeds per cell.") + "", "",
             "## Observations", ""]
-    text += [f"- {line}" for line in observations(rows, teacher_rows)]
+    text += [f"- {line}" for line in observations(
+        rows, teacher_rows, num_classes(study))]
     text += ["", "## Student accuracy", ""]
     text += [f"![{p.stem}](figures/{p.name})" for p in figures
              if p.name.startswith("accuracy-")]

@@ -154,7 +154,7 @@ def seed_section(rows):
         "Student-t interval; * marks an interval that excludes 0."]
     if max(e["n"] for e in entries.values()) < 2:
         lines.append("One seed: no std and no interval (rerun with "
-                     "--seeds=3 to add seeds).")
+                     "`seeds=3` to add seeds).")
     return lines
 
 

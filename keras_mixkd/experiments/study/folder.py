@@ -106,7 +106,7 @@ class Study:
             raise ValueError(
                 f"The study folder {self.root} holds another grid (differs in:"
                 f" {_differences(previous, current)}). Resume it with the "
-                "same flags, or choose another --output_dir.")
+                "same flags, or choose another `output_dir`.")
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(self.root / "study.json", current)
 
