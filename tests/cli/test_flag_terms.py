@@ -75,7 +75,25 @@ def _missing_teacher():
                     ("kd",), seeds=1, log=lambda line: None)
 
 
+def _bad_epochs():
+    training.DistillConfig(teacher="resnet8", student="resnet8", epochs=0)
+
+
+def _calibrate_logits():
+    from keras_mixkd.exporting import ExportConfig
+    ExportConfig(weights="w.keras", format="litert", output="o.tflite",
+                 calibrate=True)
+
+
 @pytest.mark.parametrize("call,python,args,flag", [
+    (_bad_epochs, "`epochs` must be >= 1",
+     ["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
+      "--student=resnet8", "--epochs=0"], "--epochs must be >= 1"),
+    (_calibrate_logits, "`calibrate=True` calibrates probabilities: add "
+     "`outputs=probabilities`.",
+     ["export", "--weights=w.keras", "--format=litert", "--output=o.tflite",
+      "--calibrate"],
+     "--calibrate calibrates probabilities: add --outputs=probabilities."),
     (_preset_conflict,
      "`preset=patient` fixes `mixing=fmu`, but `mixing=cutmix` was given",
      ["distill", "--teacher=resnet8", "--teacher_weights=w.keras",
