@@ -95,7 +95,9 @@ def test_mutated_checkpoints_fail_cleanly_fast_and_small(tmp_path,
     path = tmp_path / "mutant.pth"
     outcomes = {"loaded": 0, "refused": 0}
     worst_time, worst_memory = 0.0, 0.0
-    start = time.perf_counter()
+    # CPU time of this process, not wall time: a loaded machine (another job
+    # on the cores) must not fail the test; a hang or a blow-up still does.
+    start = time.process_time()
     tracemalloc.start()
     try:
         for name, make in _sources(tmp_path, reference_dir).items():
@@ -104,7 +106,7 @@ def test_mutated_checkpoints_fail_cleanly_fast_and_small(tmp_path,
                 path.write_bytes(data)
                 tracemalloc.reset_peak()
                 before = tracemalloc.get_traced_memory()[0]
-                tick = time.perf_counter()
+                tick = time.process_time()
                 try:
                     read_checkpoint(path)
                     outcomes["loaded"] += 1
@@ -113,7 +115,7 @@ def test_mutated_checkpoints_fail_cleanly_fast_and_small(tmp_path,
                 except Exception as e:  # not the loader's own error
                     pytest.fail(f"{name} mutant {index}: {type(e).__name__}:"
                                 f" {e}")
-                elapsed = time.perf_counter() - tick
+                elapsed = time.process_time() - tick
                 peak = tracemalloc.get_traced_memory()[1] - before
                 worst_time = max(worst_time, elapsed)
                 assert elapsed < 1.0, (name, index, elapsed)
@@ -122,7 +124,7 @@ def test_mutated_checkpoints_fail_cleanly_fast_and_small(tmp_path,
                 worst_memory = max(worst_memory, peak / len(data))
     finally:
         tracemalloc.stop()
-    total = time.perf_counter() - start
+    total = time.process_time() - start
     assert total < 20.0, total
     # The mutations reach both outcomes: not every file is rejected early.
     assert outcomes["loaded"] > 0 and outcomes["refused"] > 100, outcomes
@@ -137,12 +139,12 @@ def test_stride_zero_view_of_a_huge_size_is_refused_at_once(tmp_path, writer):
     path = writer(tmp_path / "huge.pth",
                   {"x": View(np.arange(4.0), 0, (2 ** 31, 2 ** 10), (0, 1))})
     tracemalloc.start()
-    tick = time.perf_counter()
+    tick = time.process_time()
     try:
         with pytest.raises(CheckpointFormatError, match="describes"):
             read_checkpoint(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - tick < 0.5
+    assert time.process_time() - tick < 0.5
     assert peak < 2 ** 20
