@@ -108,5 +108,7 @@ def test_one_hot_and_mix_pipelines():
     mixed = data.mix(encoded, PartialMixUp(mix_fraction=1.0, seed=3))
     mixed_images, mixed_labels = next(iter(mixed))
     np.testing.assert_allclose(mixed_labels.numpy().sum(1), 1.0, rtol=1e-5)
-    assert (mixed_labels.numpy().max(1) < 1).mean() > 0.9  # soft labels
+    # Soft labels, except where a row's partner has its class (about 1 in
+    # 10 on the digits: 0.9 failed at 27 of 32 rows); unmixed gives 0.
+    assert (mixed_labels.numpy().max(1) < 1).mean() > 0.6
     assert not np.allclose(mixed_images.numpy(), images.numpy())
