@@ -30,6 +30,9 @@ from keras_mixkd.models.applications import load
 from keras_mixkd.models.batch_norm import FusedBatchNormalization
 from keras_mixkd.models.batch_norm import use_fused_batch_norm
 from keras_mixkd.models.batch_norm import use_fused_kernel
+from keras_mixkd.models.connector import ConvRegressor
+from keras_mixkd.models.features import feature_layers
+from keras_mixkd.models.features import with_features
 from keras_mixkd.models.folding import fold_batch_norm
 from keras_mixkd.models.logits import WithoutActivation
 from keras_mixkd.models.logits import check_logits
