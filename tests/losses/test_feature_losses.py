@@ -193,3 +193,22 @@ def test_attention_refuses_bad_p():
 def test_features_need_a_batch_dimension():
     with pytest.raises(ValueError, match="rank >= 2"):
         losses.pkt_loss(np.zeros(4), np.zeros(4))
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_bfloat16_features_give_a_float32_loss(kind):
+    """Under mixed precision the features are bfloat16; the loss is not."""
+    teacher_shape, student_shape = next(
+        (t, s) for k, t, s in CASES if k == kind)
+    teacher, student = _features(kind, teacher_shape, student_shape, seed=3)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        value = LOSSES[kind][0]()(tf.cast(teacher, "bfloat16"),
+                                  tf.cast(student, "bfloat16"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert value.dtype == tf.float32
+    rounded = [np.asarray(tf.cast(tf.cast(x, "bfloat16"), "float64"))
+               for x in (teacher, student)]
+    np.testing.assert_allclose(float(value), _reference(kind, *rounded),
+                               rtol=1e-4)
