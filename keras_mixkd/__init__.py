@@ -26,6 +26,7 @@ _SUBMODULES = (
     "data",
     "experiments",
     "exporting",
+    "feature_terms",
     "losses",
     "mixing",
     "models",
@@ -37,6 +38,7 @@ _SUBMODULES = (
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "Distiller": "keras_mixkd.distiller",
+    "FeatureTerm": "keras_mixkd.feature_terms",
     "export": "keras_mixkd.exporting",
     **{name: "keras_mixkd.losses" for name in (
         "KDDistillationLoss", "LogitStandardizationDistillationLoss",

@@ -7,25 +7,17 @@ from keras import ops
 from keras_mixkd import _keras_compat
 from keras_mixkd._metric_targets import categorical_metrics
 from keras_mixkd import _validation
+from keras_mixkd import feature_terms as feature_terms_module
 from keras_mixkd.models import folding
 from keras_mixkd.models import logits
 from keras_mixkd import losses as losses_module
+from keras_mixkd.losses._common import per_sample as _per_sample
 from keras_mixkd import mixing as mixing_module
 from keras_mixkd.settings import CE_WEIGHT
 from keras_mixkd.settings import KD_WEIGHT
 
 _serialize = keras.saving.serialize_keras_object
 _deserialize = keras.saving.deserialize_keras_object
-
-
-def _per_sample(loss, y_true, y_pred):
-    """Per-sample values of a Keras loss (or a plain function)."""
-    values = loss.call(y_true, y_pred) if isinstance(
-        loss, keras.losses.Loss) else loss(y_true, y_pred)
-    values = ops.cast(values, "float32")
-    if len(values.shape) == 0:  # a function returning the batch mean
-        values = ops.broadcast_to(values, ops.shape(y_pred)[:1])
-    return values
 
 
 def _uncompiled(model_config):
@@ -56,6 +48,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
 
         loss = ce_weight * student_loss(mixed_labels, student_logits)
              + kd_weight * distillation_loss(teacher_logits, student_logits)
+             + sum(weight_i * feature_loss_i(teacher_feature_i,
+                                             student_feature_i))
 
     With no other argument than the two models it is the paper's recipe as the
     official code runs it: partial mixup with the official sampling
@@ -121,6 +115,14 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             sum to 1 on random inputs, probed here or, when the input shape
             is only known from the data, at the first `fit`). ``False``
             skips both, for a model whose logits really look like that.
+        feature_terms: `keras_mixkd.feature_terms.FeatureTerm` objects (or
+            their configs): each adds ``weight * loss(teacher_feature,
+            student_feature)``, the outputs of a named layer of each model
+            on the same (mixed) batch, averaged over the rows like the KD
+            term; ``"hint"`` terms train a connector with the student
+            (`Distiller.connectors`, saved with the Distiller, never part
+            of the student). `keras_mixkd.feature_terms.zoo_terms` gives
+            RepDistiller's layers for zoo models; docs/features.md.
         seed: seed of a mixer built from a name.
         teacher_dtype: precision of the frozen teacher's forward pass, e.g.
             ``"bfloat16"`` under a float32 student (opt-in: it moves the
@@ -148,7 +150,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                  ce_weight=CE_WEIGHT, kd_weight=KD_WEIGHT, temperature=None,
                  seed=None, teacher_dtype=None, fold_teacher=None,
                  check_logits=True,
-                 mix_mode="replace", **kwargs):
+                 mix_mode="replace", feature_terms=None, **kwargs):
         _validation.keyword_models(args, student, teacher)
         super().__init__(**kwargs)
         for role, model in (("student", student), ("teacher", teacher)):
@@ -195,6 +197,14 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.ce_loss_tracker = keras.metrics.Mean(name="ce_loss")
         self.kd_loss_tracker = keras.metrics.Mean(name="kd_loss")
         self.raw_ce_tracker = keras.metrics.Mean(name="raw_ce")
+        self.feature_terms = feature_terms_module.terms_of(feature_terms)
+        # The feature models (sharing the models' weights) in a plain object;
+        # the connectors, trained with the student, tracked and saved here.
+        self._features = feature_terms_module.FeatureModels(
+            self.feature_terms, student, teacher) if self.feature_terms else None
+        self.connectors = (self._features.trainable_connectors()
+                           if self._features else [])
+        self.feature_loss_tracker = keras.metrics.Mean(name="feature_loss")
         self._num_classes = widths[0] or widths[1]
         self.teacher_dtype = teacher_dtype
         self.fold_teacher = fold_teacher
@@ -279,7 +289,12 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             return
         self._teacher_inference = folding.frozen_teacher(
             self.teacher, self.teacher_dtype, self.fold_teacher,
-            self._teacher_inference, self.distribute_strategy)
+            self._teacher_inference, self.distribute_strategy,
+            keep=[term.teacher_layer for term in self.feature_terms])
+        if self._features is not None:
+            self._features.set_teacher(
+                self._teacher_inference.model if self._teacher_inference
+                else self.teacher)
         self._teacher_prepared = True
 
     def make_train_function(self, force=False):
@@ -293,6 +308,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
     def metrics(self):
         trackers = [self.loss_tracker, self.ce_loss_tracker,
                     self.kd_loss_tracker, self.raw_ce_tracker]
+        if self.feature_terms:
+            trackers.append(self.feature_loss_tracker)
         compiled = _keras_compat.compile_metrics(self)
         if compiled is not None:
             trackers.append(compiled)
@@ -332,7 +349,12 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self._prepare_teacher()
         teacher = self._teacher_inference or (
             lambda images: self.teacher(images, training=False))
-        teacher_logits = ops.stop_gradient(ops.cast(teacher(x), "float32"))
+        if self._features is not None:
+            teacher_features, teacher_logits = self._features.teacher(
+                x, training=False)
+        else:
+            teacher_logits = teacher(x)
+        teacher_logits = ops.stop_gradient(ops.cast(teacher_logits, "float32"))
         local_size = ops.cast(ops.shape(y)[0], "float32")
         replica = tf.distribute.get_replica_context()
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -340,7 +362,12 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         if replica is not None and num_replicas > 1:
             global_size = replica.all_reduce("sum", local_size)
         with tf.GradientTape() as tape:
-            student_logits = ops.cast(self.student(x, training=True), "float32")
+            if self._features is not None:
+                student_features, student_logits = self._features.student(
+                    x, training=True)
+            else:
+                student_logits = self.student(x, training=True)
+            student_logits = ops.cast(student_logits, "float32")
             self._check_logit_shapes(teacher_logits, student_logits)
             clean_logits = student_logits[:ops.shape(y)[0]]
             ce = _per_sample(self.student_loss, y, clean_logits)
@@ -358,19 +385,31 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             # The mean over every row: 2B rows per B samples in "append".
             rows = mixing_module.ROWS_PER_SAMPLE[self.mix_mode]
             kd_sum = self.kd_weight * ops.sum(kd) / rows
+            feature_sum = 0.0
+            if self._features is not None:
+                # Like the KD term: every row, the mean over 2B in "append".
+                feature_sum = sum(self._features.loss_sums(
+                    teacher_features, student_features, kd_w,
+                    training=True)) / rows
             regularization = ops.cast(
                 ops.sum(self.student.losses), "float32") if (
                     self.student.losses) else 0.0
-            loss = (ce_sum + kd_sum) / global_size + regularization / (
-                num_replicas)
+            loss = (ce_sum + kd_sum + feature_sum) / global_size + (
+                regularization / num_replicas)
             scaled_loss = self.optimizer.scale_loss(loss)
-        weights = self.student.trainable_weights
+        weights = self.student.trainable_weights + [
+            w for connector in self.connectors
+            for w in connector.trainable_weights]
         gradients = tape.gradient(scaled_loss, weights)
         self.optimizer.apply_gradients(zip(gradients, weights))
         self.ce_loss_tracker.update_state(ce_sum / local_size, local_size)
         self.kd_loss_tracker.update_state(kd_sum / local_size, local_size)
+        if self.feature_terms:
+            self.feature_loss_tracker.update_state(feature_sum / local_size,
+                                                   local_size)
         self.loss_tracker.update_state(
-            (ce_sum + kd_sum) / local_size + regularization, local_size)
+            (ce_sum + kd_sum + feature_sum) / local_size + regularization,
+            local_size)
         return self._logs(y, clean_logits, sample_weight, training=True)
 
     def test_step(self, data):
@@ -392,6 +431,8 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         if training:
             logs["ce_loss"] = self.ce_loss_tracker.result()
             logs["kd_loss"] = self.kd_loss_tracker.result()
+            if self.feature_terms:
+                logs["feature_loss"] = self.feature_loss_tracker.result()
         else:
             logs["raw_ce"] = self.raw_ce_tracker.result()
         compiled = _keras_compat.compile_metrics(self)
@@ -418,6 +459,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             "fold_teacher": self.fold_teacher,
             "check_logits": self.check_logits,
             "mix_mode": self.mix_mode,
+            "feature_terms": [t.get_config() for t in self.feature_terms],
         })
         return config
 

@@ -42,6 +42,13 @@ KD_WEIGHT = 0.9
 MIXUP_ALPHA = 1.0
 MIX_FRACTION = 0.1
 
+#: The feature losses by name (`keras_mixkd.feature_terms`), each with
+#: RepDistiller's weight, its ``-b`` (beta) in
+#: ``scripts/run_cifar_distill.sh``: FitNets' hint, attention transfer,
+#: similarity preservation, probabilistic knowledge transfer.
+FEATURE_LOSS_WEIGHTS = {"hint": 100.0, "at": 1000.0, "sp": 3000.0,
+                        "pkt": 30000.0}
+
 #: The smallest evaluation batch per replica when ``eval_batch_size`` is
 #: None (the larger of it and ``batch_size``): the 10,000 test images
 #: evaluate in 1.0 s at 256 against 1.65 s at 64 (resnet8, bfloat16, 2 CPU

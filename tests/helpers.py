@@ -108,3 +108,31 @@ def load_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_mirrored_matches_single_device(build, x, y, init):
+    """One step of ``build()``'s Distiller (built inside a strategy's scope)
+    on one device and on two logical CPUs: the same student weights and
+    loss, and the step changed the weights ``init``."""
+    import tensorflow as tf
+
+    cpus = tf.config.list_logical_devices("CPU")
+    assert len(cpus) >= 2, "conftest configures two logical CPUs"
+
+    def one_step(strategy):
+        with strategy.scope():
+            d = build()
+        history = d.fit(x, y, batch_size=len(x), epochs=1, shuffle=False,
+                        verbose=0).history
+        return d.student.get_weights(), history["loss"][0]
+
+    single, loss_single = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    # No collective ops: their instance keys clash with those of other
+    # strategies created earlier in the same process.
+    mirrored, loss_mirrored = one_step(tf.distribute.MirroredStrategy(
+        [c.name for c in cpus[:2]],
+        cross_device_ops=tf.distribute.ReductionToOneDevice()))
+    assert any(not np.allclose(a, b) for a, b in zip(init, single))
+    for a, b in zip(single, mirrored):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss_single, loss_mirrored, rtol=1e-5)

@@ -9,6 +9,7 @@ import keras_mixkd
 from keras_mixkd.mixing import PartialMixUp
 from tests.helpers import CLASSES
 from tests.helpers import Recorder
+from tests.helpers import assert_mirrored_matches_single_device
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 
@@ -161,30 +162,19 @@ def test_other_losses_and_temperatures(loss, temperature):
 
 
 def test_mirrored_strategy_matches_single_device():
-    cpus = tf.config.list_logical_devices("CPU")
-    assert len(cpus) >= 2, "conftest configures two logical CPUs"
     x, y = tiny_data(8)
     init = tiny_model("student", seed=1).get_weights()
 
-    def one_step(strategy):
-        with strategy.scope():
-            student = tiny_model("student", seed=1)
-            student.set_weights(init)
-            d = keras_mixkd.Distiller(student=student,
-                                      teacher=tiny_model("teacher", seed=7),
-                                      mixer=None)
-            d.compile(optimizer=keras.optimizers.SGD(0.5))
-        history = d.fit(x, y, batch_size=8, epochs=1, shuffle=False,
-                        verbose=0).history
-        return student.get_weights(), history["loss"][0]
+    def build():
+        student = tiny_model("student", seed=1)
+        student.set_weights(init)
+        d = keras_mixkd.Distiller(student=student,
+                                  teacher=tiny_model("teacher", seed=7),
+                                  mixer=None)
+        d.compile(optimizer=keras.optimizers.SGD(0.5))
+        return d
 
-    single, loss_single = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"))
-    mirrored, loss_mirrored = one_step(
-        tf.distribute.MirroredStrategy([c.name for c in cpus[:2]]))
-    assert any(not np.allclose(a, b) for a, b in zip(init, single))
-    for a, b in zip(single, mirrored):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(loss_single, loss_mirrored, rtol=1e-5)
+    assert_mirrored_matches_single_device(build, x, y, init)
 
 
 def test_mirrored_strategy_with_partial_mixup_trains():

@@ -173,3 +173,17 @@ def _class_targets(loss_name, targets, logits):
             "indices of shape (batch,) or (batch, 1), or one-hot or soft "
             f"targets of shape (batch, {l_shape[-1]}).")
     return ops.cast(targets, logits.dtype)
+
+
+def per_sample(loss, y_true, y_pred):
+    """Per-sample float32 values of a Keras loss (or a plain function).
+
+    A `keras.losses.Loss`'s ``call`` gives them unreduced; a function
+    returning the batch mean has it repeated on every row.
+    """
+    values = loss.call(y_true, y_pred) if isinstance(
+        loss, keras.losses.Loss) else loss(y_true, y_pred)
+    values = ops.cast(values, "float32")
+    if len(values.shape) == 0:
+        values = ops.broadcast_to(values, ops.shape(y_pred)[:1])
+    return values

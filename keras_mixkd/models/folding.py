@@ -130,9 +130,11 @@ class FrozenInference:
         model: a functional `keras.Model`, used in inference mode only.
         dtype: precision of the copy (see `fold_batch_norm`).
         fold: whether to fold BatchNorm (False: a plain copy at ``dtype``).
+        keep: names of layers whose outputs are read (feature terms): a
+            convolution among them keeps its BatchNorm apart.
     """
 
-    def __init__(self, model, dtype=None, fold=True):
+    def __init__(self, model, dtype=None, fold=True, keep=()):
         if not isinstance(model, keras.Model) or not hasattr(model, "inputs") \
                 or not getattr(model, "inputs", None):
             raise ValueError(
@@ -141,7 +143,8 @@ class FrozenInference:
                 f"{type(model).__name__}. Pass fold_teacher=False.")
         self.source = model
         self.policy = _policy(dtype)
-        self.pairs = foldable_pairs(model) if fold else {}
+        self.pairs = {conv: bn for conv, bn in (
+            foldable_pairs(model) if fold else {}).items() if conv not in keep}
         folded_bns = set(self.pairs.values())
 
         def clone(layer):
@@ -213,7 +216,8 @@ def check_options(teacher, teacher_dtype, fold_teacher):
             f"keras.Input); got {type(teacher).__name__}. Leave both unset.")
 
 
-def frozen_teacher(teacher, teacher_dtype, fold_teacher, current, strategy):
+def frozen_teacher(teacher, teacher_dtype, fold_teacher, current, strategy,
+                   keep=()):
     """The `Distiller`'s teacher inference copy at the start of a `fit`.
 
     Args:
@@ -222,6 +226,7 @@ def frozen_teacher(teacher, teacher_dtype, fold_teacher, current, strategy):
         fold_teacher: the `Distiller`'s ``fold_teacher``.
         current: the copy of a previous `fit` (synced and returned) or None.
         strategy: the distribution strategy to create the copy under.
+        keep: layers whose outputs the `Distiller` reads (`FrozenInference`).
 
     Returns:
         A `FrozenInference`, or None to call the teacher itself.
@@ -237,4 +242,5 @@ def frozen_teacher(teacher, teacher_dtype, fold_teacher, current, strategy):
     if not fold and teacher_dtype is None:
         return None
     with strategy.scope():
-        return FrozenInference(teacher, dtype=teacher_dtype, fold=fold)
+        return FrozenInference(teacher, dtype=teacher_dtype, fold=fold,
+                               keep=keep)
