@@ -95,6 +95,7 @@ CHOICES = {
     "mix_mode": ("replace", "append"),
     "teacher_dtype": ("none", "float32", "bfloat16", "float16"),
     "fold_teacher": ("auto", "on", "off"),
+    "feature_loss": ("none", *FEATURE_LOSS_WEIGHTS),
 }
 
 #: Every setting with a default -> that default (`RunConfig`'s fields and
@@ -109,7 +110,7 @@ DEFAULTS = {
     "mixing": "pmu", "mix_fraction": MIX_FRACTION,
     "mix_sampling": "official", "mix_mode": "replace",
     "ce_weight": CE_WEIGHT, "kd_weight": KD_WEIGHT,
-    "teacher_dtype": "none", "fold_teacher": "auto",
+    "teacher_dtype": "none", "fold_teacher": "auto", "feature_loss": "none",
     "methods": ["alone", "kd", "mixkd", "mixkd_exact", "mixstd", "fmu_kd"],
     "baseline": "kd", "teachers": ["resnet32x4"], "students": ["resnet8x4"],
     "teacher_mixup": ["no", "yes"], "student_mixup": ["no", "yes"],

@@ -136,3 +136,23 @@ def assert_mirrored_matches_single_device(build, x, y, init):
     for a, b in zip(single, mirrored):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loss_single, loss_mirrored, rtol=1e-5)
+
+
+def interrupt_at_second_epoch(monkeypatch, run):
+    """Calls ``run()`` with a `KeyboardInterrupt` raised as its second epoch
+    begins (a run folder's callbacks gain the interruption)."""
+    import pytest
+
+    from keras_mixkd.training import RunFolder
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt("simulated")
+
+    original = RunFolder.callbacks
+    with monkeypatch.context() as patch:
+        patch.setattr(RunFolder, "callbacks", lambda self, *a, **k: (
+            original(self, *a, **k) + [Interrupt()]))
+        with pytest.raises(KeyboardInterrupt):
+            run()

@@ -115,6 +115,14 @@ FLAGS = {
                  "through both models, cross-entropy on the clean rows, the "
                  "distillation term on all (Wang et al., NeurIPS 2022)."),
     "ce_weight": ("distillation", "Weight of the student's cross-entropy."),
+    "feature_loss": ("distillation", "A feature term on RepDistiller's "
+                     "layers of the two zoo models: hint (FitNets, through "
+                     "a trained connector, feat[2]), at (attention transfer, "
+                     "every stage), sp (similarity, last stage), pkt "
+                     "(pooled features); none (docs/features.md)."),
+    "feature_weight": ("distillation", "Weight of each feature term "
+                       "(default: RepDistiller's, hint 100, at 1000, sp "
+                       "3000, pkt 30000)."),
     "kd_weight": ("distillation", "Weight of the distillation term."),
     # Study grid.
     "teachers": ("study grid", "Teacher architectures."),
@@ -134,7 +142,8 @@ FLAGS = {
     # Comparison.
     "methods": ("comparison", "The student methods to compare, among: "
                 "alone, kd, mixkd, mixkd_exact, fmu_kd, pmu_kd, mixstd, ls, "
-                "dkd, dist, funmatch, kd_append_mixup, kd_append_cutmix "
+                "dkd, dist, funmatch, kd_append_mixup, kd_append_cutmix, "
+                "fitnet, at, fitnet_kd, at_kd, at_pmu, at_fmu "
                 "(docs/compare.md describes each)."),
     "method_spec": ("comparison", "Define a method by its settings, "
                     "NAME:key=value,... (repeat the flag for several; list "
@@ -276,6 +285,9 @@ DISTILLATION = ("mixup_alpha", "beta_alpha", "loss", "mixing",
                 "mix_fraction", "mix_sampling", "mix_mode", "temperature",
                 "ce_weight", "kd_weight")
 
+#: Flags of the feature terms (distill).
+FEATURES = ("feature_loss", "feature_weight")
+
 #: The study grid's own flags.
 GRID = ("teachers", "students", "teacher_mixup", "student_mixup",
         "temperatures", "teacher_mixup_alpha", "quick", "seeds")
@@ -284,7 +296,7 @@ GRID = ("teachers", "students", "teacher_mixup", "student_mixup",
 COMMAND_FLAGS = {
     "train-teacher": TRAINING + ("model", "mixup_alpha", "overwrite",
                                  "validation_split"),
-    "distill": (TRAINING + DISTILLATION + TEACHER_SPEED
+    "distill": (TRAINING + DISTILLATION + FEATURES + TEACHER_SPEED
                 + ("teacher", "teacher_weights", "student", "student_weights",
                    "preset", "overwrite", "validation_split")),
     "evaluate": RUNTIME + ("model", "weights"),

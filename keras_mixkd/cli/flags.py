@@ -12,6 +12,7 @@ import warnings
 from absl import flags
 
 from keras_mixkd import exporting
+from keras_mixkd import feature_terms
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import training
@@ -98,6 +99,9 @@ flags.DEFINE_enum("teacher_dtype", _default("teacher_dtype"),
                   rules.TEACHER_DTYPES, _help("teacher_dtype"))
 flags.DEFINE_enum("fold_teacher", _default("fold_teacher"),
                   list(rules.FOLD_TEACHER), _help("fold_teacher"))
+flags.DEFINE_enum("feature_loss", _default("feature_loss"),
+                  ["none", *feature_terms.available()], _help("feature_loss"))
+flags.DEFINE_float("feature_weight", None, _help("feature_weight"))
 
 #: Old flag name -> the flag it stands for (they warn).
 DEPRECATED = {"beta_alpha": "mixup_alpha"}

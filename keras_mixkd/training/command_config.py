@@ -312,6 +312,12 @@ class DistillConfig(TrainingConfig):
         fold_teacher: run the teacher with its BatchNorm folded into its
             convolutions: "auto" (when it computes below float32), "on" or
             "off".
+        feature_loss: "none", or a feature loss of
+            `keras_mixkd.feature_terms.available` on RepDistiller's layers of
+            the two zoo models (`keras_mixkd.feature_terms.zoo_terms`):
+            "hint" (FitNets), "at", "sp" or "pkt".
+        feature_weight: each feature term's weight; None: RepDistiller's
+            (hint 100, at 1000, sp 3000, pkt 30000).
         **fields: those of `TrainingConfig` and `RuntimeConfig`.
 
     Example:
@@ -341,6 +347,8 @@ class DistillConfig(TrainingConfig):
     kd_weight: float = setting(DEFAULTS["kd_weight"], record=("distill",))
     teacher_dtype: str = setting(DEFAULTS["teacher_dtype"])
     fold_teacher: str = setting(DEFAULTS["fold_teacher"])
+    feature_loss: str = setting(DEFAULTS["feature_loss"])
+    feature_weight: float = setting()
 
     def check_distill(self):
         """Raises `ValueError` on settings a distillation run cannot use.
@@ -349,6 +357,13 @@ class DistillConfig(TrainingConfig):
         under the others (a changed one would be silently ignored).
         """
         checked("loss/temperature", losses.get, self.loss, self.temperature)
+        if self.feature_weight is not None and (
+                self.feature_loss == "none" or not self.feature_weight >= 0):
+            raise ValueError(
+                "`feature_weight` weighs the feature terms: give it with a "
+                "`feature_loss` (e.g. at), and >= 0; got "
+                f"`feature_weight={self.feature_weight}` with "
+                f"`feature_loss={self.feature_loss}`.")
         if self.mix_mode == "append" and self.mixing == "none":
             raise ValueError("`mix_mode=append` adds a mixed copy of each "
                              "batch: give a `mixing` (e.g. fmu or cutmix).")

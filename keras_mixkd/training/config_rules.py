@@ -11,6 +11,7 @@ import dataclasses
 
 from keras_mixkd import data
 from keras_mixkd import distiller
+from keras_mixkd import feature_terms
 from keras_mixkd import losses
 from keras_mixkd import mixing
 from keras_mixkd import recipe
@@ -55,6 +56,7 @@ def _choices():
             "preset": (None, *PRESETS),
             "teacher_dtype": TEACHER_DTYPES,
             "fold_teacher": tuple(FOLD_TEACHER),
+            "feature_loss": ("none", *feature_terms.available()),
             "channels": (None, *data.CHANNELS)}
 
 

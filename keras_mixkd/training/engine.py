@@ -29,6 +29,7 @@ import keras
 import tensorflow as tf
 
 from keras_mixkd import data
+from keras_mixkd import feature_terms
 from keras_mixkd import mixing
 from keras_mixkd import models
 from keras_mixkd import recipe
@@ -421,6 +422,7 @@ def distill(config, teacher=None):
         student = build_model(config.student, config.student_weights, info,
                               "student", "student_weights")
     student_name = config.student or student.name
+    terms = _feature_terms(config, student, teacher)
     run = open_run(config, "distill", _distill_name(teacher, student_name,
                                                      config), strategy)
     with strategy.scope():
@@ -435,7 +437,8 @@ def distill(config, teacher=None):
             ce_weight=config.ce_weight, kd_weight=config.kd_weight,
             teacher_dtype=(None if config.teacher_dtype == "none"
                            else config.teacher_dtype),
-            fold_teacher=FOLD_TEACHER[config.fold_teacher])
+            fold_teacher=FOLD_TEACHER[config.fold_teacher],
+            feature_terms=terms)
         distiller.compile(
             optimizer=optimizer_for(config, student_name, splits, strategy),
             metrics=["accuracy"], jit_compile=config.jit_compile,
@@ -445,6 +448,24 @@ def distill(config, teacher=None):
     print(f"{teacher.name} -> {student_name} on {config.dataset}: "
           f"{accuracy_line(summary)} (run folder: {run.path})")
     return student, summary
+
+
+def _feature_terms(config, student, teacher):
+    """RepDistiller's feature terms of ``config.feature_loss`` for the two
+    models (None without one), refused before a run folder is made when a
+    model is not of the zoo."""
+    if config.feature_loss == "none":
+        return None
+    for role, model in (("teacher", teacher), ("student", student)):
+        if model.name not in models.available():
+            raise ValueError(
+                f"`feature_loss={config.feature_loss}` takes RepDistiller's "
+                f"layers of the zoo's models, but the {role} is "
+                f"{model.name!r}, not one of keras_mixkd.models.available(). "
+                "From Python, keras_mixkd.FeatureTerm names any layers "
+                "(docs/features.md).")
+    return feature_terms.zoo_terms(config.feature_loss, student, teacher,
+                                   config.feature_weight)
 
 
 @restores_precision_policy

@@ -15,6 +15,7 @@ from keras_mixkd import training
 from keras_mixkd.cli import flags
 from keras_mixkd.training import RunConfig
 from keras_mixkd.training import RunFolder
+from tests.helpers import interrupt_at_second_epoch
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 
@@ -189,24 +190,14 @@ def test_checkpoints_load_without_keras_mixkd(teacher_run, tmp_path):
         == ["resnet8", "10"]
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt("simulated")
-
-
 @pytest.mark.slow
 def test_calling_again_resumes_from_the_last_finished_epoch(
         teacher_run, tmp_path, monkeypatch):
     _, teacher, _ = teacher_run
     config = RunConfig(teacher="resnet8", student="resnet8", mixing="fmu",
                        output_dir=str(tmp_path), **{**FAST, "epochs": 2})
-    original = RunFolder.callbacks
-    with monkeypatch.context() as patch:
-        patch.setattr(RunFolder, "callbacks", lambda self, *a, **k: (
-            original(self, *a, **k) + [_Interrupt()]))
-        with pytest.raises(KeyboardInterrupt):
-            training.distill(config, teacher=teacher)
+    interrupt_at_second_epoch(
+        monkeypatch, lambda: training.distill(config, teacher=teacher))
     assert (tmp_path / "backup").is_dir()
     _, summary = training.distill(config, teacher=teacher)
     assert summary["epochs"] == 2

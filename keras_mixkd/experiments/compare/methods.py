@@ -62,15 +62,18 @@ class Method:
 
 
 def _settings(loss, mixing="none", sampling="official", temperature=None,
-              mix_mode="replace"):
+              mix_mode="replace", feature_loss="none"):
     """A method's `RunConfig` fields. Partial mixup mixes 10% (the official
     ``--partmixup 0.9``); the mixing settings of other mixings keep their
     defaults, and without mixing ``mixup_alpha`` is None (the engine's
-    rule)."""
+    rule). ``mix_mode`` and ``feature_loss`` are set only when not their
+    defaults (earlier records omit them)."""
     settings = {"loss": loss, "temperature": temperature, "mixing": mixing,
                 "mix_fraction": MIX_FRACTION, "mix_sampling": sampling}
-    if mix_mode != "replace":  # the base's (earlier records omit it)
+    if mix_mode != "replace":
         settings["mix_mode"] = mix_mode
+    if feature_loss != "none":
+        settings["feature_loss"] = feature_loss
     if mixing == "none":
         settings["mixup_alpha"] = None
     return settings
@@ -142,6 +145,39 @@ METHODS = {
                   mix_mode="append")),
 }
 
+
+def _repdistiller(feature_loss, with_kd, mixing="none"):
+    """RepDistiller's feature method (``scripts/run_cifar_distill.sh``): CE
+    1 and no KD (``-a 0``), or with KD CE 0.1 + KD 0.9 at T=4, plus the
+    feature terms at its weight (``-b``)."""
+    weights = ({"ce_weight": 0.1, "kd_weight": 0.9} if with_kd
+               else {"ce_weight": 1.0, "kd_weight": 0.0})
+    return {**_settings("kd", mixing, temperature=KD_TEMPERATURE,
+                        feature_loss=feature_loss), **weights}
+
+
+_FITNET = ("FitNets' hint (RepDistiller: MSE between the teacher's second "
+           "stage, feat[2], and the student's through a trained connector, "
+           "beta 100)")
+_AT = ("attention transfer on every stage (RepDistiller: feat[1:-1], beta "
+       "1000)")
+METHODS.update({
+    "fitnet": Method(f"{_FITNET} + CE 1, no KD, no mixing; it sets its own "
+                     "weights", _repdistiller("hint", False)),
+    "at": Method(f"{_AT} + CE 1, no KD, no mixing; it sets its own weights",
+                 _repdistiller("at", False)),
+    "fitnet_kd": Method(f"{_FITNET} + classic KD at T=4, CE 0.1 + KD 0.9, no "
+                        "mixing", _repdistiller("hint", True)),
+    "at_kd": Method(f"{_AT} + classic KD at T=4, CE 0.1 + KD 0.9, no mixing",
+                    _repdistiller("at", True)),
+    "at_pmu": Method(f"at with partial mixup (10%, official sampling): the "
+                     "teacher's attention maps on the same mixed batch, CE 1 "
+                     "on the mixed labels", _repdistiller("at", False, "pmu")),
+    "at_fmu": Method("at with full mixup: the teacher's attention maps on the "
+                     "same mixed batch, CE 1 on the mixed labels",
+                     _repdistiller("at", False, "fmu")),
+})
+
 #: What ``mixkd compare`` runs by default.
 DEFAULT_METHODS = tuple(DEFAULTS["methods"])
 
@@ -150,7 +186,7 @@ DEFAULT_METHODS = tuple(DEFAULTS["methods"])
 PER_RUN_KEYS = ("seed", "output_dir", "verbose", "model", "weights",
                 "preset", "loss", "mixing", "mix_fraction", "mix_sampling",
                 "mix_mode", "temperature", "backup_interval_s",
-                "eval_batch_size")
+                "eval_batch_size", "feature_loss", "feature_weight")
 
 
 #: The settings a user-defined method may set (`custom_method`).
