@@ -13,6 +13,7 @@ from keras_mixkd.models import logits
 from keras_mixkd import losses as losses_module
 from keras_mixkd.losses._common import per_sample as _per_sample
 from keras_mixkd import mixing as mixing_module
+from keras_mixkd import teachers as teachers_module
 from keras_mixkd.settings import CE_WEIGHT
 from keras_mixkd.settings import KD_WEIGHT
 
@@ -29,6 +30,20 @@ def _uncompiled(model_config):
     do not match).
     """
     return {k: v for k, v in model_config.items() if k != "compile_config"}
+
+
+def _check_teacher(student, teacher, role):
+    """One teacher against the student: one input, the student's input
+    shape, as many logits."""
+    _validation.check_single_input(teacher, role)
+    _validation.check_same_input(student, teacher)
+    widths = (_validation.output_width(student),
+              _validation.output_width(teacher))
+    if None not in widths and widths[0] != widths[1]:
+        raise ValueError(
+            f"The student outputs {widths[0]} logits but the {role} "
+            f"outputs {widths[1]}: both must classify the same classes. "
+            f"Build the student with the {role}'s number of classes.")
 
 
 def check_weights(ce_weight, kd_weight):
@@ -79,6 +94,14 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             ``(teacher, student)`` in the other order, so a positional call
             raises `TypeError`.
         teacher: the trained `keras.Model` (outputs logits); frozen here.
+            A list of models distils from several teachers
+            (`keras_mixkd.teachers`): the KD term is the weighted mean of
+            each teacher's on the same (mixed) batch; `teacher` is then the
+            first, `extra_teachers` the others, `teachers` all. Feature
+            terms read the first.
+        teacher_loss_weights: one weight per teacher (normalised to sum to
+            1); None: equal. (Not the command line's ``teacher_weights``,
+            a weights file.)
         mixer: ``"pmu"`` (default), ``"pmu_exact"``, ``"fmu"``, ``"mixup"``,
             ``"cutmix"``, ``None``/``"none"``, or any layer taking and
             returning ``{"images", "labels"}`` (`keras_mixkd.mixing.get`).
@@ -150,34 +173,38 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                  ce_weight=CE_WEIGHT, kd_weight=KD_WEIGHT, temperature=None,
                  seed=None, teacher_dtype=None, fold_teacher=None,
                  check_logits=True,
-                 mix_mode="replace", feature_terms=None, **kwargs):
+                 mix_mode="replace", feature_terms=None,
+                 teacher_loss_weights=None, **kwargs):
         _validation.keyword_models(args, student, teacher)
         super().__init__(**kwargs)
-        for role, model in (("student", student), ("teacher", teacher)):
-            if not isinstance(model, keras.Model):
-                raise TypeError(
-                    f"`{role}` must be a keras.Model, got {type(model)}.")
-            _validation.check_single_input(model, role)
-        _validation.check_same_input(student, teacher)
+        if not isinstance(student, keras.Model):
+            raise TypeError(
+                f"`student` must be a keras.Model, got {type(student)}.")
+        _validation.check_single_input(student, "student")
+        all_teachers = teachers_module.as_list(teacher)
+        teachers_module.check_models(student, all_teachers, _check_teacher)
         widths = (_validation.output_width(student),
-                  _validation.output_width(teacher))
-        if None not in widths and widths[0] != widths[1]:
-            raise ValueError(
-                f"The student outputs {widths[0]} logits but the teacher "
-                f"outputs {widths[1]}: both must classify the same classes. "
-                "Build the student with the teacher's number of classes.")
+                  _validation.output_width(all_teachers[0]))
+        self.teacher_loss_weights = (None if teacher_loss_weights is None
+                                     else [float(w) for w in
+                                           teacher_loss_weights])
+        self._teacher_weights = teachers_module.normalized_weights(
+            teacher_loss_weights, len(all_teachers))
+        teacher = all_teachers[0]
         check_weights(ce_weight, kd_weight)
         mixer = mixing_module.get(mixer, seed=seed)
         mixing_module.check_mix_mode(mix_mode, mixer)
         self.check_logits = bool(check_logits)
         # Roles of the models still to be probed (input shape unknown).
-        self._unprobed = tuple(
-            role for role, model in (("teacher", teacher),
-                                     ("student", student))
-            if self.check_logits and not logits.check_logits(model, role))
         self.student = student
         self.teacher = teacher
-        self.teacher.trainable = False
+        # The teachers after the first (`teachers` lists them all).
+        self.extra_teachers = all_teachers[1:]
+        for model in all_teachers:
+            model.trainable = False
+        self._unprobed = tuple(
+            role for role, model in self._roles().items()
+            if self.check_logits and not logits.check_logits(model, role))
         self.mixer = mixer
         self.mix_mode = mix_mode
         self.distillation_loss = losses_module.get(distillation_loss,
@@ -211,6 +238,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         # The teacher's inference copy (``teacher_dtype``, ``fold_teacher``):
         # a plain object, built by `_prepare_teacher` before any training.
         self._teacher_inference = None
+        self._extra_inference = None
         self._teacher_prepared = False
         folding.check_options(teacher, teacher_dtype, fold_teacher)
         if student.built:
@@ -268,7 +296,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         shape = _validation.input_shape(x) if self._unprobed else None
         self._unprobed = tuple(
             role for role in self._unprobed
-            if not logits.check_logits(getattr(self, role), role, shape))
+            if not logits.check_logits(self._roles()[role], role, shape))
         self._prepare_teacher(sync=True)
         if (self.optimizer is not None and not self.optimizer.built
                 and self.student.built):
@@ -282,11 +310,29 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 _validation.check_images(x, None, require_images=False)
         return super().fit(x, y, **kwargs)
 
+    @property
+    def teachers(self):
+        """Every teacher: `teacher`, then `extra_teachers`."""
+        return [self.teacher, *self.extra_teachers]
+
+    def _roles(self):
+        """The models by their names in messages, teachers first."""
+        return {**{teachers_module.role(i): t
+                   for i, t in enumerate(self.teachers)},
+                "student": self.student}
+
     def _prepare_teacher(self, sync=False):
-        """Builds the teacher's inference copy once (with ``sync``, also
-        copies the teacher's current weights into an existing one)."""
+        """Builds the teachers' inference copies once (with ``sync``, also
+        copies the teachers' current weights into existing ones)."""
         if self._teacher_prepared and not sync:
             return
+        self._extra_inference = [
+            folding.frozen_teacher(teacher, self.teacher_dtype,
+                                   self.fold_teacher, current,
+                                   self.distribute_strategy)
+            for teacher, current in zip(
+                self.extra_teachers, self._extra_inference
+                or [None] * len(self.extra_teachers))]
         self._teacher_inference = folding.frozen_teacher(
             self.teacher, self.teacher_dtype, self.fold_teacher,
             self._teacher_inference, self.distribute_strategy,
@@ -354,7 +400,13 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 x, training=False)
         else:
             teacher_logits = teacher(x)
-        teacher_logits = ops.stop_gradient(ops.cast(teacher_logits, "float32"))
+        every_logits = [teacher_logits] + [
+            inference(x) if inference is not None
+            else extra(x, training=False)
+            for extra, inference in zip(self.extra_teachers,
+                                        self._extra_inference)]
+        every_logits = [ops.stop_gradient(ops.cast(z, "float32"))
+                        for z in every_logits]
         local_size = ops.cast(ops.shape(y)[0], "float32")
         replica = tf.distribute.get_replica_context()
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -368,15 +420,19 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             else:
                 student_logits = self.student(x, training=True)
             student_logits = ops.cast(student_logits, "float32")
-            self._check_logit_shapes(teacher_logits, student_logits)
             clean_logits = student_logits[:ops.shape(y)[0]]
             ce = _per_sample(self.student_loss, y, clean_logits)
-            kd_target = teacher_logits
-            if losses_module.requires_labels(self.distillation_loss):
-                kd_target = {"teacher_logits": teacher_logits,
-                             "labels": kd_y}
-            kd = _per_sample(self.distillation_loss, kd_target,
-                             student_logits)
+            # The teachers' weighted mean (one teacher: weight 1).
+            kd = 0.0
+            for weight, teacher_logits in zip(self._teacher_weights,
+                                              every_logits):
+                self._check_logit_shapes(teacher_logits, student_logits)
+                kd_target = teacher_logits
+                if losses_module.requires_labels(self.distillation_loss):
+                    kd_target = {"teacher_logits": teacher_logits,
+                                 "labels": kd_y}
+                kd = kd + weight * _per_sample(self.distillation_loss,
+                                               kd_target, student_logits)
             if sample_weight is not None:
                 ce = ce * sample_weight
             if kd_w is not None:
@@ -449,7 +505,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         config = super().get_config()
         config.update({
             "student": _uncompiled(_serialize(self.student)),
-            "teacher": _uncompiled(_serialize(self.teacher)),
+            "teacher": ([_uncompiled(_serialize(t)) for t in self.teachers]
+                        if self.extra_teachers
+                        else _uncompiled(_serialize(self.teacher))),
+            "teacher_loss_weights": self.teacher_loss_weights,
             "mixer": None if self.mixer is None else _serialize(self.mixer),
             "distillation_loss": _serialize(self.distillation_loss),
             "student_loss": _serialize(self.student_loss),
@@ -473,4 +532,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                     "student_loss"):
             if isinstance(config.get(key), dict):
                 config[key] = _deserialize(config[key])
+        if isinstance(config.get("teacher"), list):  # several teachers
+            config["teacher"] = [_deserialize(_uncompiled(t))
+                                 for t in config["teacher"]]
         return cls(**config)
