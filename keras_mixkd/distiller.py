@@ -200,11 +200,12 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self.teacher = teacher
         # The teachers after the first (`teachers` lists them all).
         self.extra_teachers = all_teachers[1:]
-        for model in all_teachers:
-            model.trainable = False
+        # Probed before any model changes (a refusal leaves them as given).
         self._unprobed = tuple(
             role for role, model in self._roles().items()
             if self.check_logits and not logits.check_logits(model, role))
+        for model in all_teachers:
+            model.trainable = False
         self.mixer = mixer
         self.mix_mode = mix_mode
         self.distillation_loss = losses_module.get(distillation_loss,

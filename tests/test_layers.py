@@ -1,6 +1,7 @@
 """The package's dependency rule, read from the import statements.
 
-Bottom up: core (losses, mixing, models, data, recipe) <- distiller <-
+Bottom up: core (losses, mixing, models, data, recipe, and the Distiller's
+parts feature_terms and teachers) <- distiller <-
 analysis, training <- exporting <- experiments <- cli. Each module imports
 only its own layer or those below it, with no cycle and no exception; the
 top level holds the paper (distiller, mixing, recipe) and private helpers,
@@ -16,16 +17,18 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_mixkd"
 LAYERS = {"_keras_compat": 0, "_validation": 0, "_stderr": 0, "version": 0,
           "_metric_targets": 0, "settings": 0,
           "losses": 1, "mixing": 1, "models": 1, "data": 1, "recipe": 1,
+          "feature_terms": 1, "teachers": 1,
           "distiller": 2,
           "analysis": 3, "training": 3,
           "exporting": 4,
           "experiments": 5,
           "cli": 6, "__main__": 6, "__init__": 6}
 
-#: The public modules allowed at the top level: the paper, the settings and
-#: the version (private helpers, ``_name.py``, may stay there too).
+#: The public modules allowed at the top level: the paper (with the
+#: Distiller's feature terms and several teachers), the settings and the
+#: version (private helpers, ``_name.py``, may stay there too).
 TOP_LEVEL_MODULES = {"distiller", "mixing", "recipe", "settings", "version",
-                     "__init__", "__main__"}
+                     "feature_terms", "teachers", "__init__", "__main__"}
 
 
 def imports():
