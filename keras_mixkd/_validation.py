@@ -78,11 +78,15 @@ def _clash(a, b):
         x is not None and y is not None and x != y for x, y in zip(a, b))
 
 
-def check_same_input(student, teacher):
+def check_same_input(student, teacher, role="teacher"):
     """Refuses a teacher and a student built for different image shapes.
 
     Both models read the same batch, so their inputs must agree wherever
     both are known.
+
+    Args:
+        student, teacher: the models.
+        role: the teacher's name in the message (``"teacher 2"``...).
 
     Raises:
         ValueError: naming both shapes and how to adapt one model.
@@ -101,9 +105,9 @@ def check_same_input(student, teacher):
                     f"{student_shape[-1]} channels to {teacher_shape[-1]}")
     else:
         fix += "a layer that maps one shape to the other"
-    fix += ", teacher]), or build the student for the teacher's shape."
+    fix += f", teacher]), or build the student for the {role}'s shape."
     raise ValueError(
-        f"The teacher expects inputs of shape {teacher_shape} but the student "
+        f"The {role} expects inputs of shape {teacher_shape} but the student "
         f"{student_shape} (batch dimension left out). " + fix)
 
 

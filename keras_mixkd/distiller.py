@@ -36,7 +36,7 @@ def _check_teacher(student, teacher, role):
     """One teacher against the student: one input, the student's input
     shape, as many logits."""
     _validation.check_single_input(teacher, role)
-    _validation.check_same_input(student, teacher)
+    _validation.check_same_input(student, teacher, role)
     widths = (_validation.output_width(student),
               _validation.output_width(teacher))
     if None not in widths and widths[0] != widths[1]:

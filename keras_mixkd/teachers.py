@@ -57,8 +57,10 @@ def normalized_weights(weights, count):
 
 
 def check_models(student, teachers, check_one):
-    """Runs ``check_one(student, teacher, role)`` for every teacher, after
-    checking that each is a distinct `keras.Model` object or a repeat."""
+    """Checks each teacher: a `keras.Model` (else `TypeError` naming its
+    role), then ``check_one(student, teacher, role)``.
+
+    The same model may appear twice (``[t, t]`` trains as ``t`` alone)."""
     for index, teacher in enumerate(teachers):
         if not isinstance(teacher, keras.Model):
             raise TypeError(f"`{role(index)}` must be a keras.Model, got "

@@ -8,6 +8,7 @@ import pytest
 
 import keras_mixkd
 from tests.helpers import CLASSES
+from tests.helpers import assert_mirrored_matches_single_device
 from tests.helpers import tiny_data
 from tests.helpers import tiny_model
 from tests.test_distiller_features import _np_ce
@@ -102,6 +103,8 @@ def test_saved_distiller_keeps_its_teachers(tmp_path):
     (None, [0.0, 0.0], "must be >= 0 and not all 0"),
     ("wide", None, "the teacher 2 outputs 7"),
     ("object", None, "`teacher 2` must be a keras.Model"),
+    ("shape", None, r"The teacher 2 expects inputs of shape \(4, 4, 3\) but "
+                    r"the student \(8, 8, 3\).*for the teacher 2's shape"),
 ])
 def test_bad_teachers_are_refused(teacher, weights, match):
     if teacher is None:
@@ -110,7 +113,30 @@ def test_bad_teachers_are_refused(teacher, weights, match):
         teacher = [tiny_model("a", seed=5), tiny_model("b", classes=7)]
     elif teacher == "object":
         teacher = [tiny_model("a", seed=5), "teacher.keras"]
+    elif teacher == "shape":
+        small = keras.Sequential([keras.Input((4, 4, 3)),
+                                  keras.layers.Flatten(),
+                                  keras.layers.Dense(CLASSES)])
+        teacher = [tiny_model("a", seed=5), small]
     with pytest.raises((ValueError, TypeError), match=match):
         keras_mixkd.Distiller(student=tiny_model("student", seed=1,
                                                  classes=CLASSES),
                               teacher=teacher, teacher_loss_weights=weights)
+
+
+def test_mirrored_strategy_matches_single_device():
+    """Two teachers' weighted KD term: two replicas' halves of the batch give
+    the one-device step."""
+    x, y = tiny_data(8)
+    init = tiny_model("student", seed=1).get_weights()
+
+    def build():
+        student = tiny_model("student", seed=1)
+        student.set_weights(init)
+        d = keras_mixkd.Distiller(student=student, teacher=_teachers(),
+                                  teacher_loss_weights=[1.0, 3.0], mixer=None,
+                                  distillation_loss="kd")
+        d.compile(optimizer=keras.optimizers.SGD(0.5))
+        return d
+
+    assert_mirrored_matches_single_device(build, x, y, init)

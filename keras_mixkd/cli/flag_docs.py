@@ -59,6 +59,18 @@ FLAGS = {
     "teacher_weights": ("models", "The trained teacher: a .keras file (its "
                         "architecture comes with it), or weights of --teacher "
                         "(.weights.h5, official .pth)."),
+    "extra_teacher_weights": ("models", "Distil from several teachers: "
+                              "the files of the teachers after "
+                              "--teacher_weights, comma-separated (each as "
+                              "--teacher_weights takes it)."),
+    "extra_teachers": ("models", "The architectures of the "
+                       "--extra_teacher_weights files, one per file, "
+                       "comma-separated (empty for a .keras file, e.g. "
+                       "resnet32,); optional when every file is .keras."),
+    "teacher_loss_weights": ("models", "Each teacher's weight in the KD "
+                             "term (the weighted mean of the teachers'), "
+                             "--teacher_weights first, comma-separated; "
+                             "default: equal."),
     "student": ("models", f"Student architecture, {_ARCHITECTURE}; optional "
                 "with a .keras --student_weights."),
     "student_weights": ("models", "Start the student from these weights "
@@ -297,8 +309,10 @@ COMMAND_FLAGS = {
     "train-teacher": TRAINING + ("model", "mixup_alpha", "overwrite",
                                  "validation_split"),
     "distill": (TRAINING + DISTILLATION + FEATURES + TEACHER_SPEED
-                + ("teacher", "teacher_weights", "student", "student_weights",
-                   "preset", "overwrite", "validation_split")),
+                + ("teacher", "teacher_weights", "extra_teacher_weights",
+                   "extra_teachers", "teacher_loss_weights", "student",
+                   "student_weights", "preset", "overwrite",
+                   "validation_split")),
     "evaluate": RUNTIME + ("model", "weights"),
     "convert": ("model", "weights", "output", "num_classes"),
     "export": ("weights", "dataset", "data_dir", "image_size", "channels",

@@ -63,6 +63,9 @@ for _name in ("model", "weights", "output", "teacher", "teacher_weights",
               "student", "student_weights"):
     flags.DEFINE_string(_name, None, _help(_name))
 flags.DEFINE_integer("num_classes", None, _help("num_classes"))
+for _name in ("extra_teacher_weights", "extra_teachers",
+              "teacher_loss_weights"):
+    flags.DEFINE_list(_name, None, _help(_name))
 
 # Export.
 flags.DEFINE_enum("format", None, list(exporting.FORMATS), _help("format"))

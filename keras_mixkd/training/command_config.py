@@ -22,6 +22,8 @@ from keras_mixkd.training.config_fields import CHANGED
 from keras_mixkd.training.config_fields import NEVER
 from keras_mixkd.training.config_fields import setting
 from keras_mixkd.training.config_fields import unused_reason
+from keras_mixkd import teachers
+from keras_mixkd.training.config_rules import LIST_FIELDS
 from keras_mixkd.training.config_rules import check_config
 from keras_mixkd.training.config_rules import checked
 
@@ -53,11 +55,14 @@ class CommandConfig:
         ``image_size`` is recorded as ``H`` when square (as earlier
         versions did), else ``[H, W]``; ``temperature`` 1 of ``"mixstd"``
         (its default) as None, as runs recorded it before MIXSTD took a
-        temperature; other fields as they are.
+        temperature; a list field (`LIST_FIELDS`) as a list, as JSON reads
+        it back; other fields as they are.
         """
         value = getattr(self, name)
         if name == "image_size" and value is not None:
             return value[0] if value[0] == value[1] else list(value)
+        if name in LIST_FIELDS and value is not None:
+            return list(value)
         if (name == "temperature" and self.loss == "mixstd"
                 and value is not None and float(value) == 1.0):
             return None
@@ -287,6 +292,13 @@ class DistillConfig(TrainingConfig):
             brings its architecture (the name may then stay None); a name
             and a file load the file's weights into the named
             architecture. ``student_weights`` warm-starts the student.
+        extra_teacher_weights, extra_teachers: the teachers after the
+            first (`keras_mixkd.Distiller`'s several teachers): their files
+            (a tuple, or a comma-separated string) and, one per file, their
+            architecture names ("" or None for a ``.keras`` file, which
+            brings its own).
+        teacher_loss_weights: each teacher's weight in the KD term, the
+            first teacher's included (None: equal weights).
         preset: a name of `keras_mixkd.settings.PRESETS`: "paper" (the
             official MIX-KD settings) or "patient" (classic KD with mixed
             images appended, 240 epochs). The fields it fixes take its
@@ -332,6 +344,9 @@ class DistillConfig(TrainingConfig):
     teacher_weights: str = setting(record=("distill",), path=True)
     student: str = setting(record=("distill",))
     student_weights: str = setting(path=True)
+    extra_teacher_weights: tuple = setting(path=True)
+    extra_teachers: tuple = setting()
+    teacher_loss_weights: tuple = setting()
     preset: str = setting(record=("distill",))
     loss: str = setting(DEFAULTS["loss"], record=("distill",))
     mixing: str = setting(DEFAULTS["mixing"], record=("distill",))
@@ -357,6 +372,10 @@ class DistillConfig(TrainingConfig):
         under the others (a changed one would be silently ignored).
         """
         checked("loss/temperature", losses.get, self.loss, self.temperature)
+        self.extra_teacher_sources()
+        checked("teacher_loss_weights", teachers.normalized_weights,
+                self.teacher_loss_weights,
+                1 + len(self.extra_teacher_weights or ()))
         if self.feature_weight is not None and (
                 self.feature_loss == "none" or not self.feature_weight >= 0):
             raise ValueError(
@@ -377,6 +396,28 @@ class DistillConfig(TrainingConfig):
         if self.jit_compile:
             checked("mixing/jit_compile", mixing.check_jit_compile,
                     self.mixing)
+
+
+    def extra_teacher_sources(self):
+        """The teachers after the first, as ``(architecture, file)`` pairs
+        (architecture None: the ``.keras`` file's own).
+
+        Raises:
+            ValueError: `extra_teachers` without files, or not one name
+                per file.
+        """
+        files = self.extra_teacher_weights or ()
+        names = self.extra_teachers
+        if names is None:
+            return [(None, path) for path in files]
+        if len(names) != len(files):
+            raise ValueError(
+                f"`extra_teachers` names {len(names)} architecture(s) for "
+                f"{len(files)} file(s) of `extra_teacher_weights`: give one "
+                "per file (empty for a .keras file, e.g. "
+                "`extra_teachers=resnet32,`), or leave it out when every "
+                "file is a .keras file.")
+        return [(name or None, path) for name, path in zip(names, files)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -116,7 +116,8 @@ def resolved_path(key, value):
     Relative paths are resolved against the current directory (a run
     folder does not know the one it was started from), then made absolute
     with symbolic links resolved, so that one file named two ways compares
-    equal. Other keys and values are returned as they are.
+    equal; a list of paths item by item. Other keys and values are
+    returned as they are.
 
     Args:
         key: a ``config.json`` key.
@@ -130,6 +131,8 @@ def resolved_path(key, value):
     >>> resolved_path("dataset", "folder:fm5")
     'folder:/home/me/fm5'
     """
+    if key in PATH_KEYS and isinstance(value, (list, tuple)):
+        return [resolved_path(key, item) for item in value]
     if key not in PATH_KEYS or not isinstance(value, str) or not value:
         return value
     if key == "dataset":

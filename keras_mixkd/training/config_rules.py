@@ -39,6 +39,11 @@ FOLD_TEACHER = dict(zip(CHOICES["fold_teacher"], (None, True, False)))
 #: The presets by name -> the settings each fixes (`check_preset`).
 PRESETS = settings.PRESETS
 
+#: Fields that hold a list -> the type of its items: given as a list, a
+#: tuple or a comma-separated string, kept as a tuple (None when empty).
+LIST_FIELDS = {"extra_teachers": str, "extra_teacher_weights": str,
+               "teacher_loss_weights": float}
+
 #: Fields that are counts of at least 1 (None: unset).
 COUNTS = ("epochs", "validation_freq", "batch_size", "eval_batch_size",
           "train_size", "steps_per_execution")
@@ -83,6 +88,10 @@ def check_config(config):
     if "image_size" in names:
         object.__setattr__(config, "image_size",
                            parse_image_size(config.image_size))
+    for name, kind in LIST_FIELDS.items():
+        if name in names:
+            object.__setattr__(config, name,
+                               parse_list(name, getattr(config, name), kind))
     for name, choices in _choices().items():
         if name in names:
             check_choice(name, getattr(config, name), choices)
@@ -156,6 +165,38 @@ def parse_image_size(value):
         return image_size_of(value)
     except ValueError as e:
         raise ValueError(f"`image_size={value}`: {e}") from e
+
+
+def parse_list(name, value, kind):
+    """A list field's value as a tuple of ``kind`` (None when empty).
+
+    Args:
+        name: the field, for the message.
+        value: None, a list or tuple, or a comma-separated string (as the
+            flag's text).
+        kind: the type of the items (``str``, ``float``).
+
+    Returns:
+        A tuple, or None.
+
+    Example:
+
+    >>> parse_list("teacher_loss_weights", "1,3", float)
+    (1.0, 3.0)
+    """
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ValueError(f"`{name}={value}` must be a list (or a "
+                         "comma-separated string).")
+    try:
+        items = tuple(kind(item.strip() if isinstance(item, str) else item)
+                      for item in items)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`{name}={value}`: each item must be a "
+                         f"{kind.__name__} ({e}).") from e
+    return items if any(str(item) for item in items) else None
 
 
 def check_choice(name, value, choices):

@@ -345,6 +345,10 @@ def train_teacher(config):
     return model, summary
 
 
+#: The settings of the teachers after the first (names, files).
+_EXTRA_FIELDS = ("extra_teachers", "extra_teacher_weights")
+
+
 def _teacher_model(config, teacher, info):
     if teacher is None:
         return build_model(config.teacher, config.teacher_weights, info,
@@ -375,7 +379,9 @@ def distill(config, teacher=None):
         teacher: the trained teacher: None (from ``config.teacher`` and
             ``config.teacher_weights``), a `keras.Model`, or a function
             ``(dataset_info) -> keras.Model`` called under the strategy's
-            scope.
+            scope. The teachers after it come from
+            ``config.extra_teacher_weights`` (and ``extra_teachers``),
+            weighted by ``config.teacher_loss_weights``.
 
     Returns:
         ``(student, summary)`` (for a run finished earlier, its last
@@ -396,9 +402,14 @@ def distill(config, teacher=None):
     check_model_source(config.student, config.student_weights, "student",
                        "student_weights")
     config.check_distill()
+    extra_sources = config.extra_teacher_sources()
+    for name, path in extra_sources:
+        check_model_source(name, path, *_EXTRA_FIELDS)
     # The files last: every setting is checked before a file is opened.
     if teacher is None:
         check_model_file(config.teacher_weights, "teacher_weights")
+    for _, path in extra_sources:
+        check_model_file(path, _EXTRA_FIELDS[1])
     if config.student_weights:
         check_model_file(config.student_weights, "student_weights")
     if config.output_dir:
@@ -409,6 +420,8 @@ def distill(config, teacher=None):
     info = dataset_info(config)
     with strategy.scope():
         teacher = _teacher_model(config, teacher, info)
+        extra_teachers = [build_model(name, path, info, *_EXTRA_FIELDS)
+                          for name, path in extra_sources]
     student_name = config.student or keras_file_model_name(
         config.student_weights)
     if not config.output_dir and student_name:
@@ -431,7 +444,8 @@ def distill(config, teacher=None):
                            mix_fraction=config.mix_fraction,
                            sampling=config.mix_sampling)
         distiller = Distiller(
-            student=student, teacher=teacher, mixer=mixer,
+            student=student, teacher=[teacher, *extra_teachers],
+            teacher_loss_weights=config.teacher_loss_weights, mixer=mixer,
             distillation_loss=config.loss, temperature=config.temperature,
             mix_mode=config.mix_mode,
             ce_weight=config.ce_weight, kd_weight=config.kd_weight,

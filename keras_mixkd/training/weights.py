@@ -10,7 +10,8 @@ from keras_mixkd.models import torch_import
 
 #: The setting that takes the file an architecture setting may be given.
 FILE_FIELDS = {"model": "weights", "teacher": "teacher_weights",
-               "student": "student_weights"}
+               "student": "student_weights",
+               "extra_teachers": "extra_teacher_weights"}
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 

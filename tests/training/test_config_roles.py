@@ -51,7 +51,7 @@ def test_lists_derived_from_the_fields():
         "ce_weight", "kd_weight", "preset"}
     assert set(config_lib.PATH_KEYS) == {
         "dataset", "data_dir", "weights", "teacher_weights",
-        "student_weights"}
+        "student_weights", "extra_teacher_weights"}
     assert set(config_lib.RESUMABLE_KEYS) == {
         "verbose", "output_dir", "data_dir", "backup_interval_s"}
 

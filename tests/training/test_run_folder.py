@@ -109,6 +109,11 @@ def test_resolved_path():
         f"{here}/t.keras")
     assert resolved_path("epochs", "5") == "5"
     assert resolved_path("student_weights", None) is None
+    # A list of files (several teachers), item by item, list or tuple.
+    assert resolved_path("extra_teacher_weights", ("a/../t.keras", "u.pth")
+                         ) == [f"{here}/t.keras", f"{here}/u.pth"]
+    assert resolved_path("extra_teacher_weights", ["t.keras"]) == (
+        resolved_path("extra_teacher_weights", (f"{here}/t.keras",)))
 
 
 def test_one_path_named_two_ways_is_the_same_run(tmp_path, monkeypatch):
