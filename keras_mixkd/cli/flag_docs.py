@@ -161,7 +161,8 @@ FLAGS = {
                     "NAME:key=value,... (repeat the flag for several; list "
                     "each NAME in --methods), keys among: loss, temperature, "
                     "mixing, mix_fraction, mix_sampling, mix_mode, "
-                    "ce_weight, kd_weight; e.g. kd_w9:loss=kd,kd_weight=9. Omitted: no "
+                    "ce_weight, kd_weight, feature_loss, feature_weight; "
+                    "e.g. kd_w9:loss=kd,kd_weight=9. Omitted: no "
                     "mixing, the loss's temperature, --ce_weight and "
                     "--kd_weight (docs/compare.md)."),
     "baseline": ("comparison", "The method the others are paired against "

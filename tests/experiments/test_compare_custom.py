@@ -91,6 +91,35 @@ def test_a_custom_method_sets_its_fields_and_keeps_the_others():
         compare.run_config(config, "mixkd", 0, "-"))
 
 
+def test_a_custom_method_takes_feature_terms():
+    name, settings = compare.parse_spec(
+        "at_500:loss=kd,temperature=4,feature_loss=at,feature_weight=500,"
+        "ce_weight=0.1,kd_weight=0.9")
+    assert settings["feature_loss"] == "at"
+    assert settings["feature_weight"] == 500.0
+    config = training.RunConfig(**TINY)
+    run = compare.run_config(config, compare.custom_method(name, settings),
+                             0, "-")
+    run.check_distill()
+    assert (run.feature_loss, run.feature_weight) == ("at", 500.0)
+    # RepDistiller's weight when left out: the named at_kd's run.
+    del settings["feature_weight"]
+    assert compare.run_config(
+        config, compare.custom_method("again", settings), 0, "-") == (
+        compare.run_config(config, "at_kd", 0, "-"))
+    # compare.json records them where they are set, and only there.
+    recorded = compare.runner._checked_runs(config, {
+        "plain": compare.custom_method("plain", {"loss": "kd"}),
+        "at_500": compare.custom_method("at_500", {
+            "loss": "kd", "feature_loss": "at", "feature_weight": 500.0})}, 0)
+    assert "feature_loss" not in recorded["plain"]
+    assert "feature_weight" not in recorded["plain"]
+    assert (recorded["at_500"]["feature_loss"],
+            recorded["at_500"]["feature_weight"]) == ("at", 500.0)
+    with pytest.raises(ValueError, match="feature_loss=3 is not a name"):
+        compare.custom_method("x", {"loss": "kd", "feature_loss": 3})
+
+
 def test_a_request_names_every_method_it_defines():
     table = compare.check_request(["kd", "w9"], "w9", 2, {"w9": KD_W9})
     assert list(table) == ["kd", "w9"]

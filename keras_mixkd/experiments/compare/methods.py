@@ -191,9 +191,15 @@ PER_RUN_KEYS = ("seed", "output_dir", "verbose", "model", "weights",
 
 #: The settings a user-defined method may set (`custom_method`).
 CUSTOM_KEYS = ("loss", "temperature", "mixing", "mix_fraction",
-               "mix_sampling", "mix_mode", "ce_weight", "kd_weight")
+               "mix_sampling", "mix_mode", "ce_weight", "kd_weight",
+               "feature_loss", "feature_weight")
 
-_TEXT_KEYS = ("loss", "mixing", "mix_sampling", "mix_mode")
+#: The settings of `CUSTOM_KEYS` a ``compare.json`` records only where they
+#: differ from these values (folders recorded before them omit them).
+UNRECORDED_DEFAULTS = {"mix_mode": "replace", "feature_loss": "none",
+                       "feature_weight": None}
+
+_TEXT_KEYS = ("loss", "mixing", "mix_sampling", "mix_mode", "feature_loss")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SPEC_EXAMPLE = "`method_spec=kd_t2:loss=kd,temperature=2`"
 
@@ -251,7 +257,10 @@ def custom_method(name, settings):
     resolved = _settings(settings["loss"], settings.get("mixing", "none"),
                          settings.get("mix_sampling", "official"),
                          _number(settings.get("temperature")),
-                         settings.get("mix_mode", "replace"))
+                         settings.get("mix_mode", "replace"),
+                         settings.get("feature_loss", "none"))
+    if "feature_weight" in settings:
+        resolved["feature_weight"] = _number(settings["feature_weight"])
     resolved["mix_fraction"] = _number(settings.get("mix_fraction",
                                                     MIX_FRACTION))
     for key in ("ce_weight", "kd_weight"):
@@ -270,7 +279,7 @@ def _valid(key, value):
     if key in _TEXT_KEYS:
         return isinstance(value, str)
     if value is None:
-        return key == "temperature"  # the loss's default
+        return key in ("temperature", "feature_weight")  # the defaults
     return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and math.isfinite(value))
 
@@ -284,8 +293,9 @@ def parse_spec(text):
 
     Args:
         text: e.g. ``"kd_t2:loss=kd,temperature=2"``; the keys
-            are `CUSTOM_KEYS`, numbers for all but loss, mixing and
-            mix_sampling.
+            are `CUSTOM_KEYS`, numbers for all but loss, mixing,
+            mix_sampling, mix_mode and feature_loss (e.g.
+            ``"at_kd9:loss=kd,feature_loss=at,feature_weight=500"``).
 
     Returns:
         ``(name, settings)``, for `custom_method`.

@@ -35,6 +35,7 @@ from keras_mixkd.experiments.compare import results
 from keras_mixkd.experiments.compare.folder import ComparisonFolder
 from keras_mixkd.experiments.compare.folder import base_record
 from keras_mixkd.experiments.compare.methods import CUSTOM_KEYS
+from keras_mixkd.experiments.compare.methods import UNRECORDED_DEFAULTS
 from keras_mixkd.experiments.compare.methods import DEFAULT_METHODS
 from keras_mixkd.experiments.compare.methods import METHODS
 from keras_mixkd.experiments.compare.methods import check_request
@@ -128,10 +129,12 @@ def _checked_runs(config, table, seed):
         except ValueError as e:
             raise ValueError(f"Method {name}: {e}") from e
         if name not in METHODS:
-            # mix_mode only when it is not "replace", as folders recorded
-            # before it existed.
-            custom[name] = {key: run.recorded(key) for key in CUSTOM_KEYS
-                            if key != "mix_mode" or run.mix_mode != "replace"}
+            # Settings added later only where they differ from their
+            # defaults, as folders recorded before them.
+            custom[name] = {
+                key: run.recorded(key) for key in CUSTOM_KEYS
+                if key not in UNRECORDED_DEFAULTS
+                or run.recorded(key) != UNRECORDED_DEFAULTS[key]}
     return custom
 
 
