@@ -32,20 +32,6 @@ def _uncompiled(model_config):
     return {k: v for k, v in model_config.items() if k != "compile_config"}
 
 
-def _check_teacher(student, teacher, role):
-    """One teacher against the student: one input, the student's input
-    shape, as many logits."""
-    _validation.check_single_input(teacher, role)
-    _validation.check_same_input(student, teacher, role)
-    widths = (_validation.output_width(student),
-              _validation.output_width(teacher))
-    if None not in widths and widths[0] != widths[1]:
-        raise ValueError(
-            f"The student outputs {widths[0]} logits but the {role} "
-            f"outputs {widths[1]}: both must classify the same classes. "
-            f"Build the student with the {role}'s number of classes.")
-
-
 def check_weights(ce_weight, kd_weight):
     """Raises `ValueError` unless both loss weights are >= 0."""
     for name, value in (("ce_weight", ce_weight), ("kd_weight", kd_weight)):
@@ -182,7 +168,7 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                 f"`student` must be a keras.Model, got {type(student)}.")
         _validation.check_single_input(student, "student")
         all_teachers = teachers_module.as_list(teacher)
-        teachers_module.check_models(student, all_teachers, _check_teacher)
+        teachers_module.check_models(student, all_teachers)
         widths = (_validation.output_width(student),
                   _validation.output_width(all_teachers[0]))
         self.teacher_loss_weights = (None if teacher_loss_weights is None
@@ -236,10 +222,10 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         self._num_classes = widths[0] or widths[1]
         self.teacher_dtype = teacher_dtype
         self.fold_teacher = fold_teacher
-        # The teacher's inference copy (``teacher_dtype``, ``fold_teacher``):
-        # a plain object, built by `_prepare_teacher` before any training.
-        self._teacher_inference = None
-        self._extra_inference = None
+        # The teachers' inference copies (``teacher_dtype``,
+        # ``fold_teacher``): plain objects, built by `_prepare_teacher`
+        # before any training.
+        self._inference_copies = None
         self._teacher_prepared = False
         folding.check_options(teacher, teacher_dtype, fold_teacher)
         if student.built:
@@ -322,21 +308,19 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                    for i, t in enumerate(self.teachers)},
                 "student": self.student}
 
+    @property
+    def _teacher_inference(self):
+        """The first teacher's inference copy, or None (the teacher)."""
+        return (self._inference_copies or [None])[0]
+
     def _prepare_teacher(self, sync=False):
         """Builds the teachers' inference copies once (with ``sync``, also
         copies the teachers' current weights into existing ones)."""
         if self._teacher_prepared and not sync:
             return
-        self._extra_inference = [
-            folding.frozen_teacher(teacher, self.teacher_dtype,
-                                   self.fold_teacher, current,
-                                   self.distribute_strategy)
-            for teacher, current in zip(
-                self.extra_teachers, self._extra_inference
-                or [None] * len(self.extra_teachers))]
-        self._teacher_inference = folding.frozen_teacher(
-            self.teacher, self.teacher_dtype, self.fold_teacher,
-            self._teacher_inference, self.distribute_strategy,
+        self._inference_copies = teachers_module.inference_copies(
+            self.teachers, self._inference_copies, self.teacher_dtype,
+            self.fold_teacher, self.distribute_strategy,
             keep=[term.teacher_layer for term in self.feature_terms])
         if self._features is not None:
             self._features.set_teacher(
@@ -379,13 +363,6 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
                                      require_images=self.mixer is not None)
         return x, _validation.one_hot_labels(y, self._classes(x))
 
-    def _check_logit_shapes(self, teacher_logits, student_logits):
-        if tuple(teacher_logits.shape[1:]) != tuple(student_logits.shape[1:]):
-            raise ValueError(
-                f"Teacher logits have shape {teacher_logits.shape} but student "
-                f"logits {student_logits.shape}; both models must output the "
-                "same number of classes.")
-
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, y = self._prepare(x, y)
@@ -394,20 +371,16 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
         # A custom loop calling train_step itself: built here, on the first
         # call (eager), or on the first trace of the loop's tf.function.
         self._prepare_teacher()
-        teacher = self._teacher_inference or (
-            lambda images: self.teacher(images, training=False))
         if self._features is not None:
-            teacher_features, teacher_logits = self._features.teacher(
+            # The first teacher's features and logits in one forward.
+            teacher_features, first_logits = self._features.teacher(
                 x, training=False)
+            every_logits = [teachers_module.frozen_logits(first_logits)] + (
+                teachers_module.logits_of(self.extra_teachers,
+                                          self._inference_copies[1:], x))
         else:
-            teacher_logits = teacher(x)
-        every_logits = [teacher_logits] + [
-            inference(x) if inference is not None
-            else extra(x, training=False)
-            for extra, inference in zip(self.extra_teachers,
-                                        self._extra_inference)]
-        every_logits = [ops.stop_gradient(ops.cast(z, "float32"))
-                        for z in every_logits]
+            every_logits = teachers_module.logits_of(
+                self.teachers, self._inference_copies, x)
         local_size = ops.cast(ops.shape(y)[0], "float32")
         replica = tf.distribute.get_replica_context()
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -424,16 +397,11 @@ class Distiller(_keras_compat.LocalBatchBuild, keras.Model):
             clean_logits = student_logits[:ops.shape(y)[0]]
             ce = _per_sample(self.student_loss, y, clean_logits)
             # The teachers' weighted mean (one teacher: weight 1).
-            kd = 0.0
-            for weight, teacher_logits in zip(self._teacher_weights,
-                                              every_logits):
-                self._check_logit_shapes(teacher_logits, student_logits)
-                kd_target = teacher_logits
-                if losses_module.requires_labels(self.distillation_loss):
-                    kd_target = {"teacher_logits": teacher_logits,
-                                 "labels": kd_y}
-                kd = kd + weight * _per_sample(self.distillation_loss,
-                                               kd_target, student_logits)
+            kd = teachers_module.weighted_kd(
+                self.distillation_loss, self._teacher_weights, every_logits,
+                student_logits,
+                kd_y if losses_module.requires_labels(self.distillation_loss)
+                else None)
             if sample_weight is not None:
                 ce = ce * sample_weight
             if kd_w is not None:
