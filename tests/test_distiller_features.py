@@ -191,15 +191,17 @@ def test_mixed_precision_keeps_the_feature_loss_in_float32():
     float32 loss up to the features' bfloat16 rounding."""
     terms = [FeatureTerm("stage1", "stage1", "at"),
              FeatureTerm("stage2", "stage1", "hint")]
+    keras.utils.set_random_seed(0)  # the same connector both times
     exact = _first_step(terms)
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
+        keras.utils.set_random_seed(0)
         logs = _first_step(terms)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert logs["feature_loss"] > 0
     np.testing.assert_allclose(logs["feature_loss"], exact["feature_loss"],
-                               rtol=3e-2)
+                               rtol=1e-2)
 
 
 def test_mirrored_strategy_matches_single_device():
