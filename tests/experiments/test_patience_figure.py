@@ -69,3 +69,18 @@ def test_a_rung_with_one_seed_is_plotted_without_an_interval(tmp_path):
     path = tmp_path / "ladder.png"
     script.plot(rungs, ["funmatch", "mixup"], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_md_ladder_table_recomputes_from_the_committed_folders():
+    """RESULTS.md's ladder table is the script's output on the committed
+    results.csv files, line for line."""
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[2]
+    folders = [root / "results" / f"fashion_mnist-1k-e{epochs}-teacher60k"
+               for epochs in (60, 240, 960)]
+    script = _script()
+    lines = script.table({f: script.rung(f) for f in folders},
+                         ["funmatch", "kd_append_mixup", "kd_append_cutmix"])
+    text = (root / "RESULTS.md").read_text()
+    for line in lines:
+        assert line in text, line
