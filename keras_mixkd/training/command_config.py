@@ -373,9 +373,9 @@ class DistillConfig(TrainingConfig):
         """
         checked("loss/temperature", losses.get, self.loss, self.temperature)
         self.extra_teacher_sources()
-        checked("teacher_loss_weights", teachers.normalized_weights,
-                self.teacher_loss_weights,
-                1 + len(self.extra_teacher_weights or ()))
+        # Its message names `teacher_loss_weights` itself.
+        teachers.normalized_weights(self.teacher_loss_weights,
+                                    1 + len(self.extra_teacher_weights or ()))
         if self.feature_weight is not None and (
                 self.feature_loss == "none" or not self.feature_weight >= 0):
             raise ValueError(

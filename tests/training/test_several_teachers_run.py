@@ -73,7 +73,7 @@ def test_lists_are_parsed_from_flag_text_and_recorded_as_lists():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(extra_teacher_weights=("a.keras",), teacher_loss_weights=(1.0,)),
-     r"`teacher_loss_weights`: `teacher_loss_weights` has 1 value\(s\) for 2"),
+     r"^`teacher_loss_weights` has 1 value\(s\) for 2 teacher\(s\)"),
     (dict(teacher_loss_weights=(1.0, -1.0), extra_teacher_weights="a.keras"),
      "must be >= 0 and not all 0"),
     (dict(extra_teachers="resnet8"),

@@ -35,9 +35,9 @@ from keras_mixkd.experiments.compare import results
 from keras_mixkd.experiments.compare.folder import ComparisonFolder
 from keras_mixkd.experiments.compare.folder import base_record
 from keras_mixkd.experiments.compare.methods import CUSTOM_KEYS
-from keras_mixkd.experiments.compare.methods import UNRECORDED_DEFAULTS
 from keras_mixkd.experiments.compare.methods import DEFAULT_METHODS
 from keras_mixkd.experiments.compare.methods import METHODS
+from keras_mixkd.experiments.compare.methods import UNRECORDED_DEFAULTS
 from keras_mixkd.experiments.compare.methods import check_request
 from keras_mixkd.experiments.compare.methods import run_config
 from keras_mixkd.experiments.evaluate import Evaluator
